@@ -1,0 +1,109 @@
+"""The course as frozen data: exercises, their model set-up, steps, hints and known mistakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+ExerciseKind = Literal["check", "training"]
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A typical wrong answer: an expression over the context and the correct gradients."""
+
+    code: str
+    expr: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One gradient the learner writes: `name` is their variable, `of` the forward tensor."""
+
+    name: str
+    of: str
+    line: str
+    hints: tuple[str, ...]
+    mistakes: tuple[Mistake, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContextSpec:
+    seed: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class Model:
+    """How to build the network and run its forward pass; all code strings come from the TOML."""
+
+    n_embd: int
+    n_hidden: int
+    block_size: int
+    parameters: tuple[str, ...]
+    init: str
+    batch: str
+    forward: str
+    loss: str
+
+
+@dataclass(frozen=True)
+class Training:
+    """Settings of a training exercise (exercise 4)."""
+
+    max_steps: int
+    default_steps: int
+    lr: float
+    lr_decay_at: float
+    lr_after: float
+    grad_check_steps: int
+    sample_count: int
+    sample_seed: int
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    order: int
+    title: str
+    summary: str
+    kind: ExerciseKind
+    starter: Path
+    solution: Path
+    source: Path
+    model: Model
+    context: ContextSpec
+    second_context: ContextSpec
+    steps: tuple[Step, ...]
+    given: tuple[str, ...] = ()
+    training: Training | None = None
+
+    @property
+    def file_name(self) -> str:
+        """Name of the learner's file in a workspace."""
+        return self.starter.name
+
+    def step(self, name: str) -> Step | None:
+        for step in self.steps:
+            if name in (step.name, step.of):
+                return step
+        return None
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    exercises: tuple[Exercise, ...] = field(default_factory=tuple)
+
+    def find(self, name: str) -> Exercise | None:
+        """Look an exercise up by id or by its number (1-based order)."""
+        key = name.strip().lower()
+        for exercise in self.exercises:
+            if key in (exercise.id, str(exercise.order)):
+                return exercise
+        return None
+
+    def names(self) -> str:
+        return ", ".join(f"{e.order}/{e.id}" for e in self.exercises)

@@ -1,0 +1,1 @@
+"""The headless checking engine: contexts, the sandboxed runner, comparison and reports (no UI imports)."""

@@ -1,0 +1,190 @@
+"""What runs inside the forked, sandboxed child: the learner's file, with limits, and its results packed."""
+
+from __future__ import annotations
+
+import ast
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from tutor.engine.wire import encode_frame, pack_tensors
+
+OUTPUT_KEEP = 16 * 1024
+
+
+class LearnerTimeout(BaseException):
+    """Raised inside the learner's code when its time is up (BaseException: `except Exception` won't eat it)."""
+
+
+class OutputLimit(BaseException):
+    """Raised when the learner's code prints more than the check allows."""
+
+
+class BoundedOutput:
+    """A stdout/stderr stand-in that keeps the first bytes printed and stops a flood."""
+
+    def __init__(self, limit: int):
+        self.limit, self.total, self.kept = limit, 0, []
+
+    def write(self, text: Any) -> int:
+        text = str(text)
+        self.total += len(text)
+        kept = sum(len(k) for k in self.kept)
+        if kept < OUTPUT_KEEP:
+            self.kept.append(text[: OUTPUT_KEEP - kept])
+        if self.total > self.limit:
+            raise OutputLimit
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def text(self) -> str:
+        out = "".join(self.kept)
+        return out + ("\n… (output cut)" if self.total > OUTPUT_KEEP else "")
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _limit_memory(extra_bytes: int) -> None:
+    try:
+        with open("/proc/self/status") as fh:
+            vm = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (vm + extra_bytes, vm + extra_bytes))
+    except (OSError, ValueError, StopIteration):
+        pass
+
+
+def _error(kind: str, message: str, line: int | None, source_lines: list[str]) -> dict[str, Any]:
+    text = source_lines[line - 1].rstrip() if line and 0 < line <= len(source_lines) else None
+    return {"kind": kind, "message": message, "line": line, "source": text}
+
+
+def _learner_line(exc: BaseException, filename: str) -> int | None:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    return frames[-1].lineno if frames else None
+
+
+def _is_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    oom = getattr(torch, "OutOfMemoryError", None)
+    if oom is not None and isinstance(exc, oom):
+        return True
+    return isinstance(exc, RuntimeError) and (
+        "can't allocate memory" in str(exc) or "out of memory" in str(exc).lower()
+    )
+
+
+def describe(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"kind": "missing"}
+    if isinstance(value, torch.Tensor):
+        return {"kind": "tensor"}
+    return {"kind": "other", "type": type(value).__name__}
+
+
+def run_learner(request: dict[str, Any], tensors: dict[str, torch.Tensor], wfd: int) -> None:
+    """Run in a freshly forked child; writes one frame to wfd and exits. Never returns."""
+    try:
+        os.setpgid(0, 0)
+        _die_with_parent()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        device = request["device"]
+        if device == "cpu" and request.get("memory_limit"):
+            _limit_memory(int(request["memory_limit"]))
+        header, blob = _execute(request, tensors, device)
+    except BaseException as exc:  # the tutor's own failure inside the child: report, never hang
+        header, blob = {"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}, b""
+    data = encode_frame(header, blob)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(wfd, view) :]
+    os._exit(0)
+
+
+def _execute(request: dict[str, Any], tensors: dict[str, torch.Tensor], device: str) -> tuple[dict, bytes]:
+    filename, source = request["filename"], request["source"]
+    lines = source.splitlines()
+    names: list[str] = request["names"]
+    namespace: dict[str, Any] = {"__name__": "__main__", "__file__": filename, "torch": torch, "F": F}
+    namespace.update(request.get("scalars", {}))
+    given = {name: t.to(device) if device != "cpu" else t.clone() for name, t in tensors.items()}
+    namespace.update(given)
+    pristine = {name: t.clone() for name, t in given.items()}
+    out = BoundedOutput(int(request.get("output_limit", 1024 * 1024)))
+    sys.stdout = sys.stderr = out  # type: ignore[assignment]
+    error = None
+    try:
+        tree = ast.parse(source, filename)
+        code = compile(tree, filename, "exec")
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None)
+        msg = f"{type(exc).__name__}: {getattr(exc, 'msg', None) or exc}"
+        return {"error": _error("syntax", msg, line, lines), "values": [], "output": ""}, b""
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise LearnerTimeout
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    started = time.perf_counter()
+    signal.setitimer(signal.ITIMER_REAL, float(request["timeout"]))
+    try:
+        exec(code, namespace)
+    except LearnerTimeout as exc:
+        error = _error("timeout", f"your code ran longer than {request['timeout']:g} s", _learner_line(exc, filename), lines)
+    except OutputLimit as exc:
+        limit = request.get("output_limit", 1024 * 1024)
+        error = _error("output", f"your code printed more than {limit // 1024} KiB; it was stopped", _learner_line(exc, filename), lines)
+    except SystemExit as exc:
+        error = _error("exception", f"your code called exit({exc.code!r}); the rest of the file did not run", _learner_line(exc, filename), lines)
+    except BaseException as exc:
+        kind = "memory" if _is_memory(exc) else "exception"
+        message = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        error = _error(kind, message, _learner_line(exc, filename), lines)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    elapsed = time.perf_counter() - started
+
+    values: list[dict[str, Any]] = []
+    found: dict[str, torch.Tensor] = {}
+    for name in names:
+        value = namespace.get(name)
+        entry = {"name": name, **describe(value)}
+        if isinstance(value, torch.Tensor):
+            found[name] = value
+        values.append(entry)
+    meta, blob = pack_tensors(found)
+    by_name = {m["name"]: m for m in meta}
+    for entry in values:
+        if entry["name"] in by_name:
+            entry.update(by_name[entry["name"]])
+            entry["requires_grad"] = bool(found[entry["name"]].requires_grad)
+    modified = []
+    for name, before in pristine.items():
+        now = namespace.get(name)
+        if now is given[name] and not torch.equal(before, now):
+            modified.append(name)
+    header = {"error": error, "values": values, "output": out.text(), "modified": modified, "elapsed": elapsed}
+    return header, blob

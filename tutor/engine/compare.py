@@ -1,0 +1,129 @@
+"""Judge one learner tensor against autograd's: exact, close, wrong, shape, missing or invalid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from tutor.engine.sandbox import LearnerValue
+from tutor.engine.wire import dtype_name
+
+Status = Literal["exact", "close", "wrong", "shape", "missing", "invalid"]
+PASSING: tuple[Status, ...] = ("exact", "close")
+
+# (rtol, atol) for "close", by device type and dtype. float32 on the CPU is torch.allclose's default
+# rtol with a slightly wider atol, so a value that is ~0 in truth (dlogit_maxes) is not failed for float
+# noise; the GPU's reductions run in other orders, hence ten times wider there.
+TOLERANCES: dict[tuple[str, str], tuple[float, float]] = {
+    ("cpu", "float32"): (1e-5, 1e-7),
+    ("cuda", "float32"): (1e-4, 1e-6),
+    ("cpu", "float64"): (1e-9, 1e-12),
+    ("cuda", "float64"): (1e-8, 1e-11),
+    ("cpu", "float16"): (1e-2, 1e-4),
+    ("cuda", "float16"): (1e-2, 1e-4),
+    ("cpu", "bfloat16"): (2e-2, 1e-3),
+    ("cuda", "bfloat16"): (2e-2, 1e-3),
+}
+
+
+def tolerance(device: str, dtype: torch.dtype) -> tuple[float, float]:
+    return TOLERANCES.get((device, dtype_name(dtype)), (1e-5, 1e-7))
+
+
+@dataclass
+class TensorVerdict:
+    name: str
+    of: str
+    status: Status
+    expected_shape: tuple[int, ...]
+    shape: tuple[int, ...] | None
+    max_abs_diff: float | None = None
+    note: str | None = None
+    exact: bool = False
+    close: bool = False
+    # Filled by the diagnosis layer; None where it does not apply.
+    isolated: Literal["pass", "fail"] | None = None
+    inherits_from: str | None = None
+    diagnosis: dict[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status in PASSING
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "of": self.of,
+            "status": self.status,
+            "expected_shape": list(self.expected_shape),
+            "shape": list(self.shape) if self.shape is not None else None,
+            "max_abs_diff": self.max_abs_diff,
+            "note": self.note,
+            "isolated": self.isolated,
+            "inherits_from": self.inherits_from,
+            "diagnosis": self.diagnosis,
+        }
+
+
+def _strip_leading_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
+    i = 0
+    while i < len(shape) and shape[i] == 1:
+        i += 1
+    return shape[i:]
+
+
+def fmt_shape(shape: tuple[int, ...] | None) -> str:
+    if shape is None:
+        return "—"
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def aligned(expected: torch.Tensor, actual: torch.Tensor) -> torch.Tensor | None:
+    """The learner's tensor in the expected shape, when it differs at most by leading 1s."""
+    if tuple(actual.shape) == tuple(expected.shape):
+        return actual
+    if _strip_leading_ones(tuple(actual.shape)) == _strip_leading_ones(tuple(expected.shape)):
+        return actual.reshape(expected.shape)
+    return None
+
+
+def compare(name: str, of: str, expected: torch.Tensor, value: LearnerValue, device: str) -> TensorVerdict:
+    expected = expected.detach().cpu()
+    exp_shape = tuple(expected.shape)
+
+    def verdict(status: Status, note: str | None = None, **kw: Any) -> TensorVerdict:
+        return TensorVerdict(name, of, status, exp_shape, value.shape, note=note, **kw)
+
+    if value.kind == "missing":
+        return verdict("missing", f"{name} is not assigned (or is None)")
+    if value.kind == "other":
+        return verdict("invalid", f"{name} is a {value.type_name}, not a tensor")
+    want_dtype = dtype_name(expected.dtype)
+    if value.device != device:
+        return verdict("invalid", f"{name} is on {value.device}, expected {device}")
+    if value.dtype != want_dtype:
+        return verdict("invalid", f"{name} has dtype {value.dtype}, expected {want_dtype}")
+    actual = value.tensor
+    if actual is None:
+        return verdict("invalid", f"{name} could not be read back (dtype {value.dtype}, shape {fmt_shape(value.shape)})")
+    shaped = aligned(expected, actual)
+    if shaped is None:
+        return verdict("shape", f"shape {fmt_shape(value.shape)} differs from {of}'s {fmt_shape(exp_shape)}")
+    if not torch.isfinite(shaped).all():
+        bad = int((~torch.isfinite(shaped)).sum())
+        return verdict("invalid", f"{name} holds {bad} NaN or infinite value{'s' if bad != 1 else ''}")
+    note = None
+    if shaped is not actual:
+        note = (
+            f"shape {fmt_shape(value.shape)} differs from {fmt_shape(exp_shape)} only by leading 1s, so it "
+            "broadcasts the same way and is accepted; keepdim=True would give the exact shape"
+        )
+    diff = float((shaped - expected).abs().max()) if expected.numel() else 0.0
+    exact = bool(torch.equal(shaped, expected))
+    rtol, atol = tolerance(device, expected.dtype)
+    close = exact or bool(torch.allclose(shaped, expected, rtol=rtol, atol=atol))
+    status: Status = "exact" if exact else "close" if close else "wrong"
+    return verdict(status, note, max_abs_diff=diff, exact=exact, close=close)

@@ -1,0 +1,126 @@
+"""Build what a check needs: the forward pass under the lecture's names, and autograd's reference gradients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from tutor.course.model import ContextSpec, Exercise
+from tutor.engine.data import Dataset, build_examples, split_words
+
+# Names the learner's code sees besides the forward tensors.
+SCALARS = ("n", "batch_size", "vocab_size", "n_embd", "n_hidden", "block_size")
+# Set up by the init code but of no use to the learner (and Xtr is large).
+PRIVATE = ("Xtr", "Ytr", "g", "gbn", "ix", "seed")
+
+
+class ContextError(Exception):
+    """The course's model code does not produce what its steps name."""
+
+
+@dataclass
+class Context:
+    exercise: str
+    device: str
+    spec: ContextSpec
+    inputs: dict[str, torch.Tensor]
+    scalars: dict[str, int]
+    reference: dict[str, torch.Tensor]
+    loss: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.exercise}/{self.device}/{self.spec.seed}/{self.spec.batch_size}"
+
+
+class TrainingSplits:
+    """The dataset's examples, built once per block size."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self._cache: dict[int, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
+
+    def get(self, block_size: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        if block_size not in self._cache:
+            train, dev, test = split_words(self.dataset)
+            stoi = self.dataset.stoi
+            self._cache[block_size] = {
+                "train": build_examples(train, stoi, block_size),
+                "val": build_examples(dev, stoi, block_size),
+                "test": build_examples(test, stoi, block_size),
+            }
+        return self._cache[block_size]
+
+
+def run_model_code(exercise: Exercise, splits: TrainingSplits, spec: ContextSpec) -> dict[str, Any]:
+    """Run the exercise's init and batch code on the CPU, as the lecture does, and return its names."""
+    model = exercise.model
+    Xtr, Ytr = splits.get(model.block_size)["train"]
+    ns: dict[str, Any] = {
+        "torch": torch,
+        "F": F,
+        "seed": spec.seed,
+        "vocab_size": splits.dataset.vocab_size,
+        "n_embd": model.n_embd,
+        "n_hidden": model.n_hidden,
+        "block_size": model.block_size,
+        "batch_size": spec.batch_size,
+        "n": spec.batch_size,
+        "Xtr": Xtr,
+        "Ytr": Ytr,
+    }
+    exec(compile(model.init, f"<{exercise.id}: model.init>", "exec"), ns)
+    exec(compile(model.batch, f"<{exercise.id}: model.batch>", "exec"), ns)
+    for name in (*model.parameters, "Xb", "Yb"):
+        if not isinstance(ns.get(name), torch.Tensor):
+            raise ContextError(f"{exercise.source}: model code does not define the tensor {name!r}")
+    return ns
+
+
+def build_context(exercise: Exercise, splits: TrainingSplits, device: str, spec: ContextSpec) -> Context:
+    ns = run_model_code(exercise, splits, spec)
+    model = exercise.model
+    for name in (*model.parameters, "Xb", "Yb"):
+        ns[name] = ns[name].to(device)
+    for name in model.parameters:
+        ns[name].requires_grad_(True)
+    before = set(ns)
+    with torch.enable_grad():
+        exec(compile(model.forward, f"<{exercise.id}: model.forward>", "exec"), ns)
+        created = [k for k in ns if k not in before or k in model.parameters]
+        for name in created:
+            value = ns[name]
+            if isinstance(value, torch.Tensor) and value.requires_grad and value.grad_fn is not None:
+                value.retain_grad()
+        loss = ns.get(model.loss)
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            raise ContextError(f"{exercise.source}: model.loss names {model.loss!r}, which is not a scalar tensor")
+        loss.backward()
+
+    def grad_of(of: str, what: str) -> torch.Tensor:
+        tensor = ns.get(of)
+        if not isinstance(tensor, torch.Tensor) or tensor.grad is None:
+            raise ContextError(f"{exercise.source}: {what} names {of!r}, which gets no gradient from {model.loss!r}")
+        return tensor.grad.detach().clone()
+
+    reference = {step.name: grad_of(step.of, f"step {step.name}") for step in exercise.steps}
+    inputs: dict[str, torch.Tensor] = {}
+    for name, value in ns.items():
+        if name in PRIVATE or name.startswith("_") or not isinstance(value, torch.Tensor):
+            continue
+        inputs[name] = value.detach().clone()
+    for name in exercise.given:
+        inputs[name] = grad_of(name.removeprefix("d"), f"given {name}")
+    scalars = {k: int(ns[k]) for k in SCALARS}
+    return Context(
+        exercise=exercise.id,
+        device=device,
+        spec=spec,
+        inputs=inputs,
+        scalars=scalars,
+        reference=reference,
+        loss=float(loss.item()),
+    )
