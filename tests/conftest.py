@@ -1,0 +1,67 @@
+"""Shared fixtures: the course, one warm Checker per session, and the lecture's data when present."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+warnings.filterwarnings("ignore", message=".*Failed to initialize NumPy.*")
+
+from tutor.course import load_course  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+LEARNER_FILES = Path(__file__).resolve().parent / "learner_files"
+LECTURE_NAMES = ROOT.parent / "shared" / "data" / "names.txt"
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_cuda = pytest.mark.skip(reason="no CUDA GPU visible to torch")
+    skip_lecture = pytest.mark.skip(reason=f"the lecture's names.txt is not at {LECTURE_NAMES}")
+    has_cuda = cuda_available()
+    for item in items:
+        if "cuda" in item.keywords and not has_cuda:
+            item.add_marker(skip_cuda)
+        if "lecture" in item.keywords and not LECTURE_NAMES.is_file():
+            item.add_marker(skip_lecture)
+
+
+@pytest.fixture(scope="session")
+def course():
+    return load_course()
+
+
+@pytest.fixture(scope="session")
+def checker(course):
+    from tutor.engine.check import Checker
+
+    with Checker(course, timeout=5.0) as warm:
+        yield warm
+
+
+@pytest.fixture(scope="session")
+def atomic(course):
+    return course.find("atomic")
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `python -m tutor ARGS` as a user would, with no terminal."""
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "tutor", *args],
+        cwd=cwd or ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

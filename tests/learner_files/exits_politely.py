@@ -1,0 +1,5 @@
+import sys
+
+dlogprobs = torch.zeros_like(logprobs)
+dlogprobs[range(n), Yb] = -1.0 / n
+sys.exit(0)

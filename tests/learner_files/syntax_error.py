@@ -1,0 +1,2 @@
+dlogprobs = torch.zeros_like(logprobs)
+dprobs = (1.0 / probs * dlogprobs

@@ -1,0 +1,150 @@
+"""The CLI contract: exit codes, --json shape, init, list, and one-line errors — run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import LECTURE_NAMES, ROOT, run_cli
+
+EXERCISES = ["atomic", "cross-entropy", "batchnorm", "training"]
+TENSOR_KEYS = {"name", "of", "status", "expected_shape", "shape", "max_abs_diff", "note"}
+
+
+@pytest.mark.parametrize("number, ident", list(enumerate(EXERCISES, start=1)))
+def test_solution_passes_and_starter_fails(number, ident, course):
+    exercise = course.find(ident)
+    passed = run_cli("check", str(number), "--file", str(exercise.solution), "--json")
+    assert passed.returncode == 0, passed.stderr
+    report = json.loads(passed.stdout)
+    assert report["exercise"] == ident and report["passed"] is True and report["error"] is None
+    assert [t["name"] for t in report["tensors"]] == [s.name for s in exercise.steps]
+    assert all(t["status"] in ("exact", "close") for t in report["tensors"])
+    failed = run_cli("check", ident, "--file", str(exercise.starter), "--json")
+    assert failed.returncode == 1
+    report = json.loads(failed.stdout)
+    assert report["passed"] is False
+    assert all(t["status"] == "missing" for t in report["tensors"])
+
+
+def test_json_has_the_contracted_shape(course):
+    result = run_cli("check", "1", "--file", str(course.find("1").solution), "--json")
+    report = json.loads(result.stdout)
+    assert {"exercise", "passed", "device", "loss", "error", "tensors"} <= set(report)
+    assert report["device"] == "cpu" and isinstance(report["loss"], float) and 3.0 < report["loss"] < 4.0
+    first = report["tensors"][0]
+    assert TENSOR_KEYS <= set(first)
+    assert first == {**first, "name": "dlogprobs", "of": "logprobs", "status": "exact", "expected_shape": [32, 27], "shape": [32, 27], "max_abs_diff": 0.0}
+
+
+def test_human_output_is_a_plain_table_when_piped(course):
+    result = run_cli("check", "atomic", "--file", str(course.find("1").solution))
+    assert result.returncode == 0
+    assert "\x1b[" not in result.stdout
+    for word in ("gradient", "expected", "yours", "exact", "close", "max abs diff", "status", "dbnmeani"):
+        assert word in result.stdout
+    assert "all 26 gradients match" in result.stdout
+
+
+def test_learner_error_exits_1_with_its_line():
+    result = run_cli("check", "1", "--file", "tests/learner_files/raises_halfway.py", "--json")
+    assert result.returncode == 1
+    error = json.loads(result.stdout)["error"]
+    assert error == {"kind": "exception", "message": error["message"], "line": 5}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["check", "7", "--file", "x.py"], "no exercise '7'"),
+        (["check", "1", "--file", "does/not/exist.py"], "does not exist"),
+        (["check", "1", "--file", "solutions/atomic.py", "--data", "missing.txt"], "missing.txt does not exist"),
+        (["check", "1", "--file", "solutions/atomic.py", "--timeout", "-1"], "positive"),
+    ],
+)
+def test_usage_errors_exit_2_without_traceback(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_data_files_get_one_line(tmp_path):
+    cases = {
+        "empty.txt": b"",
+        "binary.txt": b"\x00\x01\x02abc",
+        "latin1.txt": "jos\xe9\n".encode("latin-1") * 20,
+        "dotted.txt": b"anna\nbob.by\n" * 10,
+    }
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        result = run_cli("check", "1", "--file", "solutions/atomic.py", "--data", str(tmp_path / name))
+        assert result.returncode == 2, name
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_cuda_without_a_gpu_is_a_clear_message():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = run_cli("check", "1", "--file", "solutions/atomic.py", "--device", "cuda")
+    assert result.returncode == 2
+    assert "no CUDA GPU" in result.stderr
+
+
+def test_init_creates_and_never_overwrites(tmp_path):
+    workspace = tmp_path / "ws"
+    first = run_cli("init", str(workspace))
+    assert first.returncode == 0
+    atomic = workspace / "atomic.py"
+    assert atomic.read_text() == (ROOT / "exercises" / "atomic.py").read_text()
+    atomic.write_text("dlogprobs = None  # my work\n")
+    second = run_cli("init", str(workspace))
+    assert second.returncode == 0 and "kept" in second.stdout
+    assert atomic.read_text() == "dlogprobs = None  # my work\n"
+
+
+def test_check_defaults_to_the_workspace_file(tmp_path):
+    workspace = tmp_path / "ws"
+    run_cli("init", str(workspace))
+    (workspace / "cross_entropy.py").write_text((ROOT / "solutions" / "cross_entropy.py").read_text())
+    by_flag = run_cli("check", "2", "--workspace", str(workspace), "--json")
+    assert by_flag.returncode == 0 and json.loads(by_flag.stdout)["passed"]
+    by_cwd = run_cli("check", "2", "--json", cwd=workspace)
+    assert by_cwd.returncode == 0
+    missing = run_cli("check", "2", "--workspace", str(tmp_path / "none"))
+    assert missing.returncode == 2 and "backprop-ninja init" in missing.stderr
+
+
+def test_list_shows_exercises_and_steps():
+    result = run_cli("list")
+    assert result.returncode == 0
+    for ident in EXERCISES:
+        assert ident in result.stdout
+    assert "dcounts_sum_inv" in result.stdout
+
+
+def test_help_and_python_m_agree():
+    result = run_cli("--help")
+    assert result.returncode == 0 and "check" in result.stdout and "init" in result.stdout
+
+
+@pytest.mark.lecture
+def test_lecture_data_passes_through_data_flag():
+    result = run_cli("check", "1", "--file", "solutions/atomic.py", "--data", str(LECTURE_NAMES), "--json")
+    assert result.returncode == 0
+    assert 3.0 < json.loads(result.stdout)["loss"] < 4.0
+
+
+@pytest.mark.cuda
+def test_cuda_check_passes_and_keeps_tensors_on_the_gpu(course):
+    result = run_cli("check", "1", "--file", str(course.find("1").solution), "--device", "cuda", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["device"] == "cuda" and report["passed"]
+    cpu_made = run_cli("check", "2", "--file", "tests/learner_files/cpu_tensor.py", "--device", "cuda", "--json")
+    verdict = json.loads(cpu_made.stdout)["tensors"][0]
+    assert verdict["status"] == "invalid" and "cpu" in verdict["note"]

@@ -1,0 +1,27 @@
+"""The engine and course layers run without a UI: importing them pulls in neither textual nor rich."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+CORE_MODULES = [
+    "tutor.course",
+    "tutor.engine.check",
+    "tutor.engine.context",
+    "tutor.engine.compare",
+    "tutor.engine.sandbox",
+    "tutor.engine.zygote",
+    "tutor.workspace",
+]
+
+
+@pytest.mark.parametrize("module", CORE_MODULES)
+def test_core_module_imports_no_ui(module):
+    code = f"import sys, {module}; bad = [m for m in ('textual', 'rich') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+    result = subprocess.run([sys.executable, "-W", "ignore", "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,52 @@
+"""Tensors cross process boundaries as JSON plus bytes, and a garbled frame is an error, not a crash."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from tutor.engine.sandbox import parse_run
+from tutor.engine.wire import (
+    WireError,
+    decode_frame,
+    encode_frame,
+    pack_tensors,
+    read_frame,
+    unpack_tensors,
+    write_frame,
+)
+
+
+def test_round_trip_keeps_bits():
+    tensors = {"a": torch.randn(3, 4), "b": torch.arange(5), "c": torch.randn(2, dtype=torch.float64), "e": torch.zeros(0, 3)}
+    meta, blob = pack_tensors(tensors)
+    back = unpack_tensors(meta, blob)
+    for name, tensor in tensors.items():
+        assert back[name].dtype == tensor.dtype and torch.equal(back[name], tensor)
+
+
+def test_frames_on_a_stream():
+    stream = io.BytesIO()
+    write_frame(stream, {"x": 1}, b"abc")
+    write_frame(stream, {"y": 2})
+    stream.seek(0)
+    assert read_frame(stream) == ({"x": 1}, b"abc")
+    assert read_frame(stream) == ({"y": 2}, b"")
+    with pytest.raises(EOFError):
+        read_frame(stream)
+
+
+def test_lying_frames_are_rejected():
+    frame = encode_frame({"ok": 1}, b"xyz")
+    with pytest.raises(WireError):
+        decode_frame(frame[:-1])
+    meta = [{"name": "t", "dtype": "float32", "shape": [1000], "offset": 0, "nbytes": 4000}]
+    with pytest.raises(WireError):
+        unpack_tensors(meta, b"\x00" * 16)
+
+
+def test_garbage_from_a_child_is_a_crash_verdict():
+    run = parse_run({"status": "exited", "code": 0}, b"not a frame at all", 10.0)
+    assert run.error.kind == "crash"

@@ -1,0 +1,77 @@
+"""Human output of the CLI: the cmp()-style table of a check, with rich (colour only on a terminal)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tutor.engine.compare import fmt_shape
+from tutor.engine.report import CheckReport
+
+STATUS_STYLE = {
+    "exact": "bold green",
+    "close": "green",
+    "wrong": "bold red",
+    "shape": "bold magenta",
+    "missing": "dim",
+    "invalid": "bold yellow",
+}
+
+
+def _tick(flag: bool, relevant: bool) -> str:
+    return ("yes" if flag else "no") if relevant else "—"
+
+
+def check_table(report: CheckReport) -> Table:
+    table = Table(title=f"{report.exercise} · {report.device} · loss {report.loss:.4f}", title_justify="left")
+    for column, justify in (
+        ("gradient", "left"),
+        ("expected", "right"),
+        ("yours", "right"),
+        ("exact", "center"),
+        ("close", "center"),
+        ("max abs diff", "right"),
+        ("status", "left"),
+    ):
+        table.add_column(column, justify=justify, no_wrap=column != "status")  # type: ignore[arg-type]
+    for t in report.tensors:
+        compared = t.max_abs_diff is not None
+        diff = f"{t.max_abs_diff:.2e}" if compared else "—"
+        status = Text(t.status, style=STATUS_STYLE[t.status])
+        if t.inherits_from:
+            status.append(f" (from {t.inherits_from})", style="dim")
+        table.add_row(
+            t.name, fmt_shape(t.expected_shape), fmt_shape(t.shape),
+            _tick(t.exact, compared), _tick(t.close, compared), diff, status,
+        )
+    return table
+
+
+def print_report(report: CheckReport, console: Console) -> None:
+    console.print(check_table(report))
+    if report.error:
+        e = report.error
+        where = f" at line {e.line}" if e.line else ""
+        console.print(Text(f"error ({e.kind}){where}: {e.message}", style="bold red"))
+        if e.source:
+            console.print(Text(f"  {e.line} | {e.source.strip()}", style="red"))
+    for t in report.tensors:
+        notes = [t.note] if t.note and t.status != "missing" else []
+        if t.diagnosis:
+            notes.append(f"likely mistake ({t.diagnosis['code']}): {t.diagnosis['message']}")
+        for note in notes:
+            console.print(Text(f"{t.name}: {note}", style="dim" if t.passed else ""))
+    for warning in report.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"))
+    if report.output.strip():
+        console.print(Text("your code printed:", style="dim"))
+        console.print(Text(report.output.rstrip()[-2000:]), markup=False, highlight=False)
+    passed = sum(t.passed for t in report.tensors)
+    total = len(report.tensors)
+    if report.passed:
+        console.print(Text(f"✔ {report.exercise}: all {total} gradients match autograd.", style="bold green"))
+    else:
+        first = report.first_failure
+        tail = f"; first to fix: {first.name}" if first else ""
+        console.print(Text(f"✘ {report.exercise}: {passed}/{total} gradients pass{tail}.", style="bold red"))
