@@ -1,0 +1,89 @@
+"""Benchmark (not a test): how long a check of the atomic reference solution takes, fresh vs warm.
+
+(a) fresh: `python -m tutor check atomic --file solutions/atomic.py --json` as a new process each time
+    (torch import, dataset, context and reference built from scratch);
+(b) warm: one Checker kept alive (as the TUI's worker keeps it), checking the same file again and again.
+Prints one JSON line: the medians, their ratio and the run counts.
+
+    python bench/check_latency.py [--runs 20] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def fresh_runs(runs: int, device: str, exercise: str, solution: Path) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "tutor", "check", exercise, "--file", str(solution), "--json", "--device", device],
+            cwd=ROOT, capture_output=True, text=True,
+        )
+        times.append(time.perf_counter() - started)
+        if result.returncode != 0:
+            raise SystemExit(f"fresh check failed: {result.stdout}{result.stderr}")
+    return times
+
+
+def warm_runs(runs: int, device: str, exercise_id: str) -> tuple[list[float], float]:
+    warnings.filterwarnings("ignore", message=".*Failed to initialize NumPy.*")
+    from tutor.course import load_course
+    from tutor.engine.check import Checker
+
+    course = load_course()
+    exercise = course.find(exercise_id)
+    started = time.perf_counter()
+    with Checker(course, device=device) as checker:
+        assert checker.check(exercise, exercise.solution).passed  # builds the context: not timed below
+        first = time.perf_counter() - started
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            report = checker.check(exercise, exercise.solution)
+            times.append(time.perf_counter() - t0)
+            assert report.passed
+    return times, first
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--exercise", default="atomic")
+    args = parser.parse_args()
+    from tutor.course import load_course
+
+    solution = load_course().find(args.exercise).solution
+    warm, first = warm_runs(args.runs, args.device, args.exercise)
+    fresh = fresh_runs(args.runs, args.device, args.exercise, solution)
+    fresh_p50, warm_p50 = statistics.median(fresh), statistics.median(warm)
+    print(json.dumps({
+        "exercise": args.exercise,
+        "device": args.device,
+        "runs": args.runs,
+        "fresh_p50_s": round(fresh_p50, 3),
+        "warm_p50_ms": round(warm_p50 * 1000, 1),
+        "warm_p90_ms": round(sorted(warm)[int(0.9 * len(warm)) - 1] * 1000, 1),
+        "warm_first_check_s": round(first, 3),
+        "ratio_fresh_over_warm": round(fresh_p50 / warm_p50, 1),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }))
+
+
+if __name__ == "__main__":
+    main()
