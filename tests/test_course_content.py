@@ -21,6 +21,8 @@ COURSE = load_course()
 STEPS = [(e.id, s.name) for e in COURSE.exercises for s in e.steps]
 MISTAKES = [(e.id, s.name, i) for e in COURSE.exercises for s in e.steps for i in range(len(s.mistakes))]
 CONTEXTS = ("first", "second")
+# Mistakes and answers must hold wherever the engine builds contexts; the CUDA runs skip without a GPU.
+DEVICES = ("cpu", pytest.param("cuda", marks=pytest.mark.cuda))
 
 # Gradients a learner computes on the way through a training step that the course does not check. The
 # answer lines of that exercise may use them; here autograd provides them under their d-names.
@@ -45,10 +47,10 @@ def _with_unchecked_steps(exercise: Exercise) -> Exercise:
 
 
 @cache
-def _context(exercise_id: str, which: str) -> Context:
+def _context(exercise_id: str, which: str, device: str = "cpu") -> Context:
     exercise = COURSE.find(exercise_id)
     spec = exercise.context if which == "first" else exercise.second_context
-    return build_context(_with_unchecked_steps(exercise), _splits(), "cpu", spec)
+    return build_context(_with_unchecked_steps(exercise), _splits(), device, spec)
 
 
 def _base(ctx: Context) -> dict[str, Any]:
@@ -83,7 +85,9 @@ def _lookup(exercise_id: str, step_name: str) -> tuple[Exercise, Step]:
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, margin: float = 1.0) -> bool:
-    rtol, atol = tolerance("cpu", b.dtype)
+    rtol, atol = tolerance(b.device.type, b.dtype)
+    if a.device != b.device:
+        return False
     try:
         a, b = torch.broadcast_tensors(a.to(b.dtype), b)
     except RuntimeError:
@@ -104,11 +108,12 @@ def test_hint_ladder_is_long_distinct_and_ends_in_code(exercise_id, step_name):
     assert step.name in step.hints[-1]
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("which", CONTEXTS)
 @pytest.mark.parametrize("exercise_id, step_name", STEPS)
-def test_answer_line_reproduces_the_reference(exercise_id, step_name, which):
+def test_answer_line_reproduces_the_reference(exercise_id, step_name, which, device):
     exercise, step = _lookup(exercise_id, step_name)
-    ctx = _context(exercise_id, which)
+    ctx = _context(exercise_id, which, device)
     ns = answer_namespace(exercise, step, ctx)
     exec(compile(step.hints[-1], f"<{exercise_id}/{step_name} answer>", "exec"), ns)
     got, want = ns.get(step.name), ctx.reference[step.name]
@@ -117,13 +122,14 @@ def test_answer_line_reproduces_the_reference(exercise_id, step_name, which):
     assert _close(got, want), f"max abs diff {(got - want).abs().max().item():.3g}"
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("which", CONTEXTS)
 @pytest.mark.parametrize("exercise_id, step_name, index", MISTAKES)
-def test_mistake_is_a_wrong_answer(exercise_id, step_name, index, which):
+def test_mistake_is_a_wrong_answer(exercise_id, step_name, index, which, device):
     exercise, step = _lookup(exercise_id, step_name)
     mistake = step.mistakes[index]
     assert mistake.message.strip()
-    ctx = _context(exercise_id, which)
+    ctx = _context(exercise_id, which, device)
     value = eval(
         compile(mistake.expr, f"<{exercise_id}/{step_name} mistake {index}>", "eval"), mistake_namespace(exercise, ctx)
     )
@@ -170,13 +176,14 @@ WRONG_CODE = [
 ]
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("which", CONTEXTS)
 @pytest.mark.parametrize(
     "exercise_id, step_name, code", WRONG_CODE, ids=[f"{e}-{s}-{i}" for i, (e, s, _) in enumerate(WRONG_CODE)]
 )
-def test_course_mistake_recognises_the_wrong_code_it_describes(exercise_id, step_name, code, which):
+def test_course_mistake_recognises_the_wrong_code_it_describes(exercise_id, step_name, code, which, device):
     exercise, step = _lookup(exercise_id, step_name)
-    ctx = _context(exercise_id, which)
+    ctx = _context(exercise_id, which, device)
     ns = answer_namespace(exercise, step, ctx)
     exec(compile(code, "<wrong code>", "exec"), ns)
     wrong = ns[step.name]
