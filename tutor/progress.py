@@ -274,25 +274,23 @@ class ProgressStore:
         except ProgressFileError as exc:
             problem = exc
         except OSError as exc:
-            self._memory = fresh_state()
-            self._warn(
-                f"cannot read {self.path} ({_reason(exc)}); it is left as it is and progress is kept in memory "
-                "until the tutor exits"
-            )
-            return copy.deepcopy(self._memory)
+            return self._keep_in_memory(f"cannot read {self.path} ({_reason(exc)}); it is left as it is")
         return self._set_aside(problem)
+
+    def _keep_in_memory(self, why: str) -> dict[str, Any]:
+        """From now on this store works on a fresh state in memory and leaves the file alone."""
+        self._memory = fresh_state()
+        self._warn(f"{why}, and progress is kept in memory until the tutor exits")
+        return copy.deepcopy(self._memory)
 
     def _set_aside(self, problem: ProgressFileError) -> dict[str, Any]:
         backup = backup_path(self.state_dir, "progress", f".{problem.kind}.json")
         try:
             os.rename(self.path, backup)
         except OSError as exc:
-            self._memory = fresh_state()
-            self._warn(
-                f"{self.path} cannot be used: {problem}; it could not be moved aside ({_reason(exc)}), so it is "
-                "left untouched and progress is kept in memory until the tutor exits"
+            return self._keep_in_memory(
+                f"{self.path} cannot be used: {problem}; it could not be moved aside ({_reason(exc)}), so it is left untouched"
             )
-            return copy.deepcopy(self._memory)
         self._warn(f"{self.path} could not be used: {problem}. It was kept as {backup} and progress starts afresh.")
         return fresh_state()
 

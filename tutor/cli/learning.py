@@ -226,39 +226,38 @@ def cmd_reset(args: argparse.Namespace, course: Course) -> int:
     return EXIT_PASS
 
 
+def exercise_command(sub: argparse._SubParsersAction, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help, description=description)
+    parser.add_argument("exercise", metavar="EXERCISE", help="exercise id or number")
+    return parser
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    hint = sub.add_parser(
-        "hint",
-        help="reveal the next hint of a step",
-        description="Reveal the next hint of one step and show all revealed so far; the last hint is the answer line.",
+    hint = exercise_command(
+        sub, "hint", "reveal the next hint of a step",
+        "Reveal the next hint of one step and show all revealed so far; the last hint is the answer line.",
     )
-    hint.add_argument("exercise", metavar="EXERCISE", help="exercise id or number")
     hint.add_argument("step", metavar="STEP", help="the gradient (dcounts), its forward tensor (counts) or the step's number")
     hint.add_argument("--yes", action="store_true", help="reveal the answer line without asking (needed when not on a terminal)")
-    add_workspace_option(hint)
     hint.set_defaults(handler=cmd_hint)
 
-    solution = sub.add_parser(
-        "solution",
-        help="print the reference solution (once the exercise has passed)",
-        description="Print the reference solution of an exercise; only after your file has passed, unless --reveal.",
+    solution = exercise_command(
+        sub, "solution", "print the reference solution (once the exercise has passed)",
+        "Print the reference solution of an exercise; only after your file has passed, unless --reveal.",
     )
-    solution.add_argument("exercise", metavar="EXERCISE", help="exercise id or number")
     solution.add_argument("--reveal", action="store_true", help="show it even though the exercise has not passed yet")
-    add_workspace_option(solution)
     solution.set_defaults(handler=cmd_solution)
 
     progress = sub.add_parser("progress", help="show what has passed, attempts and hints", description="Show the progress kept in the workspace.")
     progress.add_argument("--json", action="store_true", help="print the progress file's content as one JSON object")
-    add_workspace_option(progress)
     progress.set_defaults(handler=cmd_progress)
 
-    reset = sub.add_parser(
-        "reset",
-        help="start an exercise over (your file is backed up)",
-        description="Move your file to .backprop-ninja/backups/, restore the starter file and clear the exercise's progress.",
+    reset = exercise_command(
+        sub, "reset", "start an exercise over (your file is backed up)",
+        "Move your file to .backprop-ninja/backups/, restore the starter file and clear the exercise's progress.",
     )
-    reset.add_argument("exercise", metavar="EXERCISE", help="exercise id or number")
     reset.add_argument("--yes", action="store_true", help="do it without asking (needed when not on a terminal)")
-    add_workspace_option(reset)
     reset.set_defaults(handler=cmd_reset)
+
+    for parser in (hint, solution, progress, reset):
+        add_workspace_option(parser)
