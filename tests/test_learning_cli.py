@@ -37,6 +37,22 @@ def on_a_terminal(monkeypatch, answers: list[str]) -> list[str]:
     return asked
 
 
+def ladder(step) -> list[str]:
+    return [hint.strip("\n") for hint in step.hints]
+
+
+def shown_hints(stdout: str) -> list[str]:
+    """The hints in `hint`'s output: one line after "hint K of N:", or an indented block under it."""
+    hints: list[str] = []
+    for line in stdout.splitlines():
+        if line.startswith("hint "):
+            heading, _, text = line.partition(": ")
+            hints.append(text)
+        elif line.startswith("    ") and hints:
+            hints[-1] = f"{hints[-1]}\n{line[4:]}" if hints[-1] else line[4:]
+    return hints
+
+
 def test_hint_climbs_the_ladder_and_needs_yes_for_the_answer_when_piped(workspace, course):
     step = course.find("atomic").step("dcounts")
     assert len(step.hints) >= 3
@@ -46,8 +62,7 @@ def test_hint_climbs_the_ladder_and_needs_yes_for_the_answer_when_piped(workspac
         name = names[revealed % len(names)]
         result = run_cli("hint", "atomic", name, *ws)
         assert result.returncode == 0, result.stderr
-        shown = [line for line in result.stdout.splitlines() if line.startswith("hint ")]
-        assert shown == [f"hint {i} of {len(step.hints)}: {step.hints[i - 1]}" for i in range(1, revealed + 1)]
+        assert shown_hints(result.stdout) == ladder(step)[:revealed]
     assert "answer line" in result.stdout
 
     refused = run_cli("hint", "1", "dcounts", *ws)
@@ -57,11 +72,13 @@ def test_hint_climbs_the_ladder_and_needs_yes_for_the_answer_when_piped(workspac
 
     answer = run_cli("hint", "1", "dcounts", "--yes", *ws)
     assert answer.returncode == 0
-    last = f"hint {len(step.hints)} of {len(step.hints)} (the answer line): {step.hints[-1]}"
-    assert answer.stdout.splitlines()[-2] == last and "all" in answer.stdout.splitlines()[-1]
+    assert shown_hints(answer.stdout) == ladder(step)
+    assert f"hint {len(step.hints)} of {len(step.hints)} (the answer line)" in answer.stdout
+    assert answer.stdout.splitlines()[-1] == f"all {len(step.hints)} hints of dcounts are revealed."
 
     again = run_cli("hint", "1", "dcounts", *ws)
-    assert again.returncode == 0 and last in again.stdout and f"all {len(step.hints)} hints" in again.stdout
+    assert again.returncode == 0 and shown_hints(again.stdout) == ladder(step)
+    assert f"all {len(step.hints)} hints" in again.stdout
     assert ProgressStore(workspace).current() == ("atomic", "dcounts")
 
 
@@ -72,10 +89,10 @@ def test_the_answer_line_asks_on_a_terminal(workspace, course, monkeypatch, caps
         store.reveal_hint("cross-entropy", step.name, len(step.hints))
     asked = on_a_terminal(monkeypatch, ["n", "y"])
     assert main(["hint", "2", "1", "--workspace", str(workspace)]) == 1
-    assert step.hints[-1] not in capsys.readouterr().out and "answer line" in asked[0]
+    assert shown_hints(capsys.readouterr().out) == ladder(step)[:-1] and "answer line" in asked[0]
     assert store.hints_revealed("cross-entropy", step.name) == len(step.hints) - 1
     assert main(["hint", "2", "1", "--workspace", str(workspace)]) == 0
-    assert step.hints[-1] in capsys.readouterr().out
+    assert shown_hints(capsys.readouterr().out) == ladder(step)
     assert store.hints_revealed("cross-entropy", step.name) == len(step.hints)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,12 @@ def print_hints(step: Step, first: int, last: int) -> None:
     """Hints first..last (1-based, inclusive), numbered against the whole ladder."""
     for number in range(first, last + 1):
         answer = " (the answer line)" if number == len(step.hints) else ""
-        print(f"hint {number} of {len(step.hints)}{answer}: {step.hints[number - 1]}")
+        text = step.hints[number - 1].strip("\n")
+        if "\n" in text:  # a block of code: keep its lines as they are, indented under the heading
+            print(f"hint {number} of {len(step.hints)}{answer}:")
+            print(textwrap.indent(text, "    "))
+        else:
+            print(f"hint {number} of {len(step.hints)}{answer}: {text}")
 
 
 def cmd_hint(args: argparse.Namespace, course: Course) -> int:
