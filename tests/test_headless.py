@@ -17,6 +17,7 @@ CORE_MODULES = [
     "tutor.engine.sandbox",
     "tutor.engine.zygote",
     "tutor.workspace",
+    "tutor.progress",
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from tutor.course.model import Course, Exercise
@@ -72,3 +73,45 @@ class Workspace:
             return results
         except OSError as exc:
             raise WorkspaceError(f"cannot create the workspace at {self.root}: {exc.strerror or exc}") from None
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.state_dir / "backups"
+
+    def reset_file(self, exercise: Exercise) -> Path | None:
+        """Put the starter file back; the learner's file is kept in backups/ first. Returns the backup (None if no file)."""
+        target = self.file_for(exercise)
+        tmp = target.with_name(f".{target.name}.reset.tmp")
+        try:
+            shutil.copyfile(exercise.starter, tmp)
+            backup = None
+            if target.exists():
+                self.backups_dir.mkdir(parents=True, exist_ok=True)
+                backup = backup_path(self.backups_dir, target.stem, target.suffix)
+                try:
+                    # A second name for the same file: at no moment is the learner's work only in one half-copied place.
+                    os.link(target, backup)
+                except OSError:
+                    shutil.copy2(target, backup)
+            os.replace(tmp, target)
+            return backup
+        except OSError as exc:
+            raise WorkspaceError(f"cannot reset {target}: {exc.strerror or exc}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def timestamp(moment: datetime | None = None) -> str:
+    """A UTC time stamp that sorts and fits in a file name: 20240131-154502."""
+    return (moment or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+
+
+def backup_path(folder: Path, stem: str, suffix: str) -> Path:
+    """A name in folder that does not exist yet: STEM.TIMESTAMP[-N]SUFFIX."""
+    stamp = timestamp()
+    candidate = folder / f"{stem}.{stamp}{suffix}"
+    counter = 1
+    while candidate.exists():
+        candidate = folder / f"{stem}.{stamp}-{counter}{suffix}"
+        counter += 1
+    return candidate

@@ -18,6 +18,7 @@ from tutor.cli.common import (
     positive_float,
     quiet_torch_import,
 )
+from tutor.cli.learning import record_workspace_check
 from tutor.course import Course
 from tutor.workspace import Workspace, WorkspaceError, default_workspace, resolve_workspace
 
@@ -34,6 +35,7 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
             report = checker.check(exercise, path)
     except (CheckerError, DataError) as exc:
         raise UsageError(str(exc)) from None
+    record_workspace_check(args, exercise, path, report.to_json())
     if args.json:
         print(json.dumps(report.to_json()))
     else:

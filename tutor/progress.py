@@ -1,0 +1,358 @@
+"""The learner's progress in one workspace: checks, passes, hints revealed and where they were, kept safe on disk.
+
+The file is `<workspace>/.backprop-ninja/progress.json`. Every change takes an exclusive lock, re-reads the
+file, applies itself and writes a new file atomically (temp file in the same folder, fsync, os.replace), so
+a kill -9 leaves the old or the new state and two tutors on one workspace never erase each other's updates.
+A file that cannot be understood is moved aside to a timestamped backup, never overwritten.
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from tutor.workspace import MARKER, backup_path
+
+VERSION = 1
+FILE_NAME = "progress.json"
+LOCK_NAME = "progress.lock"
+# The passing verdicts of tutor.engine.compare.PASSING, repeated so that reading progress never imports torch
+# (a test keeps the two equal).
+PASSING_STATUSES = ("exact", "close")
+
+ExerciseStatus = Literal["passed", "failed", "error"]
+T = TypeVar("T")
+
+
+class ProgressFileError(Exception):
+    """progress.json exists but cannot be used: `kind` is "corrupt", "unknown-version" or "unreadable"."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def fresh_state() -> dict[str, Any]:
+    return {"version": VERSION, "current": {"exercise": None, "step": None}, "exercises": {}}
+
+
+def fresh_exercise() -> dict[str, Any]:
+    return {"passed": False, "first_passed_at": None, "attempts": 0, "last_status": None, "steps": {}}
+
+
+def fresh_step() -> dict[str, Any]:
+    return {"passed": False, "first_passed_at": None, "attempts": 0, "hints": 0, "last_status": None}
+
+
+# The fields every record must have, with the types they may hold; unknown extra fields are kept as they are.
+_EXERCISE_FIELDS: dict[str, tuple[type, ...]] = {
+    "passed": (bool,),
+    "first_passed_at": (str, type(None)),
+    "attempts": (int,),
+    "last_status": (str, type(None)),
+    "steps": (dict,),
+}
+_STEP_FIELDS: dict[str, tuple[type, ...]] = {
+    "passed": (bool,),
+    "first_passed_at": (str, type(None)),
+    "attempts": (int,),
+    "hints": (int,),
+    "last_status": (str, type(None)),
+}
+
+
+def _check_fields(record: Any, fields: dict[str, tuple[type, ...]], fresh: dict[str, Any], where: str) -> dict:
+    if not isinstance(record, dict):
+        raise ProgressFileError("corrupt", f"{where} is not an object")
+    record = {**fresh, **record}  # a field added later in version 1 may be absent from an older file
+    for key, kinds in fields.items():
+        value = record[key]
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            raise ProgressFileError("corrupt", f"{where}.{key} has the wrong type ({type(value).__name__})")
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise ProgressFileError("corrupt", f"{where}.{key} is negative")
+    return record
+
+
+def parse_state(text: str) -> dict[str, Any]:
+    """The state in a progress file's text; ProgressFileError when it is not a version-1 progress file."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProgressFileError("corrupt", f"it is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ProgressFileError("corrupt", "it is not a JSON object")
+    version = data.get("version")
+    if version != VERSION or isinstance(version, bool):
+        if isinstance(version, int) and not isinstance(version, bool):
+            raise ProgressFileError("unknown-version", f"it has version {version}; this tutor reads version {VERSION}")
+        raise ProgressFileError("corrupt", "it has no version number")
+    state = {**fresh_state(), **data}
+    current = state["current"]
+    if not isinstance(current, dict) or not all(
+        isinstance(current.get(key), (str, type(None))) for key in ("exercise", "step")
+    ):
+        raise ProgressFileError("corrupt", "current is not {exercise, step}")
+    state["current"] = {"exercise": current.get("exercise"), "step": current.get("step")}
+    if not isinstance(state["exercises"], dict):
+        raise ProgressFileError("corrupt", "exercises is not an object")
+    exercises = {}
+    for ident, record in state["exercises"].items():
+        record = _check_fields(record, _EXERCISE_FIELDS, fresh_exercise(), f"exercises.{ident}")
+        record["steps"] = {
+            name: _check_fields(step, _STEP_FIELDS, fresh_step(), f"exercises.{ident}.steps.{name}")
+            for name, step in record["steps"].items()
+        }
+        exercises[ident] = record
+    state["exercises"] = exercises
+    return state
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace path's content with text so that a crash at any moment leaves the old or the new file."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o644
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)  # mkstemp makes 0600; keep the file's own permissions
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+    try:
+        # Make the rename itself durable; some file systems cannot fsync a folder, and the data is safe anyway.
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+class ProgressStore:
+    """Progress of one workspace; each method reads the file afresh, so several stores may share a workspace."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.state_dir = self.root / MARKER
+        self.path = self.state_dir / FILE_NAME
+        self.lock_path = self.state_dir / LOCK_NAME
+        self.warning: str | None = None
+        # Set once the file cannot be written (or read): from then on this store keeps its state here only.
+        self._memory: dict[str, Any] | None = None
+
+    # ---- reading -------------------------------------------------------------------------------------------
+
+    def load(self) -> dict[str, Any]:
+        """A JSON-able snapshot of the whole state; never raises for a corrupt or unreadable file."""
+        if self._memory is not None:
+            return copy.deepcopy(self._memory)
+        if not self.path.exists():
+            return fresh_state()
+        with self._locked():
+            return self._read()
+
+    def exercise_state(self, exercise_id: str) -> dict[str, Any]:
+        return self.load()["exercises"].get(exercise_id) or fresh_exercise()
+
+    def hints_revealed(self, exercise_id: str, step: str) -> int:
+        return self.exercise_state(exercise_id)["steps"].get(step, fresh_step())["hints"]
+
+    def current(self) -> tuple[str | None, str | None]:
+        current = self.load()["current"]
+        return current["exercise"], current["step"]
+
+    # ---- changing ------------------------------------------------------------------------------------------
+
+    def record_check(self, exercise_id: str, report: dict[str, Any]) -> dict[str, Any]:
+        """Count one check (report = CheckReport.to_json()); passes are kept even when a later check fails."""
+
+        def apply(state: dict[str, Any]) -> dict[str, Any]:
+            apply_check(state, exercise_id, report, now_iso())
+            return copy.deepcopy(state)
+
+        return self._mutate(apply)
+
+    def reveal_hint(self, exercise_id: str, step: str, total: int) -> int:
+        """Reveal one more hint of the step (never more than total); returns how many are revealed now."""
+
+        def apply(state: dict[str, Any]) -> int:
+            record = step_record(state, exercise_id, step)
+            record["hints"] = max(0, min(total, record["hints"] + 1))
+            return record["hints"]
+
+        revealed = self.hints_revealed(exercise_id, step)
+        if revealed >= total:  # nothing to change: spare the write
+            return max(0, total)
+        return self._mutate(apply)
+
+    def set_current(self, exercise_id: str, step: str | None) -> None:
+        def apply(state: dict[str, Any]) -> None:
+            state["current"] = {"exercise": exercise_id, "step": step}
+
+        self._mutate(apply)
+
+    def reset_exercise(self, exercise_id: str) -> None:
+        """Forget everything about one exercise (its checks, passes and hints)."""
+
+        def apply(state: dict[str, Any]) -> None:
+            state["exercises"].pop(exercise_id, None)
+            if state["current"]["exercise"] == exercise_id:
+                state["current"]["step"] = None
+
+        self._mutate(apply)
+
+    # ---- the file ------------------------------------------------------------------------------------------
+
+    def _warn(self, message: str) -> None:
+        if self.warning and message not in self.warning:
+            self.warning = f"{self.warning}\n{message}"
+        else:
+            self.warning = message
+
+    @contextmanager
+    def _locked(self) -> Iterator[bool]:
+        """An exclusive lock on progress.lock (never deleted: deleting a lock file races with its next user)."""
+        try:
+            self.state_dir.mkdir(exist_ok=True)
+        except OSError:
+            pass  # a read-only or missing workspace: reading still works, writing will say why it cannot
+        fd = None
+        for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+            try:
+                fd = os.open(self.lock_path, flags, 0o644)
+                break
+            except OSError:
+                continue
+        locked = False
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    locked = True
+                except OSError:
+                    pass  # a file system without locks: still correct for a single tutor
+            yield locked
+        finally:
+            if fd is not None:
+                os.close(fd)  # releases the lock
+
+    def _read(self) -> dict[str, Any]:
+        """The state on disk (call with the lock held); an unusable file is moved aside and a fresh state begins."""
+        try:
+            return parse_state(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return fresh_state()
+        except UnicodeDecodeError:
+            problem = ProgressFileError("corrupt", "it is not UTF-8 text")
+        except ProgressFileError as exc:
+            problem = exc
+        except OSError as exc:
+            return self._keep_in_memory(f"cannot read {self.path} ({_reason(exc)}); it is left as it is")
+        return self._set_aside(problem)
+
+    def _keep_in_memory(self, why: str) -> dict[str, Any]:
+        """From now on this store works on a fresh state in memory and leaves the file alone."""
+        self._memory = fresh_state()
+        self._warn(f"{why}, and progress is kept in memory until the tutor exits")
+        return copy.deepcopy(self._memory)
+
+    def _set_aside(self, problem: ProgressFileError) -> dict[str, Any]:
+        backup = backup_path(self.state_dir, "progress", f".{problem.kind}.json")
+        try:
+            os.rename(self.path, backup)
+        except OSError as exc:
+            return self._keep_in_memory(
+                f"{self.path} cannot be used: {problem}; it could not be moved aside ({_reason(exc)}), so it is left untouched"
+            )
+        self._warn(f"{self.path} could not be used: {problem}. It was kept as {backup} and progress starts afresh.")
+        return fresh_state()
+
+    def _remove_stale_temps(self) -> None:
+        """Temp files of writers killed mid-write (only call with the lock held: no live writer has one then)."""
+        for stale in self.state_dir.glob(f".{FILE_NAME}.*.tmp"):
+            try:
+                stale.unlink()
+            except OSError:
+                pass
+
+    def _mutate(self, change: Callable[[dict[str, Any]], T]) -> T:
+        """Lock, re-read, apply, write atomically: never a stale copy over another tutor's update."""
+        if self._memory is not None:
+            return change(self._memory)
+        with self._locked() as locked:
+            state = self._read()
+            result = change(state)
+            if locked:
+                self._remove_stale_temps()
+            if self._memory is not None:  # _read found a file it must not overwrite
+                self._memory = state
+                return result
+            try:
+                write_atomically(self.path, json.dumps(state, indent=1, sort_keys=True) + "\n")
+            except OSError as exc:
+                self._memory = state
+                self._warn(
+                    f"cannot save progress to {self.path} ({_reason(exc)}); it is kept in memory until the tutor exits"
+                )
+        return result
+
+
+def exercise_record(state: dict[str, Any], exercise_id: str) -> dict[str, Any]:
+    return state["exercises"].setdefault(exercise_id, fresh_exercise())
+
+
+def step_record(state: dict[str, Any], exercise_id: str, step: str) -> dict[str, Any]:
+    return exercise_record(state, exercise_id)["steps"].setdefault(step, fresh_step())
+
+
+def _mark_pass(record: dict[str, Any], passed: bool, when: str) -> None:
+    if passed and not record["passed"]:
+        record["passed"], record["first_passed_at"] = True, when
+
+
+def apply_check(state: dict[str, Any], exercise_id: str, report: dict[str, Any], when: str) -> None:
+    """Count one check in state; a step passes when its tensor passes, and stays passed in the record."""
+    errored = bool(report.get("error"))
+    exercise = exercise_record(state, exercise_id)
+    exercise["attempts"] += 1
+    status: ExerciseStatus = "passed" if report.get("passed") is True else "error" if errored else "failed"
+    exercise["last_status"] = status
+    exercise["last_checked_at"] = when
+    _mark_pass(exercise, status == "passed", when)
+    for tensor in report.get("tensors") or ():
+        name = tensor.get("name") if isinstance(tensor, dict) else None
+        if not isinstance(name, str):
+            continue
+        step = step_record(state, exercise_id, name)
+        step["attempts"] += 1
+        passed = tensor.get("status") in PASSING_STATUSES
+        # A gradient the file never reached because it crashed is an error, not a wrong answer.
+        step["last_status"] = "passed" if passed else "error" if errored and tensor.get("status") == "missing" else "failed"
+        _mark_pass(step, passed, when)
