@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,10 @@ class Workspace:
     def state_dir(self) -> Path:
         return self.root / MARKER
 
+    @property
+    def backup_dir(self) -> Path:
+        return self.state_dir / "backups"
+
     def exists(self) -> bool:
         return self.state_dir.is_dir()
 
@@ -72,3 +77,25 @@ class Workspace:
             return results
         except OSError as exc:
             raise WorkspaceError(f"cannot create the workspace at {self.root}: {exc.strerror or exc}") from None
+
+    def reset(self, exercise: Exercise) -> Path | None:
+        """Back the learner's file up (if any) to .backprop-ninja/backups/, then restore the starter.
+        Returns the backup's path; raises WorkspaceError when either step fails (the file is then untouched)."""
+        target = self.file_for(exercise)
+        backup = None
+        try:
+            if target.exists():
+                self.backup_dir.mkdir(parents=True, exist_ok=True)
+                stamp = time.strftime("%Y%m%d-%H%M%S")
+                backup = self.backup_dir / f"{target.stem}-{stamp}{target.suffix}"
+                n = 1
+                while backup.exists():
+                    n += 1
+                    backup = self.backup_dir / f"{target.stem}-{stamp}-{n}{target.suffix}"
+                shutil.copy2(target, backup)
+            tmp = target.with_name(f".{target.name}.tmp")
+            shutil.copyfile(exercise.starter, tmp)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot reset {target.name}: {exc.strerror or exc}") from None
+        return backup
