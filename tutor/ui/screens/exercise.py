@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.console import Group
 from rich.syntax import Syntax
 from rich.text import Text
 from textual import work
@@ -126,10 +127,12 @@ class ExerciseScreen(Screen):
     def on_check_finished(self, message: CheckFinished) -> None:
         reply = message.reply
         self.checking_since = None
-        for note in reply.get("service_notes", []):
-            self.notify(note, title="Checker restarted", severity="warning", timeout=8)
+        notes = [Text(f"⚠ {note}", style="bold") for note in reply.get("service_notes", [])]
+        for note in notes:
+            self.notify(note.plain, title="Checker restarted", severity="warning", timeout=8)
         if reply.get("type") != "report":
-            self.query_one(Banner).say(Text.assemble(("Could not check: ", "bold"), reply.get("message", "")), "problem")
+            problem = Text.assemble(("Could not check: ", "bold"), reply.get("message", ""))
+            self.query_one(Banner).say(Group(problem, *notes), "problem")
             self.refresh_status()
             return
         self.reply = reply
@@ -141,7 +144,7 @@ class ExerciseScreen(Screen):
         self.initial_step = table.selected_step
         nxt = self.next_exercise
         content, state = report_banner(reply, self.path, nxt.title if nxt else None)
-        self.query_one(Banner).say(content, state)
+        self.query_one(Banner).say(Group(content, *notes), state)
         self.store.record_check(self.exercise.id, {k: v for k, v in reply.items() if k not in ("grids", "type")})
         self.refresh_status()
         self.refresh_bindings()

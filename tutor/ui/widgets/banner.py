@@ -53,7 +53,8 @@ def report_banner(reply: dict[str, Any], path: Path, next_title: str | None) -> 
         parts.append(Text(f"{passing}/{len(tensors)} gradients were set before it stopped and pass.", style="dim"))
         return Group(*parts), "error"
     if reply.get("passed"):
-        text = Text(f"✔ Passed: all {len(tensors)} gradients match autograd.", style="bold")
+        what = "the gradient matches" if len(tensors) == 1 else f"all {len(tensors)} gradients match"
+        text = Text(f"✔ Passed: {what} autograd.", style="bold")
         text.append(f"  Press n for the next exercise: {next_title}." if next_title else "  That was the last exercise: well done!")
         return text, "passed"
     root = first_failing_root(tensors)

@@ -104,8 +104,11 @@ def _spaced(parts: list[RenderableType]) -> list[RenderableType]:
 class DetailPane(VerticalScroll):
     """Scrolls when the step's detail is taller than the pane."""
 
+    content_group: Group | None = None
+
     def compose(self):
         yield Static(id="detail-body")
 
     def show(self, step: Step, tensor: dict[str, Any] | None, grids: dict[str, Any] | None, hints_shown: int) -> None:
-        self.query_one("#detail-body", Static).update(step_detail(step, tensor, grids, hints_shown))
+        self.content_group = step_detail(step, tensor, grids, hints_shown)
+        self.query_one("#detail-body", Static).update(self.content_group)
