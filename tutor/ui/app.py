@@ -56,7 +56,9 @@ class TutorApp(App):
 
     # -- start and stop --------------------------------------------------------------------------------
     def on_mount(self) -> None:
-        self.run_worker(self.checker.start, thread=True, exit_on_error=False, name="start checker")
+        # After the first paint: the service's torch import would otherwise compete with it for the CPU.
+        self.call_after_refresh(self.run_worker, self.checker.start, thread=True, exit_on_error=False,
+                                name="start checker")
         self.start_watching()
         self.push_screen(HomeScreen())
         for notice in self.notices:

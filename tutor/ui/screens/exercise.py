@@ -136,7 +136,8 @@ class ExerciseScreen(Screen):
             self.refresh_status()
             return
         self.reply = reply
-        self.last_elapsed = message.elapsed
+        # The service's own timing when it sends one (the learner's run and the comparison); else the round trip.
+        self.last_elapsed = reply.get("elapsed", message.elapsed)
         table = self.query_one(StepTable)
         table.show_report(reply["tensors"])
         if self.initial_step is None and table.root:

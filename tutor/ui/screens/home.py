@@ -15,7 +15,8 @@ def shown_path(path: Path) -> str:
     """A path as the learner would type it: ~/... under their home folder."""
     home = Path.home()
     try:
-        return "~/" + str(Path(path).relative_to(home))
+        inside = Path(path).relative_to(home)
+        return "~" if inside == Path(".") else f"~/{inside}"
     except ValueError:
         return str(path)
 
