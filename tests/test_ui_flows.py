@@ -250,3 +250,17 @@ async def test_checker_crash_is_reported_and_the_check_rerun(course, tmp_path):
         text = banner_text(app)
         assert "crashed (exit code 3)" in text and "re-ran the check" in text
         assert client.restarts == 1
+
+
+async def test_bindings_are_in_the_command_palette(course, tmp_path):
+    store = FakeStore()
+    store.set_current("atomic", None)
+    app = tutor_app(course, tmp_path, store=store, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("Hint (h)", "Reset (r)", "Solution (s)", "Edit (e)", "Re-check (c)", "Quit", "Keys"):
+            assert wanted in titles, titles
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert app.screen.query("HelpPanel")

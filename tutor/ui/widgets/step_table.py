@@ -9,6 +9,7 @@ from textual.widgets import DataTable
 
 from tutor.course.model import Exercise
 
+# The CLI's colours (tutor/render.py); repeated because importing that module loads torch via CheckReport.
 STATUS_STYLE = {
     "exact": "bold green",
     "close": "green",
