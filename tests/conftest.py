@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import subprocess
 import sys
@@ -34,6 +36,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_cuda)
         if "lecture" in item.keywords and not LECTURE_NAMES.is_file():
             item.add_marker(skip_lecture)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Run `async def` tests (the TUI's Pilot tests) in a fresh event loop; no asyncio plugin needed."""
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        asyncio.run(pyfuncitem.obj(**args))
+        return True
+    return None
 
 
 @pytest.fixture(scope="session")

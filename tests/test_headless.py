@@ -16,6 +16,10 @@ CORE_MODULES = [
     "tutor.engine.compare",
     "tutor.engine.sandbox",
     "tutor.engine.zygote",
+    "tutor.engine.service",
+    "tutor.engine.client",
+    "tutor.engine.grids",
+    "tutor.watch",
     "tutor.workspace",
     "tutor.progress",
 ]
@@ -25,4 +29,11 @@ CORE_MODULES = [
 def test_core_module_imports_no_ui(module):
     code = f"import sys, {module}; bad = [m for m in ('textual', 'rich') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
     result = subprocess.run([sys.executable, "-W", "ignore", "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_client_does_not_import_torch():
+    # The TUI holds a CheckClient; torch must load in the service process, or the first paint waits for it.
+    code = "import sys, tutor.engine.client, tutor.ui.app; sys.exit('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

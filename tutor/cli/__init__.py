@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from tutor import __version__
-from tutor.cli import basics, learning
-from tutor.cli.common import EXIT_PASS, EXIT_USAGE, UsageError, console
+from tutor.cli import basics, learning, tui
+from tutor.cli.common import EXIT_USAGE, UsageError, console
 from tutor.course import CourseError, load_course
 
 # Each module has register(subparsers); a command's handler is called as handler(args, course) -> exit code.
-COMMAND_MODULES = [basics, learning]
+COMMAND_MODULES = [basics, learning, tui]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="backprop-ninja",
         description="Write the backward pass of a 2-layer MLP with BatchNorm by hand; the tutor checks every "
         "gradient against PyTorch autograd. Exercises are named by id or number (1-4).",
-        epilog="Start with `backprop-ninja init`, edit the files it creates, then `backprop-ninja check 1`.",
+        epilog="Run `backprop-ninja` alone to open the tutor (`backprop-ninja tui --workspace DIR` for another "
+        "workspace); `backprop-ninja check 1` checks from the shell.",
     )
     parser.add_argument("--version", action="version", version=f"backprop-ninja {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -32,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
-        parser.print_help()
-        return EXIT_PASS
+        args = parser.parse_args(["tui"])  # no command: open the tutor
+
     try:
         course = load_course()
         return args.handler(args, course)

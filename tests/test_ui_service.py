@@ -1,0 +1,57 @@
+"""The check service answers real checks (one torch process), draws grids, and reports usage problems."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+from tutor.engine.client import CheckClient
+
+
+@pytest.fixture(scope="module")
+def client():
+    c = CheckClient(timeout=10.0)
+    c.start()
+    yield c
+    c.close()
+
+
+def test_service_passes_the_atomic_reference_solution(client):
+    reply = client.check("atomic", ROOT / "solutions" / "atomic.py")
+    assert reply["type"] == "report", reply
+    assert reply["passed"] is True
+    assert [t["name"] for t in reply["tensors"]][:2] == ["dlogprobs", "dprobs"]
+    grid = reply["grids"]["dlogits"]
+    assert (grid["value"]["rows"], grid["value"]["cols"]) == (32, 27)
+    # dlogits rows sum to zero: the picture of the gradient carries real values, not placeholders.
+    assert all(abs(sum(row)) < 1e-3 for row in grid["value"]["cells"])
+
+
+def test_service_draws_a_wrong_column_as_a_column(client, tmp_path):
+    wrong = tmp_path / "cross_entropy.py"
+    # Correct except column 5, which is doubled: the difference grid must light up that column only.
+    wrong.write_text("dlogits = F.softmax(logits, 1)\ndlogits[range(n), Yb] -= 1\ndlogits /= n\ndlogits[:, 5] *= 2\n")
+    reply = client.check("cross-entropy", wrong)
+    assert reply["tensors"][0]["status"] == "wrong"
+    cells = reply["grids"]["dlogits"]["diff"]["cells"]
+    assert all(row[5] > 1e-4 for row in cells)
+    assert all(v < 1e-6 for row in cells for j, v in enumerate(row) if j != 5)  # float noise only
+
+
+def test_service_answers_usage_problems_with_an_error_reply(client, tmp_path):
+    unknown = client.check("nope", tmp_path / "x.py")
+    assert unknown["type"] == "error" and "no exercise" in unknown["message"]
+    missing = client.check("atomic", tmp_path / "gone.py")
+    assert missing["type"] == "error" and "does not exist" in missing["message"]
+
+
+def test_service_survives_garbage_lines():
+    proc = subprocess.run([sys.executable, "-m", "tutor.engine.service"], input='not json\n{"exercise": "9"}\n',
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    lines = proc.stdout.splitlines()
+    assert '"type": "ready"' in lines[0]
+    assert "not JSON" in lines[1] and "no exercise '9'" in lines[2]
+    assert proc.returncode == 0

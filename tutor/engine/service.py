@@ -1,0 +1,134 @@
+"""The check service: a long-lived process that answers check requests as JSON lines on stdin/stdout.
+
+Run as `python -m tutor.engine.service`. It imports torch and warms a Checker once, prints
+{"type": "ready"}, then answers each request line
+
+    {"exercise": "atomic", "file": "/path/atomic.py", "device": "cpu", "data": null, "timeout": 10}
+
+with one line: {"type": "report", ...CheckReport.to_json(), "grids": {name: {"diff", "value"}}} or
+{"type": "error", "message": "..."} for a request the service cannot serve (unknown exercise, unreadable
+file, bad device or data). The TUI talks to it through tutor.engine.client, so the UI never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+from typing import IO, Any
+
+PROTOCOL = 1
+
+
+def _grid_checker_class():
+    from tutor.engine.check import Checker
+
+    class GridChecker(Checker):
+        """A Checker that remembers the first run of each check, so the service can draw its tensors."""
+
+        last: tuple[Any, Any] | None = None
+
+        def run(self, exercise, ctx, source, filename, **kw):  # type: ignore[override]
+            result = super().run(exercise, ctx, source, filename, **kw)
+            if self.last is None:
+                self.last = (ctx, result)
+            return result
+
+    return GridChecker
+
+
+class CheckService:
+    """Checkers keyed by (data, device), each kept warm between requests."""
+
+    def __init__(self) -> None:
+        from tutor.course import load_course
+
+        self.course = load_course()
+        self._checkers: dict[tuple[str | None, str], Any] = {}
+        self._grid_checker = _grid_checker_class()
+
+    def checker(self, data: str | None, device: str):
+        key = (data, device)
+        if key not in self._checkers:
+            self._checkers[key] = self._grid_checker(self.course, data=Path(data) if data else None, device=device)
+        return self._checkers[key]
+
+    def handle(self, request: Any) -> dict[str, Any]:
+        from tutor.engine.check import CheckerError
+        from tutor.engine.data import DataError
+        from tutor.engine.grids import tensor_grids
+
+        if not isinstance(request, dict):
+            return error_reply("a request must be a JSON object")
+        exercise = self.course.find(str(request.get("exercise", "")))
+        if exercise is None:
+            return error_reply(f"no exercise {request.get('exercise')!r}; choose one of: {self.course.names()}")
+        if not isinstance(request.get("file"), str):
+            return error_reply("the request names no file")
+        timeout = request.get("timeout", 10.0)
+        if not isinstance(timeout, (int, float)) or timeout <= 0:
+            return error_reply("timeout must be a positive number of seconds")
+        try:
+            checker = self.checker(request.get("data"), str(request.get("device", "cpu")))
+            checker.timeout = float(timeout)
+            checker.last = None
+            report = checker.check(exercise, Path(request["file"]))
+        except (CheckerError, DataError) as exc:
+            return error_reply(str(exc))
+        reply: dict[str, Any] = {"type": "report", **report.to_json(), "elapsed": report.elapsed, "grids": {}}
+        if checker.last is not None:
+            ctx, run = checker.last
+            for step in exercise.steps:
+                reply["grids"][step.name] = tensor_grids(ctx.reference[step.name], run.value(step.name).tensor)
+        return reply
+
+    def close(self) -> None:
+        for checker in self._checkers.values():
+            checker.close()
+
+
+def error_reply(message: str) -> dict[str, Any]:
+    return {"type": "error", "message": message}
+
+
+def serve(requests: IO[str], replies: IO[str]) -> None:
+    def send(obj: dict[str, Any]) -> None:
+        replies.write(json.dumps(obj) + "\n")
+        replies.flush()
+
+    service = CheckService()
+    service.checker(None, "cpu")  # start the sandbox's torch import now, not on the first request
+    send({"type": "ready", "protocol": PROTOCOL, "pid": os.getpid()})
+    try:
+        for line in requests:
+            if not line.strip():
+                continue
+            try:
+                request = json.loads(line)
+            except json.JSONDecodeError as exc:
+                send(error_reply(f"not JSON: {exc}"))
+                continue
+            try:
+                send(service.handle(request))
+            except Exception as exc:  # noqa: BLE001 - a tutor bug: answer it, keep serving, log the trace
+                traceback.print_exc(file=sys.stderr)
+                send(error_reply(f"the check service failed: {type(exc).__name__}: {exc}"))
+    finally:
+        service.close()
+
+
+def main() -> int:
+    warnings.filterwarnings("ignore", message=".*Failed to initialize NumPy.*")
+    # Keep the reply channel private: anything else that writes to fd 1 (torch, a child) lands on stderr.
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    serve(sys.stdin, replies)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Textual face of the tutor: an app factory, its screens, widgets and styles."""

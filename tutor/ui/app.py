@@ -1,0 +1,166 @@
+"""The tutor's Textual app and its factory: make_app() builds it for the CLI, tests pass fakes to TutorApp."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from tutor.course.model import Course
+from tutor.ui.messages import FileChanged, WatchProblem
+from tutor.ui.safe_store import GuardedStore
+from tutor.ui.screens.exercise import ExerciseScreen
+from tutor.ui.screens.home import HomeScreen
+from tutor.watch import FolderWatcher
+from tutor.workspace import Workspace, WorkspaceError, resolve_workspace
+
+
+class Checker(Protocol):
+    """What the app needs from a checker; CheckClient is the real one, tests pass fakes."""
+
+    def start(self) -> None: ...
+    def check(self, exercise_id: str, path: Path) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+class TutorApp(App):
+    CSS_PATH = "tutor.tcss"
+    TITLE = "backprop ninja"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "keys", "Keys", key_display="?"),
+    ]
+
+    watch_state: reactive[str] = reactive("")
+    checker_state: reactive[str] = reactive("")
+
+    def __init__(self, course: Course, workspace: Workspace, store: Any, checker: Checker, *,
+                 watch: bool = True, notices: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.course = course
+        self.workspace = workspace
+        self.checker = checker
+        self.notices: list[str] = list(notices)
+        self.store = GuardedStore(store, self.store_failed)
+        if self.store.warning:
+            self.notices.append(self.store.warning)
+        self._reported: set[str] = set()
+        self.watcher: FolderWatcher | None = None
+        self.watch_enabled = watch
+
+    # -- start and stop --------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        # After the first paint: the service's torch import would otherwise compete with it for the CPU.
+        self.call_after_refresh(self.run_worker, self.checker.start, thread=True, exit_on_error=False,
+                                name="start checker")
+        self.start_watching()
+        self.push_screen(HomeScreen())
+        for notice in self.notices:
+            self.notify(notice, severity="warning", timeout=12)
+        exercise_id, step = self.store.current()
+        if exercise_id and self.course.find(exercise_id):
+            self.open_exercise(exercise_id, step=step)
+
+    def start_watching(self) -> None:
+        if not self.watch_enabled:
+            self.watch_state = "not watching: press c to re-check"
+            return
+        names = [e.file_name for e in self.course.exercises]
+        self.watcher = FolderWatcher(self.workspace.root, names, lambda name: self.post_message(FileChanged(name)),
+                                     lambda problem: self.post_message(WatchProblem(problem)))
+        self.watcher.start()
+        self.watch_state = "watching saves"
+
+    def on_unmount(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.checker.close()
+
+    # -- events from threads ---------------------------------------------------------------------------
+    def on_file_changed(self, message: FileChanged) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, ExerciseScreen) and screen.exercise.file_name == message.name:
+                screen.file_changed()
+
+    def on_watch_problem(self, message: WatchProblem) -> None:
+        if message.message:
+            self.watch_state = "watching unavailable: press c to re-check"
+            self.notify(message.message, title="Not watching for saves", severity="warning", timeout=10)
+        else:
+            self.watch_state = "watching saves"
+
+    def store_failed(self, message: str) -> None:
+        if message not in self._reported:
+            self._reported.add(message)
+            self.notify(message + " (the tutor keeps working; progress of this session may not be kept)",
+                        title="Progress", severity="warning", timeout=10)
+
+    # -- navigation ------------------------------------------------------------------------------------
+    def open_exercise(self, exercise_id: str, step: str | None = None, replace: bool = False) -> None:
+        exercise = self.course.find(exercise_id)
+        if exercise is None:
+            return
+        screen = ExerciseScreen(exercise, step)
+        if replace:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def action_keys(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen = {"quit", "keys", "command_palette"}
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in seen or not active.enabled:
+                continue
+            seen.add(binding.action)
+            shown = binding.key_display or key
+            yield SystemCommand(f"{binding.description} ({shown})", f"the {shown} key",
+                                partial(self.run_action, binding.action, active.node))
+
+
+def make_app(
+    course: Course | None = None,
+    workspace: str | Path | None = None,
+    *,
+    store: Any = None,
+    checker: Checker | None = None,
+    watch: bool = True,
+    data: str | Path | None = None,
+    device: str = "cpu",
+    timeout: float = 10.0,
+) -> TutorApp:
+    """Build the app: find (or create) the workspace, open its progress store and a check service client."""
+    if course is None:
+        from tutor.course import load_course
+
+        course = load_course()
+    ws = Workspace(resolve_workspace(workspace))
+    notices: list[str] = []
+    try:
+        ws.init(course)
+    except WorkspaceError as exc:
+        if not ws.exists():
+            raise
+        notices.append(f"{exc} (read-only workspace?)")
+    if store is None:
+        from tutor.progress import ProgressStore
+
+        store = ProgressStore(ws.root)
+    if checker is None:
+        from tutor.engine.client import CheckClient
+
+        checker = CheckClient(data=data, device=device, timeout=timeout, log_path=ws.state_dir / "service.log")
+    return TutorApp(course, ws, store, checker, watch=watch, notices=notices)

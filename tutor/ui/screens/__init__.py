@@ -1,0 +1,1 @@
+"""The tutor's screens: home (exercise list), exercise (steps, detail), and small modals."""

@@ -1,0 +1,258 @@
+"""The exercise screen: the step table, the selected step's detail, re-check on save, hints, reset, solution."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
+
+from tutor.course.model import Exercise, Step
+from tutor.ui.messages import CheckFinished
+from tutor.ui.screens.home import shown_path
+from tutor.ui.screens.modals import ConfirmScreen, TextScreen
+from tutor.ui.widgets.banner import Banner, report_banner
+from tutor.ui.widgets.detail import DetailPane
+from tutor.ui.widgets.step_table import StepTable
+from tutor.ui.widgets.training import TrainingPanel
+from tutor.workspace import WorkspaceError
+
+
+class ExerciseScreen(Screen):
+    BINDINGS = [
+        Binding("c", "recheck", "Re-check"),
+        Binding("f5", "recheck", "Re-check", show=False),
+        Binding("h", "hint", "Hint"),
+        Binding("e", "edit", "Edit"),
+        Binding("s", "solution", "Solution"),
+        Binding("r", "reset", "Reset"),
+        Binding("n", "next", "Next exercise"),
+        Binding("escape", "home", "Exercises"),
+    ]
+
+    def __init__(self, exercise: Exercise, step: str | None = None) -> None:
+        super().__init__()
+        self.exercise = exercise
+        self.initial_step = step
+        self.reply: dict[str, Any] | None = None
+        self.checking_since: float | None = None
+        self.last_elapsed: float | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.app.workspace.file_for(self.exercise)
+
+    @property
+    def store(self):
+        return self.app.store
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="ex-status")
+        yield Banner(id="banner")
+        yield StepTable(self.exercise, id="steps")
+        yield DetailPane(id="detail")
+        if self.exercise.kind == "training":
+            yield TrainingPanel(id="training")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"{self.exercise.order}. {self.exercise.title}"
+        self.sub_title = self.exercise.file_name
+        table = self.query_one(StepTable)
+        if self.initial_step:
+            table.select_step(self.initial_step)
+        self.store.set_current(self.exercise.id, table.selected_step)
+        self.watch(self.app, "watch_state", self.refresh_status)
+        self.watch(self.app, "checker_state", self.refresh_status)
+        self.show_detail()
+        table.focus()
+        self.recheck()
+
+    # -- status line and banner ------------------------------------------------------------------------
+    def refresh_status(self, _value: object = None) -> None:
+        parts = [f"{shown_path(self.path)}", self.app.watch_state]
+        if self.checking_since is not None:
+            parts.append("checking…")
+        elif self.last_elapsed is not None:
+            parts.append(f"checked in {self.last_elapsed:.2f} s")
+        if self.app.checker_state:
+            parts.append(self.app.checker_state)
+        self.query_one("#ex-status", Static).update(Text("  ·  ".join(parts), style="dim"))
+
+    @property
+    def next_exercise(self) -> Exercise | None:
+        later = [e for e in self.app.course.exercises if e.order > self.exercise.order]
+        return min(later, key=lambda e: e.order) if later else None
+
+    # -- checking --------------------------------------------------------------------------------------
+    def recheck(self) -> None:
+        banner = self.query_one(Banner)
+        if not self.path.exists():
+            self.checking_since = None
+            banner.say(Text.assemble(
+                (f"{self.path.name} is not in the workspace any more", "bold"),
+                " (deleted or renamed). Put it back, or press r to restore the starter; "
+                "the tutor checks it again as soon as it reappears."), "problem")
+            self.refresh_status()
+            return
+        self.checking_since = time.monotonic()
+        if self.reply is None:
+            banner.say(Text("Checking your file… (the first check also starts torch; later ones take a blink)"), "info")
+        self.refresh_status()
+        self.run_check(self.path)
+
+    @work(thread=True, exclusive=True, group="check", exit_on_error=False)
+    def run_check(self, path: Path) -> None:
+        started = time.monotonic()
+        try:
+            reply = self.app.checker.check(self.exercise.id, path)
+        except Exception as exc:  # noqa: BLE001 - any checker failure is shown, never allowed to end the app
+            reply = {"type": "error", "message": f"the checker failed: {type(exc).__name__}: {exc}"}
+        if not get_current_worker().is_cancelled:
+            self.post_message(CheckFinished(self.exercise.id, reply, time.monotonic() - started))
+
+    def on_check_finished(self, message: CheckFinished) -> None:
+        reply = message.reply
+        self.checking_since = None
+        notes = [Text(f"⚠ {note}", style="bold") for note in reply.get("service_notes", [])]
+        for note in notes:
+            self.notify(note.plain, title="Checker restarted", severity="warning", timeout=8)
+        if reply.get("type") != "report":
+            problem = Text.assemble(("Could not check: ", "bold"), reply.get("message", ""))
+            self.query_one(Banner).say(Group(problem, *notes), "problem")
+            self.refresh_status()
+            return
+        self.reply = reply
+        # The service's own timing when it sends one (the learner's run and the comparison); else the round trip.
+        self.last_elapsed = reply.get("elapsed", message.elapsed)
+        table = self.query_one(StepTable)
+        table.show_report(reply["tensors"])
+        if self.initial_step is None and table.root:
+            table.select_step(table.root)  # on first open, start at what to fix
+        self.initial_step = table.selected_step
+        nxt = self.next_exercise
+        content, state = report_banner(reply, self.path, nxt.title if nxt else None)
+        self.query_one(Banner).say(Group(content, *notes), state)
+        self.store.record_check(self.exercise.id, {k: v for k, v in reply.items() if k not in ("grids", "type")})
+        self.refresh_status()
+        self.refresh_bindings()
+        self.show_detail()
+
+    def file_changed(self) -> None:
+        self.recheck()
+
+    # -- the detail pane -------------------------------------------------------------------------------
+    @property
+    def selected_step(self) -> Step:
+        name = self.query_one(StepTable).selected_step
+        step = self.exercise.step(name)
+        assert step is not None
+        return step
+
+    def show_detail(self) -> None:
+        step = self.selected_step
+        tensor = grids = None
+        if self.reply:
+            tensor = next((t for t in self.reply["tensors"] if t["name"] == step.name), None)
+            grids = self.reply.get("grids", {}).get(step.name)
+        shown = self.store.hints_revealed(self.exercise.id, step.name)
+        self.query_one(DetailPane).show(step, tensor, grids, shown)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id != "steps":
+            return
+        self.store.set_current(self.exercise.id, self.selected_step.name)
+        self.show_detail()
+
+    # -- keys ------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next":
+            return bool(self.reply and self.reply.get("passed") and self.next_exercise)
+        return True
+
+    def action_recheck(self) -> None:
+        self.recheck()
+
+    def action_hint(self) -> None:
+        step = self.selected_step
+        total = len(step.hints)
+        shown = self.store.hints_revealed(self.exercise.id, step.name)
+        if shown >= total:
+            self.notify(f"All {total} hints for {step.name} are shown (in the pane below).")
+        elif shown == total - 1:
+            question = f"The last hint for {step.name} is the answer line itself.\nShow it?"
+            self.app.push_screen(ConfirmScreen(question, yes="Show the answer"),
+                                 lambda ok: self.reveal_hint(step) if ok else None)
+        else:
+            self.reveal_hint(step)
+
+    def reveal_hint(self, step: Step) -> None:
+        self.store.reveal_hint(self.exercise.id, step.name, len(step.hints))
+        self.show_detail()
+
+    def action_reset(self) -> None:
+        question = (f"Reset {self.path.name} to the starter file?\nYour current file is backed up first, "
+                    f"and this exercise's progress and hints are cleared.")
+        self.app.push_screen(ConfirmScreen(question, yes="Reset"), lambda ok: self.reset() if ok else None)
+
+    def reset(self) -> None:
+        try:
+            backup = self.app.workspace.reset_file(self.exercise)
+        except WorkspaceError as exc:
+            self.notify(str(exc), title="Reset failed", severity="error", timeout=10)
+            return
+        self.store.reset_exercise(self.exercise.id)
+        saved = f"; your old file is in {shown_path(backup)}" if backup else ""
+        self.notify(f"{self.path.name} is the starter again{saved}.", title="Reset", timeout=8)
+        self.reply = None
+        self.recheck()
+
+    def action_solution(self) -> None:
+        passed = bool(self.reply and self.reply.get("passed")) or self.store.exercise_state(self.exercise.id).get("passed")
+        if not passed:
+            self.notify("The solution unlocks once every gradient of this exercise passes. "
+                        "Hints (h) go one step at a time; the last one is the answer line.", title="Not yet")
+            return
+        try:
+            code = self.exercise.solution.read_text(encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"cannot read the solution: {exc.strerror or exc}", severity="error")
+            return
+        body = Syntax(code, "python", line_numbers=True, theme="ansi_dark", background_color="default")
+        self.app.push_screen(TextScreen(f"Solution: {self.exercise.title}", body))
+
+    def action_edit(self) -> None:
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not editor:
+            self.notify(f"Set $VISUAL or $EDITOR to edit from here, or edit {shown_path(self.path)} in another "
+                        "window: the tutor re-checks on every save.", title="No editor", timeout=10)
+            return
+        try:
+            with self.app.suspend():
+                subprocess.run([*shlex.split(editor), str(self.path)], check=False)
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand over to an editor; edit the file in another window.")
+        except OSError as exc:
+            self.notify(f"cannot start {editor!r}: {exc.strerror or exc}", severity="error")
+        self.recheck()
+
+    def action_next(self) -> None:
+        nxt = self.next_exercise
+        if nxt is not None:
+            self.app.open_exercise(nxt.id, replace=True)
+
+    def action_home(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,75 @@
+"""The line(s) above the step table that say where the learner stands: passed, failing, an error in their
+code (with their own source line highlighted), a missing file, or a checker problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.widgets import Static
+
+from tutor.ui.widgets.step_table import PASSING, first_failing_root
+
+ERROR_WORDS = {
+    "syntax": "a syntax error",
+    "exception": "an exception",
+    "timeout": "a timeout",
+    "crash": "a crash",
+    "memory": "running out of memory",
+    "output": "too much output",
+}
+
+
+def source_excerpt(path: Path, line: int | None) -> RenderableType | None:
+    """The learner's own line (with one line around it), highlighted; None when it cannot be read."""
+    if not line:
+        return None
+    try:
+        code = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if line > code.count("\n") + 1:
+        return None
+    return Syntax(code, "python", line_numbers=True, line_range=(max(1, line - 1), line + 1),
+                  highlight_lines={line}, theme="ansi_dark", background_color="default", word_wrap=True)
+
+
+def report_banner(reply: dict[str, Any], path: Path, next_title: str | None) -> tuple[RenderableType, str]:
+    """(what to show, a CSS class: passed / failing / error)."""
+    tensors = reply.get("tensors", [])
+    passing = sum(t["status"] in PASSING for t in tensors)
+    error = reply.get("error")
+    if error:
+        where = f" at line {error['line']} of {path.name}" if error.get("line") else ""
+        head = Text.assemble(("Your code stopped with ", "bold"), (ERROR_WORDS.get(error["kind"], error["kind"]), "bold"),
+                             (where, "bold"), ": ", error.get("message", ""))
+        parts: list[RenderableType] = [head]
+        excerpt = source_excerpt(path, error.get("line"))
+        if excerpt is not None:
+            parts.append(excerpt)
+        parts.append(Text(f"{passing}/{len(tensors)} gradients were set before it stopped and pass.", style="dim"))
+        return Group(*parts), "error"
+    if reply.get("passed"):
+        what = "the gradient matches" if len(tensors) == 1 else f"all {len(tensors)} gradients match"
+        text = Text(f"✔ Passed: {what} autograd.", style="bold")
+        text.append(f"  Press n for the next exercise: {next_title}." if next_title else "  That was the last exercise: well done!")
+        return text, "passed"
+    root = first_failing_root(tensors)
+    text = Text.assemble((f"{passing}/{len(tensors)} gradients pass", "bold"))
+    if root:
+        text.append(f"; first to fix: {root} (marked ▶).")
+    return text, "failing"
+
+
+class Banner(Static):
+    """One Static whose CSS class follows the state, so colours come from the .tcss and the theme."""
+
+    STATES = ("passed", "failing", "error", "info", "problem")
+
+    def say(self, content: RenderableType, state: str = "info") -> None:
+        for name in self.STATES:
+            self.set_class(name == state, name)
+        self.update(content)

@@ -1,0 +1,114 @@
+"""The detail pane of the selected step: forward line, shapes, diagnosis, hints so far, error heatmaps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tutor.course.model import Step
+from tutor.ui.widgets.heatmap import Heatmap, legend
+from tutor.ui.widgets.step_table import PASSING, fmt_shape, status_text
+
+
+def _grid_caption(grid: dict[str, Any]) -> str:
+    shape = fmt_shape(grid["shape"])
+    if grid.get("downsampled"):
+        return f"{shape} shown as {grid['rows']}×{grid['cols']} blocks"
+    return f"{shape}, one cell per entry"
+
+
+def diff_section(name: str, status: str, grid: dict[str, Any] | None) -> list[RenderableType]:
+    if grid is None:
+        return []
+    if status == "exact":
+        return [Text(f"{name} equals autograd's exactly: no difference to draw.", style="green")]
+    worst = Text.assemble(
+        (f"Where your {name} differs from autograd's", "bold"),
+        f"  |yours − expected|, brightest = {grid['max']:.2e}; {_grid_caption(grid)}.",
+    )
+    why = Text(
+        "Whole bright columns point at a wrong reduction axis; bright cells only at the targets point at indexing.",
+        style="dim",
+    )
+    return [worst, Heatmap(grid), Text.assemble(*legend(False)), why]
+
+
+def value_section(name: str, grid: dict[str, Any] | None) -> list[RenderableType]:
+    if grid is None or grid["rows"] * grid["cols"] < 2:
+        return []
+    head = Text.assemble((f"Your {name} itself", "bold"), f"  (as the lecture's imshow; {_grid_caption(grid)})")
+    return [head, Heatmap(grid, signed=True), Text.assemble(*legend(True))]
+
+
+def hint_section(step: Step, shown: int) -> list[RenderableType]:
+    total = len(step.hints)
+    if total == 0:
+        return [Text("This step has no hints.", style="dim")]
+    head = Text.assemble(("Hints", "bold"), f"  {shown} of {total} shown")
+    if shown < total:
+        head.append("; press h for the next" + (" (the answer line)" if shown == total - 1 else ""), style="dim")
+    lines: list[RenderableType] = [head]
+    for i, hint in enumerate(step.hints[:shown], start=1):
+        lines.append(Text(f" {i}. {hint}"))
+    return lines
+
+
+def step_detail(step: Step, tensor: dict[str, Any] | None, grids: dict[str, Any] | None, hints_shown: int) -> Group:
+    parts: list[RenderableType] = [
+        Text.assemble((step.name, "bold"), f" — the gradient of the loss with respect to {step.of}"),
+        Text("from the forward line:", style="dim"),
+        Syntax(step.line, "python", theme="ansi_dark", background_color="default"),
+    ]
+    if tensor is None:
+        parts.append(Text("Not checked yet.", style="dim"))
+    else:
+        parts.append(Text.assemble(
+            "expected shape ", (fmt_shape(tensor.get("expected_shape")), "bold"),
+            " · yours ", (fmt_shape(tensor.get("shape")), "bold"),
+            " · ", status_text(tensor),
+        ))
+        if tensor.get("max_abs_diff") is not None:
+            parts.append(Text(f"max |yours − expected| = {tensor['max_abs_diff']:.3e}"))
+        if tensor.get("note") and tensor["status"] != "missing":
+            parts.append(Text(tensor["note"], style="italic"))
+        if tensor.get("isolated") == "pass" and tensor["status"] not in PASSING:
+            parts.append(Text("Given correct gradients from upstream, your line for this step is right: fix the earlier "
+                              "step it depends on first.", style="yellow"))
+        elif tensor.get("isolated") == "fail":
+            parts.append(Text("Even with correct gradients from upstream, this line is wrong.", style="yellow"))
+        diagnosis = tensor.get("diagnosis")
+        if diagnosis:
+            parts.append(Text.assemble(("Likely mistake", "bold yellow"), f" ({diagnosis.get('code')}): {diagnosis.get('message')}"))
+    parts += hint_section(step, hints_shown)
+    if tensor is not None and grids:
+        parts += diff_section(step.name, tensor["status"], grids.get("diff"))
+        parts += value_section(step.name, grids.get("value"))
+    return Group(*_spaced(parts))
+
+
+def _spaced(parts: list[RenderableType]) -> list[RenderableType]:
+    # A blank line before each bold heading keeps the pane readable at 80 columns.
+    out: list[RenderableType] = []
+    for part in parts:
+        if out and isinstance(part, Text) and part.spans and part.spans[0].style == "bold" and part.spans[0].start == 0:
+            out.append(Text(""))
+        out.append(part)
+    return out
+
+
+class DetailPane(VerticalScroll):
+    """Scrolls when the step's detail is taller than the pane."""
+
+    content_group: Group | None = None
+
+    def compose(self):
+        yield Static(id="detail-body")
+
+    def show(self, step: Step, tensor: dict[str, Any] | None, grids: dict[str, Any] | None, hints_shown: int) -> None:
+        self.content_group = step_detail(step, tensor, grids, hints_shown)
+        self.query_one("#detail-body", Static).update(self.content_group)

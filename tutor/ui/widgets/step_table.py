@@ -1,0 +1,87 @@
+"""The table of an exercise's steps: one row per gradient, in course order, with the first failing root marked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from tutor.course.model import Exercise
+
+# The CLI's colours (tutor/render.py); repeated because importing that module loads torch via CheckReport.
+STATUS_STYLE = {
+    "exact": "bold green",
+    "close": "green",
+    "wrong": "bold red",
+    "shape": "bold magenta",
+    "missing": "dim",
+    "invalid": "bold yellow",
+}
+PASSING = ("exact", "close")
+# (label, key, width): shapes up to "(32, 3, 10)"; the status column takes what is left.
+COLUMNS = (("step", "step", 18), ("expected", "expected", 11), ("yours", "yours", 11), ("max |diff|", "diff", 10),
+           ("status", "status", None))
+
+
+def fmt_shape(shape: list[int] | None) -> str:
+    if shape is None:
+        return "—"
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def first_failing_root(tensors: list[dict[str, Any]]) -> str | None:
+    """The first failing tensor whose error is its own (not inherited from an earlier step)."""
+    for t in tensors:
+        if t["status"] not in PASSING and not t.get("inherits_from"):
+            return t["name"]
+    return None
+
+
+def status_text(t: dict[str, Any]) -> Text:
+    text = Text(t["status"], style=STATUS_STYLE.get(t["status"], ""))
+    if t.get("inherits_from"):
+        text.append(f" · inherited from {t['inherits_from']}", style="italic")
+    elif t.get("isolated") == "pass" and t["status"] not in PASSING:
+        text.append(" · your line is right", style="italic")
+    return text
+
+
+class StepTable(DataTable):
+    """Rows are keyed by step name; show_report() refreshes them in place and keeps the cursor."""
+
+    def __init__(self, exercise: Exercise, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.exercise = exercise
+        self.root: str | None = None
+
+    def on_mount(self) -> None:
+        for label, key, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+        for step in self.exercise.steps:
+            self.add_row(Text(f"  {step.name}"), "", "", "", Text("not checked", style="dim"), key=step.name)
+
+    def show_report(self, tensors: list[dict[str, Any]]) -> None:
+        by_name = {t["name"]: t for t in tensors}
+        self.root = first_failing_root(tensors)
+        for step in self.exercise.steps:
+            t = by_name.get(step.name)
+            if t is None:
+                continue
+            marker = "▶ " if step.name == self.root else "  "
+            name = Text(marker + step.name, style="bold reverse red" if step.name == self.root else "")
+            diff = t.get("max_abs_diff")
+            self.update_cell(step.name, "step", name)
+            self.update_cell(step.name, "expected", fmt_shape(t.get("expected_shape")))
+            self.update_cell(step.name, "yours", fmt_shape(t.get("shape")))
+            self.update_cell(step.name, "status", status_text(t), update_width=True)
+            self.update_cell(step.name, "diff", f"{diff:.2e}" if diff is not None else "—")
+
+    def select_step(self, name: str) -> None:
+        names = [s.name for s in self.exercise.steps]
+        if name in names:
+            self.move_cursor(row=names.index(name))
+
+    @property
+    def selected_step(self) -> str:
+        return self.exercise.steps[min(self.cursor_row, len(self.exercise.steps) - 1)].name
