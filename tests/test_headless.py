@@ -16,6 +16,10 @@ CORE_MODULES = [
     "tutor.engine.compare",
     "tutor.engine.sandbox",
     "tutor.engine.zygote",
+    "tutor.engine.isolate",
+    "tutor.engine.branches",
+    "tutor.engine.diagnose",
+    "tutor.engine.judge",
     "tutor.workspace",
 ]
 

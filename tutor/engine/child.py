@@ -140,11 +140,12 @@ def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]], device: st
     offset = 0
     stopped: dict[str, Any] | None = None
     codes: dict[bool, Any] = {}
-    for run in runs:
+    for index, run in enumerate(runs):
         if stopped is not None:
             headers.append({"error": stopped, "values": [], "output": "", "modified": [], "skipped": True})
             continue
-        header, blob = _execute(request, run, device, codes)
+        # only the first run's in-place changes are reported, so only it keeps pristine copies
+        header, blob = _execute(request, run, device, codes, track_modified=index == 0)
         for entry in header["values"]:
             if isinstance(entry.get("offset"), int):
                 entry["offset"] += offset
@@ -166,7 +167,9 @@ def _compile(request: dict[str, Any], swap: list[str], codes: dict[bool, Any]) -
     return codes[key]
 
 
-def _execute(request: dict[str, Any], run: dict[str, Any], device: str, codes: dict[bool, Any]) -> tuple[dict, bytes]:
+def _execute(
+    request: dict[str, Any], run: dict[str, Any], device: str, codes: dict[bool, Any], track_modified: bool = True
+) -> tuple[dict, bytes]:
     filename, source = request["filename"], request["source"]
     lines = source.splitlines()
     names: list[str] = request["names"]
@@ -175,7 +178,7 @@ def _execute(request: dict[str, Any], run: dict[str, Any], device: str, codes: d
     namespace.update(run.get("scalars", {}))
     given = {name: t.to(device) if device != "cpu" else t.clone() for name, t in run["tensors"].items()}
     namespace.update(given)
-    pristine = {name: t.clone() for name, t in given.items()}
+    pristine = {name: t.clone() for name, t in given.items()} if track_modified else {}
     captured: dict[str, Any] = {}
     if swap:
         correct = {name: t.to(device) for name, t in run.get("correct", {}).items()}

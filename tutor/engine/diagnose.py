@@ -49,8 +49,9 @@ def _named_constants(n: int) -> list[tuple[float, str]]:
 
 def _mistake_values(exercise: Exercise, step: Step, ctx: Context) -> Iterator[tuple[Any, torch.Tensor]]:
     """Course-authored wrong answers of `step`, evaluated once per context (course code is trusted)."""
-    cache: dict[str, list[tuple[Any, torch.Tensor]]] = ctx.derived.setdefault("mistakes", {})
-    if step.name not in cache:
+    cache: dict[tuple, list[tuple[Any, torch.Tensor]]] = ctx.derived.setdefault("mistakes", {})
+    key = (step.name, step.mistakes)
+    if key not in cache:
         found = []
         for mistake in step.mistakes:
             ns: dict[str, Any] = {"torch": torch, "F": F, **ctx.scalars}
@@ -62,8 +63,8 @@ def _mistake_values(exercise: Exercise, step: Step, ctx: Context) -> Iterator[tu
                 continue
             if isinstance(value, torch.Tensor):
                 found.append((mistake, value.detach().to(ctx.reference[step.name].dtype).cpu()))
-        cache[step.name] = found
-    yield from cache[step.name]
+        cache[key] = found
+    yield from cache[key]
 
 
 def _course(exercise: Exercise, step: Step, ctx: Context, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:

@@ -28,11 +28,20 @@ def _verdicts(exercise: Exercise, ctx: Context, run: LearnerRun) -> list[TensorV
     return [compare(step.name, step.of, ctx.reference[step.name], run.value(step.name), ctx.device) for step in exercise.steps]
 
 
-def _on_both(first: list[TensorVerdict], second: list[TensorVerdict] | None) -> list[bool]:
-    """Per tensor: passes on the first context and (when there is a usable second run) on the second."""
+def _on_both(first: list[TensorVerdict], second: list[TensorVerdict] | None, stopped: bool = False) -> list[bool]:
+    """Per tensor: passes on the first context and (when there is a usable second run) on the second.
+
+    With `stopped` (the second run raised), tensors the second run never reached say nothing about their
+    own lines: the first of them (where it raised) fails, the rest are judged on the first context alone.
+    """
     if second is None:
         return [t.passed for t in first]
-    return [a.passed and b.passed for a, b in zip(first, second)]
+    out, blamed = [], False
+    for a, b in zip(first, second):
+        unreached = stopped and b.status == "missing" and a.status != "missing"
+        out.append(a.passed and (b.passed or (unreached and blamed)))
+        blamed = blamed or unreached or not b.passed
+    return out
 
 
 def judge_chained(exercise: Exercise, contexts: list[Context], runs: list[LearnerRun]) -> list[TensorVerdict]:
@@ -62,8 +71,10 @@ def judge_isolated(
     """Mark each chained failure isolated pass/fail and point inherited ones at their root; returns the
     isolated verdicts on the first context (what the diagnosis reads)."""
     first = _verdicts(exercise, contexts[0], runs[0])
-    second = _verdicts(exercise, contexts[1], runs[1]) if len(contexts) > 1 and runs[1].complete else None
-    for t, ok, iso in zip(tensors, _on_both(first, second), first):
+    usable = len(contexts) > 1 and runs[1].complete
+    second = _verdicts(exercise, contexts[1], runs[1]) if usable else None
+    stopped = usable and runs[1].error is not None
+    for t, ok, iso in zip(tensors, _on_both(first, second, stopped), first):
         if not t.passed:
             t.isolated = "pass" if ok else "fail"
             t.extra["batch_only"] = iso.passed and not ok
