@@ -251,3 +251,13 @@ def test_json_and_table_say_where_an_error_comes_from(tmp_path, atomic):
     assert "likely mistake (sign)" in human
     assert "wrong (its own line)" in human and "wrong (from dprobs)" in human
     assert "are right given correct upstream gradients; their error comes from dprobs" in human
+
+
+def test_gradient_changed_later_through_an_alias(checker, atomic):
+    # dhprebn = dbndiff (no clone) makes the later += change dbndiff too
+    source = solution_with(atomic, "dhprebn = dbndiff.clone()", "dhprebn = dbndiff")
+    report = check_source(checker, atomic, source)
+    t = verdict(report, "dbndiff")
+    assert (t.status, t.isolated, t.inherits_from) == ("wrong", "pass", None)
+    assert t.diagnosis["code"] == "changed-later"
+    assert verdict(report, "dhprebn").passed and verdict(report, "dbnmeani").passed

@@ -79,7 +79,18 @@ def judge_isolated(
             t.isolated = "pass" if ok else "fail"
             t.extra["batch_only"] = iso.passed and not ok
     attribute_roots(tensors)
+    for t in tensors:
+        if t.isolated == "pass" and t.inherits_from is None:
+            # right when its own line ran and nothing upstream is wrong: something later changed it
+            t.diagnosis = CHANGED_LATER
     return first
+
+
+CHANGED_LATER = {
+    "code": "changed-later",
+    "message": "right when its line ran, but changed afterwards: a later in-place update (+=, x[...] = ...) "
+    "went through another name that shares its memory; use .clone() when copying a gradient",
+}
 
 
 def add_diagnoses(
