@@ -20,6 +20,10 @@ CORE_MODULES = [
     "tutor.engine.client",
     "tutor.engine.grids",
     "tutor.watch",
+    "tutor.engine.isolate",
+    "tutor.engine.branches",
+    "tutor.engine.diagnose",
+    "tutor.engine.judge",
     "tutor.workspace",
     "tutor.progress",
 ]

@@ -50,3 +50,22 @@ def test_lying_frames_are_rejected():
 def test_garbage_from_a_child_is_a_crash_verdict():
     run = parse_run({"status": "exited", "code": 0}, b"not a frame at all", 10.0)
     assert run.error.kind == "crash"
+
+
+def test_runs_of_one_child_share_a_blob_and_a_fatal_ending():
+    from tutor.engine.sandbox import parse_runs
+
+    meta_a, blob_a = pack_tensors({"da": torch.ones(2)})
+    meta_b, blob_b = pack_tensors({"da": torch.full((3,), 2.0)})
+    meta_b[0]["offset"] += len(blob_a)
+    runs_header = {"runs": [
+        {"error": None, "values": [{"kind": "tensor", **meta_a[0]}]},
+        {"error": {"kind": "exception", "message": "IndexError", "line": 3}, "values": [{"kind": "tensor", **meta_b[0]}]},
+    ]}
+    first, second = parse_runs({"status": "exited"}, encode_frame(runs_header, blob_a + blob_b), 10.0, 2)
+    assert torch.equal(first.value("da").tensor, torch.ones(2)) and first.complete
+    assert torch.equal(second.value("da").tensor, torch.full((3,), 2.0)) and second.complete
+    assert second.error.line == 3
+    timed_out = parse_runs({"status": "timeout"}, b"", 10.0, 2)
+    assert [r.error.kind for r in timed_out] == ["timeout", "timeout"]
+    assert not timed_out[1].complete and timed_out[1].skipped

@@ -32,6 +32,7 @@ def check_table(report: CheckReport) -> Table:
         ("exact", "center"),
         ("close", "center"),
         ("max abs diff", "right"),
+        ("isolated", "center"),
         ("status", "left"),
     ):
         table.add_column(column, justify=justify, no_wrap=column != "status")  # type: ignore[arg-type]
@@ -41,11 +42,33 @@ def check_table(report: CheckReport) -> Table:
         status = Text(t.status, style=STATUS_STYLE[t.status])
         if t.inherits_from:
             status.append(f" (from {t.inherits_from})", style="dim")
+        elif t.isolated == "fail":
+            status.append(" (its own line)", style="dim")
         table.add_row(
             t.name, fmt_shape(t.expected_shape), fmt_shape(t.shape),
-            _tick(t.exact, compared), _tick(t.close, compared), diff, status,
+            _tick(t.exact, compared), _tick(t.close, compared), diff, ISOLATED.get(t.isolated, "—"), status,
         )
     return table
+
+
+# The "isolated" column: the learner's line judged with correct upstream gradients swapped in.
+ISOLATED = {"pass": "right", "fail": "wrong"}
+
+
+def inherited_lines(report: CheckReport) -> list[str]:
+    """One sentence per root: which failing tensors are right given correct upstream gradients."""
+    by_root: dict[str, list[str]] = {}
+    for t in report.tensors:
+        if t.inherits_from:
+            by_root.setdefault(t.inherits_from, []).append(t.name)
+    lines = []
+    for root, names in by_root.items():
+        if len(names) == 1:
+            lines.append(f"{names[0]} is right given correct upstream gradients; its error comes from {root}.")
+        else:
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            lines.append(f"{shown} are right given correct upstream gradients; their error comes from {root}.")
+    return lines
 
 
 def print_report(report: CheckReport, console: Console) -> None:
@@ -62,6 +85,8 @@ def print_report(report: CheckReport, console: Console) -> None:
             notes.append(f"likely mistake ({t.diagnosis['code']}): {t.diagnosis['message']}")
         for note in notes:
             console.print(Text(f"{t.name}: {note}", style="dim" if t.passed else ""))
+    for line in inherited_lines(report):
+        console.print(Text(line, style="dim"))
     for warning in report.warnings:
         console.print(Text(f"warning: {warning}", style="yellow"))
     if report.output.strip():

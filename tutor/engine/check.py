@@ -8,11 +8,11 @@ from pathlib import Path
 import torch
 
 from tutor.course.model import ContextSpec, Course, Exercise
-from tutor.engine.compare import compare
 from tutor.engine.context import Context, TrainingSplits, build_context
 from tutor.engine.data import Dataset, load_names
+from tutor.engine.judge import judge
 from tutor.engine.report import CheckReport
-from tutor.engine.sandbox import LearnerError, LearnerRun, Sandbox
+from tutor.engine.sandbox import LearnerError, LearnerRun, RunSpec, Sandbox
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -80,13 +80,29 @@ class Checker:
         names = [s.name for s in exercise.steps]
         return self.sandbox.run(ctx.key, source, filename, names, self.timeout, **kw)
 
+    def contexts(self, exercise: Exercise) -> list[Context]:
+        """The checked context, then the second one (another seed and batch size) unless it is the same."""
+        first = self.context(exercise)
+        if exercise.second_context == exercise.context:
+            return [first]
+        return [first, self.context(exercise, exercise.second_context)]
+
     def check(self, exercise: Exercise, file: Path, source: str | None = None) -> CheckReport:
         started = time.perf_counter()
         if source is None:
             source = read_learner_file(file)
-        ctx = self.context(exercise)
-        run = self.run(exercise, ctx, source, str(file))
-        report = judge(exercise, ctx, run, str(file))
+        contexts = self.contexts(exercise)
+        names = [s.name for s in exercise.steps]
+
+        def run(specs: list[RunSpec]) -> list[LearnerRun]:
+            return self.sandbox.run_many(specs, source, str(file), names, self.timeout)
+
+        def isolate() -> list[LearnerRun]:
+            # hands the learner's code the correct gradients: only ever run after a chained failure
+            return run([RunSpec(c.key, correct=c.reference, swap=tuple(names)) for c in contexts])
+
+        runs = run([RunSpec(c.key) for c in contexts])  # every context in one forked child
+        report = judge(exercise, contexts, runs, str(file), isolate=isolate)
         report.elapsed = time.perf_counter() - started
         return report
 
@@ -98,28 +114,6 @@ class Checker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def judge(exercise: Exercise, ctx: Context, run: LearnerRun, filename: str) -> CheckReport:
-    tensors = [
-        compare(step.name, step.of, ctx.reference[step.name], run.value(step.name), ctx.device)
-        for step in exercise.steps
-    ]
-    warnings = [
-        f"your code changed {name} in place; the reference is unaffected, but gradients computed after that "
-        "change used altered values"
-        for name in run.modified
-    ]
-    return CheckReport(
-        exercise=exercise.id,
-        device=ctx.device,
-        loss=ctx.loss,
-        tensors=tensors,
-        error=run.error,
-        output=run.output,
-        warnings=warnings,
-        file=filename,
-    )
 
 
 __all__ = ["Checker", "CheckerError", "LearnerError", "judge", "resolve_device"]

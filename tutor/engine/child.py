@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from tutor.engine.isolate import FINISH_HOOK, instrument
 from tutor.engine.wire import encode_frame, pack_tensors
 
 OUTPUT_KEEP = 16 * 1024
@@ -101,8 +102,12 @@ def describe(value: Any) -> dict[str, Any]:
     return {"kind": "other", "type": type(value).__name__}
 
 
-def run_learner(request: dict[str, Any], tensors: dict[str, torch.Tensor], wfd: int) -> None:
-    """Run in a freshly forked child; writes one frame to wfd and exits. Never returns."""
+def run_learner(request: dict[str, Any], runs: list[dict[str, Any]], wfd: int) -> None:
+    """Run in a freshly forked child; writes one frame to wfd and exits. Never returns.
+
+    `runs` holds one entry per context the file runs on (the checked batch, then a second batch size;
+    with `swap`, the isolated form of each): {"tensors", "scalars", "correct" (tensors to swap in), "swap" (names)}.
+    """
     try:
         os.setpgid(0, 0)
         _die_with_parent()
@@ -114,7 +119,7 @@ def run_learner(request: dict[str, Any], tensors: dict[str, torch.Tensor], wfd: 
         device = request["device"]
         if device == "cpu" and request.get("memory_limit"):
             _limit_memory(int(request["memory_limit"]))
-        header, blob = _execute(request, tensors, device)
+        header, blob = _execute_all(request, runs, device)
     except BaseException as exc:  # the tutor's own failure inside the child: report, never hang
         header, blob = {"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}, b""
     data = encode_frame(header, blob)
@@ -124,21 +129,72 @@ def run_learner(request: dict[str, Any], tensors: dict[str, torch.Tensor], wfd: 
     os._exit(0)
 
 
-def _execute(request: dict[str, Any], tensors: dict[str, torch.Tensor], device: str) -> tuple[dict, bytes]:
+# A run that ended this way says nothing new on another batch, and repeating it only costs time.
+STOPS_LATER_RUNS = ("timeout", "output", "memory", "syntax")
+
+
+def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]], device: str) -> tuple[dict, bytes]:
+    """Each run in turn; one frame {"runs": [header, ...]} whose tensors share one blob."""
+    headers: list[dict[str, Any]] = []
+    blobs: list[bytes] = []
+    offset = 0
+    stopped: dict[str, Any] | None = None
+    codes: dict[bool, Any] = {}
+    for index, run in enumerate(runs):
+        if stopped is not None:
+            headers.append({"error": stopped, "values": [], "output": "", "modified": [], "skipped": True})
+            continue
+        # only the first run's in-place changes are reported, so only it keeps pristine copies
+        header, blob = _execute(request, run, device, codes, track_modified=index == 0)
+        for entry in header["values"]:
+            if isinstance(entry.get("offset"), int):
+                entry["offset"] += offset
+        offset += len(blob)
+        headers.append(header)
+        blobs.append(blob)
+        error = header.get("error")
+        if error and error.get("kind") in STOPS_LATER_RUNS:
+            stopped = error
+    return {"runs": headers}, b"".join(blobs)
+
+
+def _compile(request: dict[str, Any], swap: list[str], codes: dict[bool, Any]) -> Any:
+    """The learner's code object (instrumented when names are swapped), compiled once per child."""
+    key = bool(swap)
+    if key not in codes:
+        tree = ast.parse(request["source"], request["filename"])
+        codes[key] = compile(instrument(tree, swap) if swap else tree, request["filename"], "exec")
+    return codes[key]
+
+
+def _execute(
+    request: dict[str, Any], run: dict[str, Any], device: str, codes: dict[bool, Any], track_modified: bool = True
+) -> tuple[dict, bytes]:
     filename, source = request["filename"], request["source"]
     lines = source.splitlines()
     names: list[str] = request["names"]
+    swap: list[str] = list(run.get("swap") or [])
     namespace: dict[str, Any] = {"__name__": "__main__", "__file__": filename, "torch": torch, "F": F}
-    namespace.update(request.get("scalars", {}))
-    given = {name: t.to(device) if device != "cpu" else t.clone() for name, t in tensors.items()}
+    namespace.update(run.get("scalars", {}))
+    given = {name: t.to(device) if device != "cpu" else t.clone() for name, t in run["tensors"].items()}
     namespace.update(given)
-    pristine = {name: t.clone() for name, t in given.items()}
+    pristine = {name: t.clone() for name, t in given.items()} if track_modified else {}
+    captured: dict[str, Any] = {}
+    if swap:
+        correct = {name: t.to(device) for name, t in run.get("correct", {}).items()}
+
+        def finished(name: str) -> None:
+            value = namespace.get(name)
+            captured[name] = value.detach().clone() if isinstance(value, torch.Tensor) else value
+            if name in correct:
+                namespace[name] = correct[name].clone()
+
+        namespace[FINISH_HOOK] = finished
     out = BoundedOutput(int(request.get("output_limit", 1024 * 1024)))
     sys.stdout = sys.stderr = out  # type: ignore[assignment]
     error = None
     try:
-        tree = ast.parse(source, filename)
-        code = compile(tree, filename, "exec")
+        code = _compile(request, swap, codes)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None)
         msg = f"{type(exc).__name__}: {getattr(exc, 'msg', None) or exc}"
@@ -170,7 +226,8 @@ def _execute(request: dict[str, Any], tensors: dict[str, torch.Tensor], device: 
     values: list[dict[str, Any]] = []
     found: dict[str, torch.Tensor] = {}
     for name in names:
-        value = namespace.get(name)
+        # isolated runs report the learner's own value at the line that finished it
+        value = captured[name] if name in captured else namespace.get(name)
         entry = {"name": name, **describe(value)}
         if isinstance(value, torch.Tensor):
             found[name] = value

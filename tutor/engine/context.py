@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -30,6 +30,8 @@ class Context:
     scalars: dict[str, int]
     reference: dict[str, torch.Tensor]
     loss: float
+    # What the diagnosis layer derives from this context on first need (branch contributions, mistakes).
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def key(self) -> str:

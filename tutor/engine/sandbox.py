@@ -52,6 +52,13 @@ class LearnerRun:
     output: str = ""
     modified: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    # True when this run never happened because an earlier run in the same child ended it all
+    skipped: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """It ran through (or raised an ordinary exception): its values say something about the code."""
+        return not self.skipped and (self.error is None or self.error.kind == "exception")
 
     def value(self, name: str) -> LearnerValue:
         return self.values.get(name, MISSING)
@@ -70,26 +77,49 @@ SIGNAL_WORDS = {
 }
 
 
-def parse_run(reply: dict[str, Any], payload: bytes, timeout: float) -> LearnerRun:
-    """Turn the zygote's reply and the child's (untrusted) frame into a LearnerRun."""
+def parse_runs(reply: dict[str, Any], payload: bytes, timeout: float, count: int = 1) -> list[LearnerRun]:
+    """Turn the zygote's reply and the child's (untrusted) frame into one LearnerRun per requested run."""
     status = reply.get("status")
+    failed: LearnerRun | None = None
     if status == "timeout":
-        return LearnerRun(LearnerError("timeout", f"your code ran longer than {timeout:g} s and was stopped"))
-    if status == "oversized":
-        return LearnerRun(LearnerError("output", "your code produced results too large to check"))
-    if status == "signal":
+        failed = LearnerRun(LearnerError("timeout", f"your code ran longer than {timeout:g} s and was stopped"))
+    elif status == "oversized":
+        failed = LearnerRun(LearnerError("output", "your code produced results too large to check"))
+    elif status == "signal":
         sig = reply.get("signal")
         if sig == signal.SIGKILL:
-            return LearnerRun(LearnerError("memory", "the checking process was killed, most likely for using too much memory"))
-        what = SIGNAL_WORDS.get(sig, f"signal {sig}")  # type: ignore[call-overload]
-        return LearnerRun(LearnerError("crash", f"your code crashed the checking process with {what}"))
-    if not payload:
+            failed = LearnerRun(LearnerError("memory", "the checking process was killed, most likely for using too much memory"))
+        else:
+            what = SIGNAL_WORDS.get(sig, f"signal {sig}")  # type: ignore[call-overload]
+            failed = LearnerRun(LearnerError("crash", f"your code crashed the checking process with {what}"))
+    elif not payload:
         code = reply.get("code")
-        return LearnerRun(LearnerError("crash", f"your code ended the checking process (exit code {code}) before it finished"))
-    try:
-        header, blob = decode_frame(payload)
-    except WireError as exc:
-        return LearnerRun(LearnerError("crash", f"the checking process sent back garbage ({exc})"))
+        failed = LearnerRun(LearnerError("crash", f"your code ended the checking process (exit code {code}) before it finished"))
+    else:
+        try:
+            header, blob = decode_frame(payload)
+        except WireError as exc:
+            failed = LearnerRun(LearnerError("crash", f"the checking process sent back garbage ({exc})"))
+    if failed is not None:
+        return [failed] + [LearnerRun(failed.error, skipped=True) for _ in range(count - 1)]
+    subs = header.get("runs")
+    if not isinstance(subs, list):  # a child that failed before running anything sends one bare header
+        subs = [header]
+    runs = [_parse_header(sub, blob) if isinstance(sub, dict) else _garbled() for sub in subs[:count]]
+    while len(runs) < count:
+        runs.append(LearnerRun(runs[0].error if runs else None, skipped=True))
+    return runs
+
+
+def parse_run(reply: dict[str, Any], payload: bytes, timeout: float) -> LearnerRun:
+    return parse_runs(reply, payload, timeout)[0]
+
+
+def _garbled() -> LearnerRun:
+    return LearnerRun(LearnerError("crash", "the checking process sent back garbage (a run is not an object)"))
+
+
+def _parse_header(header: dict[str, Any], blob: bytes) -> LearnerRun:
     error = None
     raw_error = header.get("error")
     if isinstance(raw_error, dict):
@@ -124,7 +154,17 @@ def parse_run(reply: dict[str, Any], payload: bytes, timeout: float) -> LearnerR
         output=str(header.get("output", "")),
         modified=[str(m) for m in header.get("modified", []) if isinstance(m, str)],
         elapsed=float(header.get("elapsed", 0.0) or 0.0),
+        skipped=bool(header.get("skipped", False)),
     )
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the learner's file in a child: on which context, and which finished names to swap."""
+
+    key: str
+    correct: dict[str, torch.Tensor] | None = None
+    swap: tuple[str, ...] = ()
 
 
 class Sandbox:
@@ -199,25 +239,50 @@ class Sandbox:
         extra: dict[str, torch.Tensor] | None = None,
         options: dict[str, Any] | None = None,
     ) -> LearnerRun:
-        meta, blob = pack_tensors({k: v.detach().cpu() for k, v in (extra or {}).items()}, max_bytes=1 << 30)
+        """One run on one context; `extra` tensors join the context's names."""
+        runs = [RunSpec(key, extra)] if extra else [RunSpec(key)]
+        return self.run_many(runs, source, filename, names, timeout, memory_limit, output_limit, options)[0]
+
+    def run_many(
+        self,
+        runs: list[RunSpec],
+        source: str,
+        filename: str,
+        names: list[str],
+        timeout: float,
+        memory_limit: int = 4 << 30,
+        output_limit: int = 1 << 20,
+        options: dict[str, Any] | None = None,
+    ) -> list[LearnerRun]:
+        """Several runs of one file in ONE forked child (one fork, one round trip), one LearnerRun each."""
+        tensors: dict[str, torch.Tensor] = {}
+        for index, spec in enumerate(runs):
+            for name, tensor in (spec.correct or {}).items():
+                tensors[f"{index}/{name}"] = tensor.detach().cpu()
+        meta, blob = pack_tensors(tensors, max_bytes=1 << 30)
+        specs: list[dict[str, Any]] = []
+        for index, spec in enumerate(runs):
+            prefix = f"{index}/"
+            extra = [{**m, "name": m["name"][len(prefix):]} for m in meta if m["name"].startswith(prefix)]
+            specs.append({"key": spec.key, "extra": extra, "swap": list(spec.swap)})
         header = {
             "op": "run",
-            "key": key,
+            "runs": specs,
             "source": source,
             "filename": filename,
             "names": names,
             "timeout": timeout,
             "memory_limit": memory_limit,
             "output_limit": output_limit,
-            "extra": meta,
             **(options or {}),
         }
         with self._lock:
             reply, payload = self._call(header, blob)
             if reply.get("status") == "unknown-context":
-                self._send_context(key)
+                for key in {spec.key for spec in runs}:
+                    self._send_context(key)
                 reply, payload = self._call(header, blob)
-        return parse_run(reply, payload, timeout)
+        return parse_runs(reply, payload, timeout, len(runs))
 
     def _kill(self) -> None:
         if self._proc is not None:

@@ -31,18 +31,19 @@ def _kill_group(pid: int) -> None:
             pass
 
 
-def run_one(request: dict[str, Any], tensors: dict[str, torch.Tensor]) -> tuple[dict[str, Any], bytes]:
+def run_one(request: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[dict[str, Any], bytes]:
+    """Fork one child that runs the learner's file once per entry of `runs` (see child.run_learner)."""
     rfd, wfd = os.pipe()
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:  # the child never returns from run_learner
         os.close(rfd)
         try:
-            run_learner(request, tensors, wfd)
+            run_learner(request, runs, wfd)
         finally:
             os._exit(70)
     os.close(wfd)
-    deadline = started + float(request["timeout"]) + GRACE_S
+    deadline = started + float(request["timeout"]) * max(1, len(runs)) + GRACE_S
     chunks: list[bytes] = []
     size = 0
     status = "exited"
@@ -98,13 +99,24 @@ def main() -> None:
             }
             write_frame(outbox, {"ok": True})
         elif op == "run":
-            ctx = contexts.get(header.get("key", ""))
-            if ctx is None:
-                write_frame(outbox, {"status": "unknown-context"})
+            # "runs": one entry per context ({"key", "extra", "swap"}); a bare header is one run on "key"
+            specs = header.get("runs") or [{"key": header.get("key", ""), "extra": header.get("extra", [])}]
+            missing = [spec.get("key", "") for spec in specs if spec.get("key", "") not in contexts]
+            if missing:
+                write_frame(outbox, {"status": "unknown-context", "keys": missing})
                 continue
-            extra = unpack_tensors(header.get("extra", []), blob)
-            request = {**header, "device": ctx["device"], "scalars": ctx["scalars"]}
-            reply, payload = run_one(request, {**ctx["tensors"], **extra})
+            runs = []
+            for spec in specs:
+                ctx = contexts[spec["key"]]
+                extra = unpack_tensors(spec.get("extra", []), blob)
+                run = {"tensors": ctx["tensors"], "scalars": ctx["scalars"]}
+                if spec.get("swap"):
+                    run.update(correct=extra, swap=list(spec["swap"]))
+                else:
+                    run["tensors"] = {**ctx["tensors"], **extra}
+                runs.append(run)
+            request = {**header, "device": contexts[specs[0]["key"]]["device"]}
+            reply, payload = run_one(request, runs)
             write_frame(outbox, reply, payload)
         elif op == "ping":
             write_frame(outbox, {"ok": True, "pid": os.getpid()})

@@ -1,0 +1,263 @@
+"""Root or inherited, and what the mistake is: each diagnosis fires on a purpose-made wrong file, never on right ones."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+
+import pytest
+
+from tests.conftest import LEARNER_FILES, ROOT, run_cli
+from tutor.course.model import Mistake
+from tutor.engine.branches import tensor_uses
+from tutor.engine.diagnose import explains
+from tutor.engine.isolate import finishing_statements, instrument, written_names
+
+WRONG = LEARNER_FILES / "wrong"
+ACCUMULATED = ("dcounts", "dlogits", "dbndiff", "dhprebn")
+
+
+def solution_with(atomic, *pairs: str) -> str:
+    """The atomic reference solution with each (old line, new line) pair replaced."""
+    source = atomic.solution.read_text(encoding="utf-8")
+    for old, new in zip(pairs[::2], pairs[1::2]):
+        assert old in source, old
+        source = source.replace(old, new, 1)
+    return source
+
+
+def check_source(checker, exercise, source: str, name: str = "wrong.py"):
+    return checker.check(exercise, WRONG / name, source)
+
+
+def verdict(report, name):
+    return next(t for t in report.tensors if t.name == name)
+
+
+# (old line, new line, failing step, diagnosis code, words the message must hold)
+CASES = [
+    ("dprobs = (1.0 / probs) * dlogprobs", "dprobs = -(1.0 / probs) * dlogprobs", "dprobs", "sign", "negative"),
+    ("dlogprobs[range(n), Yb] = -1.0 / n", "dlogprobs[range(n), Yb] = -1.0", "dlogprobs", "scale", "n = 32"),
+    ("dbnmeani = (-dbndiff).sum(0, keepdim=True)", "dbnmeani = (-dbndiff).sum(0, keepdim=True) / n", "dbnmeani", "scale", "1/n"),
+    (
+        "dbndiff2 = (1.0 / (n - 1)) * torch.ones_like(bndiff2) * dbnvar",
+        "dbndiff2 = (1.0 / n) * torch.ones_like(bndiff2) * dbnvar",
+        "dbndiff2", "scale", "Bessel",
+    ),
+    (
+        "dbndiff2 = (1.0 / (n - 1)) * torch.ones_like(bndiff2) * dbnvar",
+        "dbndiff2 = (1.0 / (n - 1)) * torch.ones_like(bndiff2) * dbnvar * n / (n - 1)",
+        "dbndiff2", "scale", "n/(n-1)",
+    ),
+    ("dh = dlogits @ W2.T", "dh = 2 * dlogits @ W2.T", "dh", "scale", "factor of 2"),
+    ("dbndiff += (2 * bndiff) * dbndiff2", "dbndiff += bndiff * dbndiff2", "dbndiff", None, None),  # half of one branch
+    ("dhpreact = (1.0 - h**2) * dh", "dhpreact = 0.5 * (1.0 - h**2) * dh", "dhpreact", "scale", "1/2"),
+    ("dh = dlogits @ W2.T", "dh = 3 * dlogits @ W2.T", "dh", "scale", "constant factor 3"),
+    ("dW2 = h.T @ dlogits", "dW2 = dlogits.T @ h", "dW2", "transpose", "W2's shape (64, 27)"),
+    ("db2 = dlogits.sum(0)", "db2 = dlogits", "db2", "reduce", "not summed over axis 0"),
+    ("db2 = dlogits.sum(0)", "db2 = dlogits.sum(1)", "db2", "reduce", "summed over axis 1 instead of axis 0"),
+    (
+        "dbngain = (bnraw * dhpreact).sum(0, keepdim=True)",
+        "dbngain = bnraw * dhpreact",
+        "dbngain", "reduce", "not summed over axis 0",
+    ),
+    (
+        "dlogit_maxes = (-dnorm_logits).sum(1, keepdim=True)",
+        "dlogit_maxes = (-dnorm_logits).sum(1, keepdim=True) + 0 * dnorm_logits",
+        "dlogit_maxes", None, None,  # right values that broadcast to (32, 27): no mistake explains them
+    ),
+    (
+        "dcounts_sum_inv = (counts * dprobs).sum(1, keepdim=True)",
+        "dcounts_sum_inv = (counts * dprobs).sum(0, keepdim=True)",
+        "dcounts_sum_inv", "reduce", "summed over axis 0 instead of axis 1",
+    ),
+    (
+        "dcounts_sum_inv = (counts * dprobs).sum(1, keepdim=True)",
+        "dcounts_sum_inv = (counts * dprobs).sum(1)",
+        "dcounts_sum_inv", "keepdim", "(32,)",
+    ),
+    ("dcounts += torch.ones_like(counts) * dcounts_sum", "pass", "dcounts", "branch", "counts_sum = counts.sum(1"),
+    ("dbndiff += (2 * bndiff) * dbndiff2", "pass", "dbndiff", "branch", "bndiff2 = bndiff**2"),
+    (
+        "dhprebn += 1.0 / n * (torch.ones_like(hprebn) * dbnmeani)", "pass",
+        "dhprebn", "branch", "bnmeani = 1/n*hprebn.sum(0, keepdim=True)",
+    ),
+    ("dh = dlogits @ W2.T", "dh = dlogits @ W2.T + h", "dh", None, None),  # an error nothing explains
+]
+
+
+@pytest.mark.parametrize(("old", "new", "step", "code", "words"), CASES, ids=[f"{c[3]}-{c[2]}" for c in CASES])
+def test_diagnosis_fires_on_a_purpose_made_mistake(checker, atomic, old, new, step, code, words):
+    report = check_source(checker, atomic, solution_with(atomic, old, new))
+    t = verdict(report, step)
+    assert not t.passed
+    assert t.isolated == "fail" and t.inherits_from is None  # the mistake is its own line
+    if code is None:
+        assert t.diagnosis is None
+        return
+    assert t.diagnosis is not None, t
+    assert t.diagnosis["code"] == code, t.diagnosis
+    if words:
+        assert words in t.diagnosis["message"], t.diagnosis["message"]
+    # only the tensor with the mistake is diagnosed; everything below it inherits
+    assert [x.name for x in report.tensors if x.diagnosis] == [step]
+
+
+@pytest.mark.parametrize("exercise_id", ["atomic", "cross-entropy", "batchnorm", "training"])
+def test_right_solutions_pass_silently(checker, course, exercise_id):
+    exercise = course.find(exercise_id)
+    report = checker.check(exercise, exercise.solution)
+    assert report.passed, [t.to_json() for t in report.tensors if not t.passed]
+    for t in report.tensors:
+        assert (t.isolated, t.inherits_from, t.diagnosis) == (None, None, None)
+
+
+def test_one_wrong_early_line_is_the_root_of_everything_below(checker, atomic):
+    source = solution_with(atomic, "dprobs = (1.0 / probs) * dlogprobs", "dprobs = (1.0 / probs) * dlogprobs * 1.5")
+    report = check_source(checker, atomic, source)
+    assert verdict(report, "dlogprobs").passed
+    root = verdict(report, "dprobs")
+    assert (root.isolated, root.inherits_from) == ("fail", None)
+    failing = [t for t in report.tensors if not t.passed and t.name != "dprobs"]
+    assert len(failing) > 15
+    for t in failing:
+        assert (t.isolated, t.inherits_from, t.diagnosis) == ("pass", "dprobs", None), t.name
+
+
+def test_accumulated_gradients_pass_isolated(checker, atomic):
+    # the reference solution builds these four with +=, so a swap after the FIRST write would fail them
+    source = solution_with(atomic, "dlogprobs[range(n), Yb] = -1.0 / n", "dlogprobs[range(n), Yb] = 1.0 / n")
+    report = check_source(checker, atomic, source)
+    for name in ACCUMULATED:
+        t = verdict(report, name)
+        assert not t.passed and t.isolated == "pass" and t.inherits_from == "dlogprobs", t.to_json()
+
+
+def test_two_independent_wrong_lines_are_two_roots(checker, atomic):
+    source = solution_with(
+        atomic,
+        "dprobs = (1.0 / probs) * dlogprobs", "dprobs = -(1.0 / probs) * dlogprobs",
+        "dbnvar = (-0.5 * (bnvar + 1e-5) ** -1.5) * dbnvar_inv", "dbnvar = (-0.5 * (bnvar + 1e-5) ** -0.5) * dbnvar_inv",
+    )
+    report = check_source(checker, atomic, source)
+    roots = [t.name for t in report.tensors if t.isolated == "fail"]
+    assert roots == ["dprobs", "dbnvar"]
+    assert verdict(report, "dbndiff2").inherits_from == "dprobs"  # the first failing root upstream
+    assert verdict(report, "dbnvar").diagnosis is None  # a wrong exponent is no constant factor
+
+
+def test_hard_coded_batch_size_fails_on_the_second_context(checker, atomic):
+    report = checker.check(atomic, WRONG / "hard_coded_batch.py")
+    t = verdict(report, "dlogprobs")
+    assert t.status == "wrong" and t.max_abs_diff == 0.0  # exact at n=32
+    assert t.diagnosis["code"] == "batch-size"
+    assert "n=32" in t.diagnosis["message"] and "n=20" in t.diagnosis["message"]
+    assert "n=20" in t.note
+    dprobs = verdict(report, "dprobs")
+    assert (dprobs.status, dprobs.isolated, dprobs.inherits_from, dprobs.diagnosis) == ("wrong", "pass", "dlogprobs", None)
+
+
+def test_hard_coded_range_that_raises_on_the_second_batch(checker, atomic):
+    report = checker.check(atomic, WRONG / "hard_coded_range.py")
+    assert report.error is None
+    assert any("n=20" in w and "line 3" in w for w in report.warnings), report.warnings
+    assert verdict(report, "dlogprobs").diagnosis["code"] == "batch-size"
+    assert verdict(report, "dprobs").inherits_from == "dlogprobs"
+
+
+def test_gradient_finished_by_a_loop_is_captured_after_the_loop(checker, atomic):
+    report = checker.check(atomic, WRONG / "loop_scatter.py")
+    assert verdict(report, "dlogprobs").isolated == "fail"
+    assert verdict(report, "demb").isolated == "fail"  # zeros, the learner's own line
+    dC = verdict(report, "dC")
+    assert not dC.passed and dC.isolated == "pass"  # with the correct demb, the loop's dC is right
+
+
+def test_course_mistake_matches_and_shows_its_message(checker, atomic):
+    mistake = Mistake("tanh-input", "(1.0 - hpreact**2) * dh", "tanh' uses the output h, not the input hpreact")
+    unnamed = Mistake("course", "(1.0 - h) * dh", "forgot the square")
+    steps = tuple(
+        dataclasses.replace(s, mistakes=(unnamed, mistake)) if s.name == "dhpreact" else s for s in atomic.steps
+    )
+    exercise = dataclasses.replace(atomic, steps=steps)
+    wrong = solution_with(atomic, "dhpreact = (1.0 - h**2) * dh", "dhpreact = (1.0 - hpreact**2) * dh")
+    t = verdict(check_source(checker, exercise, wrong), "dhpreact")
+    assert t.diagnosis == {"code": "tanh-input", "message": mistake.message}
+    other = solution_with(atomic, "dhpreact = (1.0 - h**2) * dh", "dhpreact = (1.0 - h) * dh")
+    assert verdict(check_source(checker, exercise, other), "dhpreact").diagnosis["code"] == "course"
+    assert checker.check(exercise, atomic.solution).passed
+
+
+def test_course_mistakes_evaluate_to_a_wrong_answer_of_the_right_shape(checker, course):
+    for exercise in course.exercises:
+        ctx = checker.context(exercise)
+        ns = {"torch": __import__("torch"), "F": __import__("torch.nn.functional").nn.functional, **ctx.scalars}
+        ns.update(ctx.inputs)
+        ns.update(ctx.reference)
+        for step in exercise.steps:
+            for mistake in step.mistakes:
+                value = eval(mistake.expr, dict(ns))  # noqa: S307 - course data
+                expected = ctx.reference[step.name]
+                assert tuple(value.shape) == tuple(expected.shape), (exercise.id, step.name, mistake.code)
+                assert not explains(value, expected), (exercise.id, step.name, mistake.code)
+
+
+def test_branches_come_from_the_forward_code(checker, atomic):
+    uses = tensor_uses(atomic, checker.context(atomic))
+    assert sorted(name for name, found in uses.items() if len(found) == 2) == ["bndiff", "counts", "hprebn", "logits"]
+    assert [u.axes for u in uses["b2"]] == [(0,)] and tuple(uses["b2"][0].unreduced.shape) == (32, 27)
+    assert [u.axes for u in uses["logit_maxes"]] == [(1,)]
+
+
+def test_written_names_sees_every_way_to_write():
+    src = """
+a = 1
+b += 2
+c[0] = 3
+d.index_add_(0, i, x)
+e.attr = 4
+f, (g, h) = 5, (6, 7)
+for k in range(3):
+    m[k] += 1
+torch.add(x, y, out=o)
+q.view(-1).zero_()
+"""
+    tree = ast.parse(src)
+    found = [written_names(stmt) for stmt in tree.body]
+    assert found == [{"a"}, {"b"}, {"c"}, {"d"}, {"e"}, {"f", "g", "h"}, {"k", "m"}, {"o"}, {"q"}]
+
+
+def test_instrument_swaps_after_the_last_write():
+    tree = ast.parse("x = 1\ny = x\nx += 1\nz = 2\n")
+    assert finishing_statements(tree, ["x", "y", "w"]) == {2: ["x"], 1: ["y"]}
+    calls = []
+    ns = {"__tutor_finished__": lambda name: calls.append((name, dict(ns).get(name)))}
+    exec(compile(instrument(tree, ["x", "y"]), "<t>", "exec"), ns)
+    assert calls == [("y", 1), ("x", 2)]
+
+
+def test_json_and_table_say_where_an_error_comes_from(tmp_path, atomic):
+    wrong = tmp_path / "atomic.py"
+    wrong.write_text(solution_with(atomic, "dprobs = (1.0 / probs) * dlogprobs", "dprobs = -(1.0 / probs) * dlogprobs"))
+    result = run_cli("check", "atomic", "--file", str(wrong), "--json", cwd=ROOT)
+    data = json.loads(result.stdout)
+    by_name = {t["name"]: t for t in data["tensors"]}
+    assert by_name["dprobs"]["isolated"] == "fail"
+    assert by_name["dprobs"]["diagnosis"]["code"] == "sign"
+    assert by_name["dcounts"]["inherits_from"] == "dprobs" and by_name["dcounts"]["diagnosis"] is None
+    assert by_name["dlogprobs"]["isolated"] is None and by_name["dlogprobs"]["inherits_from"] is None
+    human = " ".join(run_cli("check", "atomic", "--file", str(wrong), cwd=ROOT).stdout.split())
+    assert "likely mistake (sign)" in human
+    assert "wrong (its own line)" in human and "wrong (from dprobs)" in human
+    assert "are right given correct upstream gradients; their error comes from dprobs" in human
+
+
+def test_gradient_changed_later_through_an_alias(checker, atomic):
+    # dhprebn = dbndiff (no clone) makes the later += change dbndiff too
+    source = solution_with(atomic, "dhprebn = dbndiff.clone()", "dhprebn = dbndiff")
+    report = check_source(checker, atomic, source)
+    t = verdict(report, "dbndiff")
+    assert (t.status, t.isolated, t.inherits_from) == ("wrong", "pass", None)
+    assert t.diagnosis["code"] == "changed-later"
+    assert verdict(report, "dhprebn").passed and verdict(report, "dbnmeani").passed

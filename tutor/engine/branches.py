@@ -1,0 +1,160 @@
+"""Where each forward tensor's gradient comes from: one contribution per statement that uses it.
+
+Read off the course's forward code (TOML), never from per-exercise Python: every load of a step's
+forward tensor is wrapped in a "tap" (an identity view, or an expand to the broadcast shape when the
+tensor is an operand of an arithmetic operator that broadcasts it), the forward pass is re-run with the
+parameters as leaves, and one backward pass gives, per tap, the gradient that flows through that use.
+
+- A tensor used by two statements (counts, logits, bndiff, hprebn in exercise 1) has two contributions
+  that add up to its gradient: a learner who forgot one has exactly the other (diagnosis `branch`).
+- A tensor broadcast by an operator (b2 in `h @ W2 + b2`, bngain in `bngain * bnraw`) has an
+  unreduced gradient in the broadcast shape; the true gradient sums it over the broadcast axes
+  (diagnosis `reduce`).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from tutor.course.model import Exercise
+from tutor.engine.context import Context
+
+TAP = "__tutor_tap__"
+
+
+@dataclass(frozen=True)
+class Use:
+    """One statement of the forward pass that reads `tensor`, and the gradient that flows through it."""
+
+    tensor: str
+    line: str
+    contribution: torch.Tensor  # in the tensor's own shape
+    unreduced: torch.Tensor | None = None  # in the broadcast shape, before summing; None without broadcast
+    axes: tuple[int, ...] = ()  # axes of `unreduced` that the true gradient sums over
+
+
+class _Taps(ast.NodeTransformer):
+    """Wrap each load of a watched name in TAP(name_value, key, may_expand)."""
+
+    def __init__(self, names: set[str], index: int) -> None:
+        self.names, self.index = names, index
+
+    def _tap(self, node: ast.Name, expand: bool) -> ast.expr:
+        key = f"{node.id}@{self.index}"
+        call = ast.Call(ast.Name(TAP, ast.Load()), [node, ast.Constant(key), ast.Constant(expand)], [])
+        return ast.copy_location(call, node)
+
+    def _watched(self, node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in self.names
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        # only a direct operand of an arithmetic operator is broadcast by it, so only there may a tap expand
+        node.left = self._tap(node.left, True) if self._watched(node.left) else self.visit(node.left)  # type: ignore[arg-type]
+        node.right = self._tap(node.right, True) if self._watched(node.right) else self.visit(node.right)  # type: ignore[arg-type]
+        return node
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        return self._tap(node, False) if self._watched(node) else node
+
+
+def _result_shape(stmt: ast.stmt, ctx: Context) -> tuple[int, ...] | None:
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        value = ctx.inputs.get(stmt.targets[0].id)
+        if isinstance(value, torch.Tensor):
+            return tuple(value.shape)
+    return None
+
+
+def _broadcast_axes(shape: tuple[int, ...], full: tuple[int, ...]) -> tuple[int, ...]:
+    padded = (1,) * (len(full) - len(shape)) + shape
+    return tuple(i for i, (a, b) in enumerate(zip(padded, full)) if a == 1 and b != 1)
+
+
+def _analyse(exercise: Exercise, ctx: Context) -> dict[str, list[Use]]:
+    model = exercise.model
+    watched = {step.of for step in exercise.steps}
+    tree = ast.parse(model.forward)
+    lines = model.forward.splitlines()
+    broadcast: dict[str, tuple[int, ...]] = {}  # key -> shape of the statement's result
+    body: list[ast.stmt] = []
+    sources: dict[str, str] = {}
+    for index, stmt in enumerate(tree.body):
+        result = _result_shape(stmt, ctx)
+        if result is not None:
+            broadcast.update({f"{name}@{index}": result for name in watched})
+        sources.update({f"{name}@{index}": ast.get_source_segment(model.forward, stmt) or lines[stmt.lineno - 1] for name in watched})
+        body.append(_Taps(watched, index).visit(stmt))
+    code = compile(ast.fix_missing_locations(ast.Module(body=body, type_ignores=[])), f"<{exercise.id}: forward taps>", "exec")
+
+    taps: dict[str, list[tuple[torch.Tensor, tuple[int, ...]]]] = {}
+
+    def tap(value: Any, key: str, expand: bool) -> Any:
+        if not isinstance(value, torch.Tensor) or not value.requires_grad:
+            return value
+        axes: tuple[int, ...] = ()
+        out = value.view_as(value)
+        full = broadcast.get(key)
+        if expand and full is not None:
+            try:
+                shape = tuple(torch.broadcast_shapes(tuple(value.shape), full))
+            except RuntimeError:
+                shape = tuple(value.shape)
+            if shape != tuple(value.shape):
+                out, axes = value.expand(shape), _broadcast_axes(tuple(value.shape), shape)
+        out.retain_grad()
+        taps.setdefault(key, []).append((out, axes))
+        return out
+
+    ns: dict[str, Any] = {"torch": torch, "F": F, TAP: tap, **ctx.scalars}
+    for name in ("Xb", "Yb"):
+        ns[name] = ctx.inputs[name]
+    for name in model.parameters:
+        ns[name] = ctx.inputs[name].detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        exec(code, ns)
+        ns[model.loss].backward()
+
+    uses: dict[str, list[Use]] = {}
+    for key, tapped in taps.items():
+        name, index = key.split("@")
+        target = ctx.inputs[name]
+        total = torch.zeros_like(target)
+        unreduced, axes = None, ()
+        for out, out_axes in tapped:
+            if out.grad is None:
+                continue
+            grad = out.grad.detach()
+            if out_axes:
+                unreduced, axes = grad.clone(), out_axes
+                grad = grad.sum(out_axes, keepdim=True).reshape(target.shape)
+            total += grad.reshape(target.shape)
+        if any(out.grad is not None for out, _ in tapped):
+            uses.setdefault(name, []).append(Use(name, sources[key], total, unreduced, axes))
+    # keep only tensors whose uses add up to autograd's gradient (anything else is a tap that misread)
+    reference = {step.of: ctx.reference[step.name] for step in exercise.steps}
+    return {
+        name: found
+        for name, found in uses.items()
+        if name in reference
+        and torch.allclose(sum(u.contribution for u in found), reference[name], rtol=1e-4, atol=1e-7)  # type: ignore[arg-type]
+    }
+
+
+def tensor_uses(exercise: Exercise, ctx: Context) -> dict[str, list[Use]]:
+    """Per forward tensor, its uses in the forward code; computed once per context, on first need."""
+    cached = ctx.derived.get("uses")
+    if cached is None:
+        try:
+            cached = _analyse(exercise, ctx)
+        except Exception:  # noqa: BLE001 - course code this analysis cannot read only means fewer diagnoses
+            cached = {}
+        ctx.derived["uses"] = cached
+    return cached
+
+
+__all__ = ["Use", "tensor_uses"]

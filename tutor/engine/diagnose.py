@@ -1,0 +1,199 @@
+"""Say what a wrong gradient most likely is: sign, scale, transpose, reduce, keepdim, branch or a course mistake.
+
+Runs in the tutor process against the reference (never in the sandboxed child). Each diagnoser builds a
+candidate wrong answer from the correct gradient and names it only when the candidate explains the
+learner's tensor within tolerance and is itself distinguishable from the right answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from tutor.course.model import Exercise, Step
+from tutor.engine.branches import tensor_uses
+from tutor.engine.compare import aligned, fmt_shape
+from tutor.engine.context import Context
+
+Diagnosis = dict[str, str]
+# Looser than a pass: a candidate rebuilt from the reference differs from the learner's own arithmetic
+# by float noise in another order of operations.
+RTOL, ATOL_REL, ATOL_MIN = 1e-4, 1e-5, 1e-7
+
+
+def explains(candidate: torch.Tensor | None, actual: torch.Tensor) -> bool:
+    """The learner's tensor equals the candidate (up to leading 1s in the shape) within tolerance."""
+    if candidate is None:
+        return False
+    shaped = aligned(candidate, actual)
+    if shaped is None or not bool(torch.isfinite(shaped).all()):
+        return False
+    candidate = candidate.to(shaped.dtype)
+    scale = float(candidate.abs().max()) if candidate.numel() else 0.0
+    return bool(torch.allclose(shaped, candidate, rtol=RTOL, atol=max(ATOL_MIN, ATOL_REL * scale)))
+
+
+def _named_constants(n: int) -> list[tuple[float, str]]:
+    return [
+        (float(n), f"n = {n}: a 1/n is missing (the mean's 1/n, or the 1/n of the loss)"),
+        (1.0 / n, f"1/n = 1/{n}: a 1/n too many (the mean's 1/n applied twice?)"),
+        (n / (n - 1), "n/(n-1): Bessel's correction — 1/(n-1) used where the forward pass has 1/n"),
+        ((n - 1) / n, f"(n-1)/n: Bessel's correction — the forward pass divides by n-1 = {n - 1}, not n"),
+        (2.0, "2: a factor 2 too many (d(x**2) = 2x counted twice, or a branch added twice?)"),
+        (0.5, "1/2: a factor 2 is missing (d(x**2) = 2x)"),
+    ]
+
+
+def _mistake_values(exercise: Exercise, step: Step, ctx: Context) -> Iterator[tuple[Any, torch.Tensor]]:
+    """Course-authored wrong answers of `step`, evaluated once per context (course code is trusted)."""
+    cache: dict[tuple, list[tuple[Any, torch.Tensor]]] = ctx.derived.setdefault("mistakes", {})
+    key = (step.name, step.mistakes)
+    if key not in cache:
+        found = []
+        for mistake in step.mistakes:
+            ns: dict[str, Any] = {"torch": torch, "F": F, **ctx.scalars}
+            ns.update({k: v.clone() for k, v in ctx.inputs.items()})
+            ns.update({k: v.clone() for k, v in ctx.reference.items()})
+            try:
+                value = eval(compile(mistake.expr, f"<{exercise.id}: {step.name} mistake>", "eval"), ns)  # noqa: S307
+            except Exception:  # noqa: BLE001 - a broken course expression diagnoses nothing (the course test catches it)
+                continue
+            if isinstance(value, torch.Tensor):
+                found.append((mistake, value.detach().to(ctx.reference[step.name].dtype).cpu()))
+        cache[key] = found
+    yield from cache[key]
+
+
+def _course(exercise: Exercise, step: Step, ctx: Context, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
+    for mistake, value in _mistake_values(exercise, step, ctx):
+        if tuple(value.shape) == tuple(expected.shape) and explains(value, actual) and not explains(value, expected):
+            return {"code": mistake.code, "message": mistake.message}
+    return None
+
+
+def _keepdim(step: Step, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
+    if actual.dim() >= expected.dim() or actual.numel() != expected.numel():
+        return None
+    if [d for d in actual.shape if d != 1] != [d for d in expected.shape if d != 1]:
+        return None
+    if explains(expected, actual.reshape(expected.shape)):
+        return {
+            "code": "keepdim",
+            "message": f"right values, but shape {fmt_shape(tuple(actual.shape))} drops a dimension of "
+            f"{step.of}'s {fmt_shape(tuple(expected.shape))}: sum with keepdim=True",
+        }
+    return None
+
+
+def _sign(step: Step, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
+    if explains(-expected, actual) and not explains(-expected, expected):
+        return {"code": "sign", "message": "the negative of the right answer: a sign is flipped in this line"}
+    return None
+
+
+def _transpose(step: Step, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
+    flipped = expected.T.contiguous() if expected.dim() == 2 else None
+    if flipped is not None and actual.dim() == 2 and explains(flipped, actual) and not explains(flipped, expected):
+        return {
+            "code": "transpose",
+            "message": f"the transpose of the right answer: {step.name} must have {step.of}'s shape "
+            f"{fmt_shape(tuple(expected.shape))}; check which operand of the matrix product is transposed, and on which side",
+        }
+    return None
+
+
+def _reduce(exercise: Exercise, step: Step, ctx: Context, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
+    for use in tensor_uses(exercise, ctx).get(step.of, []):
+        full = use.unreduced
+        if full is None:
+            continue
+        axes = ", ".join(str(a) for a in use.axes)
+        where = f"`{use.line}` broadcasts {step.of} {fmt_shape(tuple(expected.shape))} to {fmt_shape(tuple(full.shape))}"
+        if tuple(actual.shape) == tuple(full.shape) and explains(
+            expected, actual.sum(use.axes, keepdim=True).reshape(expected.shape)
+        ):
+            return {"code": "reduce", "message": f"not summed over axis {axes}: {where}, so the backward pass sums over axis {axes}"}
+        for axis in range(full.dim()):
+            if axis in use.axes:
+                continue
+            for keepdim in (True, False):
+                wrong = full.sum(axis, keepdim=keepdim)
+                if tuple(wrong.shape) == tuple(actual.shape) and explains(wrong, actual) and not explains(wrong, expected):
+                    return {"code": "reduce", "message": f"summed over axis {axis} instead of axis {axes}: {where}"}
+    # no broadcast found in the forward code: still say when one more sum over some axis gives the answer
+    if actual.dim() > 0 and actual.numel() > expected.numel():
+        for axis in range(actual.dim()):
+            for keepdim in (True, False):
+                summed = actual.sum(axis, keepdim=keepdim)
+                if aligned(expected, summed) is not None and explains(expected, summed):
+                    return {"code": "reduce", "message": f"not summed over axis {axis}: the right answer sums your tensor over axis {axis}"}
+    return None
+
+
+def _branch(exercise: Exercise, step: Step, ctx: Context, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
+    uses = tensor_uses(exercise, ctx).get(step.of, [])
+    if len(uses) < 2:
+        return None
+    for use in uses:
+        if explains(use.contribution, actual) and not explains(use.contribution, expected):
+            others = "; ".join(f"`{u.line}`" for u in uses if u is not use)
+            return {
+                "code": "branch",
+                "message": f"only the branch through `{use.line}`: {step.of} also feeds {others}; "
+                f"add that contribution too ({step.name} += ...)",
+            }
+    return None
+
+
+def _scale(ctx: Context, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
+    if tuple(actual.shape) != tuple(expected.shape):
+        return None
+    e, a = expected.double().flatten(), actual.double().flatten()
+    norm = float(e @ e)
+    if norm == 0.0:
+        return None
+    k = float(a @ e) / norm
+    if abs(k) < 1e-6 or abs(k - 1.0) < 1e-3 or not explains(k * expected, actual) or explains(k * expected, expected):
+        return None
+    sign = "" if k > 0 else " and the sign is flipped"
+    for value, words in _named_constants(ctx.scalars["n"]):
+        if abs(abs(k) - value) <= 1e-3 * value:
+            return {"code": "scale", "message": f"off by a factor of {words}{sign}"}
+    return {"code": "scale", "message": f"right up to a constant: off by a constant factor {k:.4g}"}
+
+
+def diagnose(exercise: Exercise, step: Step, ctx: Context, actual: torch.Tensor | None) -> Diagnosis | None:
+    """The most likely mistake behind `actual` (a failing tensor of `step` on `ctx`), or None."""
+    if actual is None or not actual.is_floating_point():
+        return None
+    expected = ctx.reference[step.name].detach().cpu()
+    actual = actual.detach().cpu().to(expected.dtype)
+    checks: list[Callable[[], Diagnosis | None]] = [
+        lambda: _course(exercise, step, ctx, expected, actual),
+        lambda: _keepdim(step, expected, actual),
+        lambda: _sign(step, expected, actual),
+        lambda: _transpose(step, expected, actual),
+        lambda: _reduce(exercise, step, ctx, expected, actual),
+        lambda: _branch(exercise, step, ctx, expected, actual),
+        lambda: _scale(ctx, expected, actual),
+    ]
+    for check in checks:
+        found = check()
+        if found is not None:
+            return found
+    return None
+
+
+def batch_size_diagnosis(first: Context, second: Context) -> Diagnosis:
+    a, b = first.scalars["n"], second.scalars["n"]
+    return {
+        "code": "batch-size",
+        "message": f"right at n={a} but wrong at n={b}: a hard-coded {a} or {first.scalars.get('n_hidden', 64)}? "
+        "Use n (or tensor.shape) instead",
+    }
+
+
+__all__ = ["Diagnosis", "batch_size_diagnosis", "diagnose", "explains"]

@@ -1,0 +1,98 @@
+"""Isolated verdicts: re-run learner code with each gradient swapped for the correct one once it is finished.
+
+The chained check runs the learner's file as written, so one wrong early line turns everything below it
+red. The isolated run rewrites the file (AST, in the sandboxed child) so that right after the LAST
+top-level statement that writes a gradient, the learner's value is captured and the name is rebound to
+the correct tensor. Every later line therefore computes from correct upstream gradients: this run
+necessarily hands the learner the right answers for everything above the line being judged, which is why
+it only runs once the chained check already failed, and why its verdict is called "isolated" and never
+a pass on its own.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the sandboxed child imports this module and needs none of the judging side
+    from tutor.engine.compare import TensorVerdict
+
+FINISH_HOOK = "__tutor_finished__"
+
+
+def _root_name(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Subscript, ast.Attribute, ast.Call, ast.Starred)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def written_names(stmt: ast.stmt) -> set[str]:
+    """Names a top-level statement (re)binds or changes in place, including inside compound bodies."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    out: set[str] = set()
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            out.add(node.id)
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            root = _root_name(node)
+            if root:
+                out.add(root)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            # in-place methods (dC.index_add_, dx.add_, dx[i].zero_) and out= arguments change their target
+            if isinstance(func, ast.Attribute) and func.attr.endswith("_") and not func.attr.startswith("_"):
+                root = _root_name(func.value)
+                if root:
+                    out.add(root)
+            for kw in node.keywords:
+                if kw.arg == "out":
+                    root = _root_name(kw.value)
+                    if root:
+                        out.add(root)
+    return out
+
+
+def finishing_statements(tree: ast.Module, names: Iterable[str]) -> dict[int, list[str]]:
+    """For each top-level statement index, the names whose last write it is (in the given order)."""
+    wanted = list(dict.fromkeys(names))
+    last: dict[str, int] = {}
+    for index, stmt in enumerate(tree.body):
+        for name in written_names(stmt) & set(wanted):
+            last[name] = index
+    by_stmt: dict[int, list[str]] = {}
+    for name in wanted:
+        if name in last:
+            by_stmt.setdefault(last[name], []).append(name)
+    return by_stmt
+
+
+def instrument(tree: ast.Module, names: Sequence[str]) -> ast.Module:
+    """A copy of `tree` that calls FINISH_HOOK(name) right after the statement that finishes each name."""
+    by_stmt = finishing_statements(tree, names)
+    body: list[ast.stmt] = []
+    for index, stmt in enumerate(tree.body):
+        body.append(stmt)
+        for name in by_stmt.get(index, []):
+            call = ast.Expr(ast.Call(ast.Name(FINISH_HOOK, ast.Load()), [ast.Constant(name)], []))
+            body.append(ast.copy_location(call, stmt))
+    module = ast.Module(body=body, type_ignores=[])
+    return ast.fix_missing_locations(module)
+
+
+def attribute_roots(tensors: list[TensorVerdict]) -> None:
+    """Set inherits_from on tensors that fail chained but pass isolated (tensors are in course order)."""
+    roots: list[str] = []
+    for t in tensors:
+        if t.passed:
+            t.isolated = None
+            t.inherits_from = None
+            continue
+        if t.isolated == "fail":
+            roots.append(t.name)
+        elif t.isolated == "pass":
+            t.inherits_from = roots[0] if roots else None
+
+
+__all__ = ["FINISH_HOOK", "attribute_roots", "finishing_statements", "instrument", "written_names"]
