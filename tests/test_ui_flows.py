@@ -124,7 +124,7 @@ async def test_reset_backs_up_and_restores_the_starter(course, tmp_path):
         await pilot.press("y")
         await settle(pilot)
         assert path.read_text() == starter
-        backups = list((tmp_path / ".backprop-ninja" / "backups").glob("atomic-*.py"))
+        backups = list((tmp_path / ".backprop-ninja" / "backups").glob("atomic.*.py"))
         assert [b.read_text() for b in backups] == [mine]
         assert store.hints_revealed("atomic", "dprobs") == 0
         assert status_of(app, "dlogprobs") == "missing"

@@ -66,6 +66,8 @@ class Checker:
         self.dataset = dataset or load_names(data)
         self.splits = TrainingSplits(self.dataset)
         self._contexts: dict[tuple[str, ContextSpec], Context] = {}
+        # The chained run on the first context of the latest check, for views that draw its tensors.
+        self.last_run: tuple[Context, LearnerRun] | None = None
 
     def context(self, exercise: Exercise, spec: ContextSpec | None = None) -> Context:
         spec = spec or exercise.context
@@ -102,6 +104,7 @@ class Checker:
             return run([RunSpec(c.key, correct=c.reference, swap=tuple(names)) for c in contexts])
 
         runs = run([RunSpec(c.key) for c in contexts])  # every context in one forked child
+        self.last_run = (contexts[0], runs[0])
         report = judge(exercise, contexts, runs, str(file), isolate=isolate)
         report.elapsed = time.perf_counter() - started
         return report

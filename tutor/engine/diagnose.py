@@ -171,8 +171,7 @@ def diagnose(exercise: Exercise, step: Step, ctx: Context, actual: torch.Tensor 
         return None
     expected = ctx.reference[step.name].detach().cpu()
     actual = actual.detach().cpu().to(expected.dtype)
-    checks: list[Callable[[], Diagnosis | None]] = [
-        lambda: _course(exercise, step, ctx, expected, actual),
+    generic: list[Callable[[], Diagnosis | None]] = [
         lambda: _keepdim(step, expected, actual),
         lambda: _sign(step, expected, actual),
         lambda: _transpose(step, expected, actual),
@@ -180,11 +179,14 @@ def diagnose(exercise: Exercise, step: Step, ctx: Context, actual: torch.Tensor 
         lambda: _branch(exercise, step, ctx, expected, actual),
         lambda: _scale(ctx, expected, actual),
     ]
-    for check in checks:
-        found = check()
-        if found is not None:
-            return found
-    return None
+    found = next((d for d in (check() for check in generic) if d is not None), None)
+    authored = _course(exercise, step, ctx, expected, actual)
+    if authored is None:
+        return found
+    if found is not None and authored["code"] == "course":
+        # The generic code names the kind of mistake; the course's words say why, in the lecture's terms.
+        return {"code": found["code"], "message": f"{found['message'].rstrip('.')}. {authored['message']}"}
+    return authored
 
 
 def batch_size_diagnosis(first: Context, second: Context) -> Diagnosis:

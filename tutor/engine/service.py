@@ -23,23 +23,6 @@ from typing import IO, Any
 PROTOCOL = 1
 
 
-def _grid_checker_class():
-    from tutor.engine.check import Checker
-
-    class GridChecker(Checker):
-        """A Checker that remembers the first run of each check, so the service can draw its tensors."""
-
-        last: tuple[Any, Any] | None = None
-
-        def run(self, exercise, ctx, source, filename, **kw):  # type: ignore[override]
-            result = super().run(exercise, ctx, source, filename, **kw)
-            if self.last is None:
-                self.last = (ctx, result)
-            return result
-
-    return GridChecker
-
-
 class CheckService:
     """Checkers keyed by (data, device), each kept warm between requests."""
 
@@ -48,12 +31,13 @@ class CheckService:
 
         self.course = load_course()
         self._checkers: dict[tuple[str | None, str], Any] = {}
-        self._grid_checker = _grid_checker_class()
 
     def checker(self, data: str | None, device: str):
         key = (data, device)
         if key not in self._checkers:
-            self._checkers[key] = self._grid_checker(self.course, data=Path(data) if data else None, device=device)
+            from tutor.engine.check import Checker
+
+            self._checkers[key] = Checker(self.course, data=Path(data) if data else None, device=device)
         return self._checkers[key]
 
     def handle(self, request: Any) -> dict[str, Any]:
@@ -74,13 +58,12 @@ class CheckService:
         try:
             checker = self.checker(request.get("data"), str(request.get("device", "cpu")))
             checker.timeout = float(timeout)
-            checker.last = None
             report = checker.check(exercise, Path(request["file"]))
         except (CheckerError, DataError) as exc:
             return error_reply(str(exc))
         reply: dict[str, Any] = {"type": "report", **report.to_json(), "elapsed": report.elapsed, "grids": {}}
-        if checker.last is not None:
-            ctx, run = checker.last
+        if checker.last_run is not None:
+            ctx, run = checker.last_run
             for step in exercise.steps:
                 reply["grids"][step.name] = tensor_grids(ctx.reference[step.name], run.value(step.name).tensor)
         return reply
