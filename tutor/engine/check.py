@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from tutor.course.model import ContextSpec, Course, Exercise
+from tutor.engine.autograd_use import find_autograd_use
 from tutor.engine.compare import compare
 from tutor.engine.context import Context, TrainingSplits, build_context
 from tutor.engine.data import Dataset, load_names
@@ -84,11 +85,19 @@ class Checker:
         started = time.perf_counter()
         if source is None:
             source = read_learner_file(file)
-        ctx = self.context(exercise)
-        run = self.run(exercise, ctx, source, str(file))
-        report = judge(exercise, ctx, run, str(file))
+        report = self.check_in(exercise, self.context(exercise), source, str(file))
         report.elapsed = time.perf_counter() - started
         return report
+
+    def check_in(self, exercise: Exercise, ctx: Context, source: str, filename: str) -> CheckReport:
+        """Judge `source` in one context (the exercise's own, or one the caller built and loaded)."""
+        if exercise.forbid_autograd:
+            refused = refuse_autograd(source, filename)
+            if refused is not None:
+                return CheckReport(exercise=exercise.id, device=ctx.device, loss=ctx.loss, tensors=[], error=refused, file=filename)
+        if not self.sandbox.has_context(ctx.key):
+            self.sandbox.load_context(ctx.key, ctx.inputs, ctx.scalars, self.device)
+        return judge(exercise, ctx, self.run(exercise, ctx, source, filename), filename)
 
     def close(self) -> None:
         self.sandbox.close()
@@ -98,6 +107,16 @@ class Checker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def refuse_autograd(source: str, filename: str) -> LearnerError | None:
+    """The error for a file that uses autograd where the exercise forbids it (its first use)."""
+    uses = find_autograd_use(source, filename)
+    if not uses:
+        return None
+    first = uses[0]
+    more = f" (and {len(uses) - 1} more use{'s' if len(uses) > 2 else ''})" if len(uses) > 1 else ""
+    return LearnerError("forbidden", first.message() + more, first.line, first.source)
 
 
 def judge(exercise: Exercise, ctx: Context, run: LearnerRun, filename: str) -> CheckReport:
@@ -122,4 +141,4 @@ def judge(exercise: Exercise, ctx: Context, run: LearnerRun, filename: str) -> C
     )
 
 
-__all__ = ["Checker", "CheckerError", "LearnerError", "judge", "resolve_device"]
+__all__ = ["Checker", "CheckerError", "LearnerError", "judge", "refuse_autograd", "resolve_device"]
