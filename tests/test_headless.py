@@ -16,6 +16,9 @@ CORE_MODULES = [
     "tutor.engine.compare",
     "tutor.engine.sandbox",
     "tutor.engine.zygote",
+    "tutor.engine.autograd_use",
+    "tutor.training",
+    "tutor.training.worker",
     "tutor.workspace",
 ]
 

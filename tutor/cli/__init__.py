@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from tutor import __version__
-from tutor.cli import basics
+from tutor.cli import basics, train
 from tutor.cli.common import EXIT_PASS, EXIT_USAGE, UsageError, console
 from tutor.course import CourseError, load_course
 
 # Each module has register(subparsers); a command's handler is called as handler(args, course) -> exit code.
-COMMAND_MODULES = [basics]
+COMMAND_MODULES = [basics, train]
 
 
 def build_parser() -> argparse.ArgumentParser:
