@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,25 @@ GRADIENTS = ["dC", "dW1", "db1", "dW2", "db2", "dbngain", "dbnbias"]
 @pytest.fixture(scope="module")
 def training(course):
     return course.find("training")
+
+
+def solution_with(training, tmp_path, name: str, old: str | None = None, new: str = "", extra: str = "") -> Path:
+    """The reference solution with one line changed and/or lines added: a learner file with one flaw."""
+    text = training.solution.read_text()
+    if old is not None:
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / name
+    path.write_text(text + extra)
+    return path
+
+
+FAILS_LATER = """
+# Fails partway through training: the namespace lives on between steps in the trainer.
+_steps_run = globals().get("_steps_run", 0) + 1
+if _steps_run > 300:
+    raise ValueError("gave up at step 300")
+"""
 
 
 @pytest.mark.parametrize(
@@ -74,8 +94,9 @@ def test_reference_solution_trains_and_matches_autograd(course, training):
     assert [e.phase for e in events if e.kind == "phase"] == ["grad-check", "train", "evaluate", "reference", "evaluate"]
 
 
-def test_wrong_gradient_stops_at_the_grad_check(course, training):
-    result = train_exercise(course, training, LEARNER_FILES / "training_wrong_dW1.py", steps=500)
+def test_wrong_gradient_stops_at_the_grad_check(course, training, tmp_path):
+    wrong = solution_with(training, tmp_path, "wrong_dW1.py", "dW1 = embcat.T @ dhprebn\n", "dW1 = embcat.T @ dhprebn * 1.01\n")
+    result = train_exercise(course, training, wrong, steps=500)
     assert not result.passed and result.learner is None and len(result.grad_check) == 1
     assert result.error["kind"] == "grad-check"
     assert result.error["gradient"] == "dW1" and result.error["parameter"] == "W1"
@@ -105,11 +126,12 @@ def test_cancel_keeps_what_was_computed(course, training):
     assert result.reference is None
 
 
-def test_learner_error_mid_training_is_a_value(course, training):
-    result = train_exercise(course, training, LEARNER_FILES / "training_fails_later.py", steps=1000, reference=False)
+def test_learner_error_mid_training_is_a_value(course, training, tmp_path):
+    fails = solution_with(training, tmp_path, "fails_later.py", extra=FAILS_LATER)
+    result = train_exercise(course, training, fails, steps=1000, reference=False)
     assert result.grad_check_passed and not result.passed
     error = result.learner.error
-    raise_line = 1 + (LEARNER_FILES / "training_fails_later.py").read_text().splitlines().index('    raise ValueError("gave up at step 300")')
+    raise_line = 1 + fails.read_text().splitlines().index('    raise ValueError("gave up at step 300")')
     assert error["kind"] == "exception" and "gave up" in error["message"] and error["line"] == raise_line
     assert result.learner.steps == 300 and math.isfinite(result.learner.loss["val"])
 

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from tutor.course.model import Course, Exercise
-from tutor.engine.check import DEFAULT_TIMEOUT, Checker, CheckerError, read_learner_file, refuse_autograd
+from tutor.engine.check import (
+    DEFAULT_TIMEOUT,
+    Checker,
+    CheckerError,
+    read_learner_file,
+    refuse_autograd,
+    resolve_device,
+)
 from tutor.training.events import Event, GradCheckStep, PhaseStarted, TrainingResult, Who
 from tutor.training.gradcheck import run_grad_check
 from tutor.training.loop import training_of
@@ -69,12 +76,12 @@ def train_exercise(
     emit = on_event or (lambda event: None)
     stopped = cancel.is_set if cancel is not None else (lambda: False)
 
+    result = TrainingResult(exercise=exercise.id, device=resolve_device(device), requested_steps=steps, file=str(file))
+    refused = refuse_autograd(source, str(file))
+    if refused is not None:  # before any process starts: nothing of this file runs
+        result.error = {**refused.to_json(), "source": refused.source}
+        return result
     with Checker(course, data=data, device=device, timeout=timeout) as checker:
-        result = TrainingResult(exercise=exercise.id, device=checker.device, requested_steps=steps, file=str(file))
-        refused = refuse_autograd(source, str(file))
-        if refused is not None:
-            result.error = {**refused.to_json(), "source": refused.source}
-            return result
         count = min(training.grad_check_steps, steps)
         emit(PhaseStarted("grad-check", count))
         result.grad_check = run_grad_check(checker, exercise, source, str(file), steps, count, emit, cancel)

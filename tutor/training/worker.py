@@ -20,7 +20,7 @@ from typing import IO, Any
 import torch
 
 from tutor.course import load_course
-from tutor.engine.child import _die_with_parent, _limit_memory
+from tutor.engine.child import BoundedOutput, _die_with_parent, _limit_memory
 from tutor.engine.context import TrainingSplits
 from tutor.engine.data import DataError, load_names
 from tutor.engine.wire import read_frame, write_frame
@@ -34,33 +34,7 @@ from tutor.training.loop import (
     train_loop,
 )
 
-OUTPUT_KEEP = 16 * 1024
 MEMORY_HEADROOM = 6 << 30
-
-
-class KeptOutput:
-    """sys.stdout for the learner's code: keeps the first bytes, counts the rest, never stops training."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.kept = self.total = 0
-
-    def write(self, text: Any) -> int:
-        text = str(text)
-        self.total += len(text)
-        if self.kept < OUTPUT_KEEP:
-            self.parts.append(text[: OUTPUT_KEEP - self.kept])
-            self.kept += len(self.parts[-1])
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
-
-    def text(self) -> str:
-        return "".join(self.parts) + ("\n… (output cut)" if self.total > self.kept else "")
 
 
 class CancelFlag:
@@ -104,7 +78,7 @@ def run(request: dict[str, Any], out: IO[bytes], cancel: CancelFlag) -> dict[str
     ns = initial_namespace(exercise, splits, device)
     params = [ns[name] for name in exercise.model.parameters]
     learner = request["mode"] == "learner"
-    captured = KeptOutput()
+    captured = BoundedOutput(None)  # learners print in loops; keep the first bytes, never stop
     if learner:
         source, filename = request["source"], request["filename"]
         try:
