@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,9 @@ batch_size = n = {batch_size}
 seed = {seed}
 Xtr, Ytr = build_dataset(words[: int(0.8 * len(words))])
 {init}
+device = {device!r}
+{parameters} = [p.to(device) for p in ({parameters},)]
+Xtr, Ytr = Xtr.to(device), Ytr.to(device)
 parameters = [{parameters}]
 max_steps = {steps}
 lossi = []
@@ -70,11 +74,11 @@ def indent(code: str, spaces: int = 8) -> str:
     return "\n".join(" " * spaces + line if line.strip() else "" for line in code.strip().splitlines())
 
 
-def plain_script(exercise, steps: int, data: Path) -> str:
+def plain_script(exercise, steps: int, data: Path, device: str) -> str:
     model, training = exercise.model, exercise.training
     by_param = {s.of: s.name for s in exercise.steps}
     return PLAIN.format(
-        data=str(data), n_embd=model.n_embd, n_hidden=model.n_hidden, block_size=model.block_size,
+        data=str(data), device=device, n_embd=model.n_embd, n_hidden=model.n_hidden, block_size=model.block_size,
         batch_size=exercise.context.batch_size, seed=exercise.context.seed, init=model.init.strip(),
         parameters=", ".join(model.parameters), steps=steps, batch=indent(model.batch), forward=indent(model.forward),
         backward=indent(exercise.solution.read_text()), lr=training.lr, lr_after=training.lr_after,
@@ -86,7 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--device", default="cpu", help="the tutor's trainer only; the plain script runs on the CPU")
+    parser.add_argument("--device", default="cpu", help="where both loops run (cpu or cuda)")
     args = parser.parse_args()
     exercise = load_course().find("training")
     source = exercise.solution.read_text()
@@ -97,7 +101,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "plain_loop.py"
-        script.write_text(plain_script(exercise, args.steps, BUNDLED))
+        script.write_text(plain_script(exercise, args.steps, BUNDLED, args.device))
         tutor_times, plain_times = [], []
         for _ in range(args.repeats):
             trained = run_trainer(request, "learner", None, None)
@@ -105,7 +109,7 @@ def main() -> None:
                 raise SystemExit(f"the tutor's trainer failed: {trained.error}")
             tutor_times.append(trained.seconds)
             out = subprocess.run([sys.executable, "-W", "ignore", str(script)], capture_output=True, text=True, check=True,
-                                 env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+                                 env={**os.environ, "OMP_NUM_THREADS": "1"})
             plain_times.append(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
     tutor_s, plain_s = min(tutor_times), min(plain_times)
     print(json.dumps({
