@@ -24,6 +24,9 @@ CORE_MODULES = [
     "tutor.engine.branches",
     "tutor.engine.diagnose",
     "tutor.engine.judge",
+    "tutor.engine.autograd_use",
+    "tutor.training",
+    "tutor.training.worker",
     "tutor.workspace",
     "tutor.progress",
 ]

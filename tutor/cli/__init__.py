@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from tutor import __version__
-from tutor.cli import basics, learning, tui
+from tutor.cli import basics, learning, train, tui
 from tutor.cli.common import EXIT_USAGE, UsageError, console
 from tutor.course import CourseError, load_course
 
 # Each module has register(subparsers); a command's handler is called as handler(args, course) -> exit code.
-COMMAND_MODULES = [basics, learning, tui]
+COMMAND_MODULES = [basics, learning, tui, train]
 
 
 def build_parser() -> argparse.ArgumentParser:

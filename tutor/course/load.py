@@ -164,7 +164,14 @@ def load_exercise(path: Path, root: Path) -> Exercise:
             grad_check_steps=t.get("grad_check_steps", int),
             sample_count=t.get("sample_count", int),
             sample_seed=t.get("sample_seed", int),
+            calibrate=_compiles(t, "calibrate", t.text("calibrate")),
+            infer=_compiles(t, "infer", t.text("infer")),
+            max_name_length=t.get("max_name_length", int, 50),
         )
+        if training.grad_check_steps < 1 or training.default_steps < 1 or training.max_steps < training.default_steps:
+            raise t.error("default_steps", "needs 1 <= default_steps <= max_steps and grad_check_steps >= 1")
+        if not 0.0 <= training.lr_decay_at <= 1.0:
+            raise t.error("lr_decay_at", "is a fraction of the run, between 0 and 1")
 
     starter = root / "exercises" / top.text("starter")
     solution = root / "solutions" / top.text("solution")
@@ -186,6 +193,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         steps=tuple(steps),
         given=top.strings("given", ()),
         training=training,
+        forbid_autograd=top.get("forbid_autograd", bool, False),
     )
 
 

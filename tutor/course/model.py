@@ -61,6 +61,15 @@ class Training:
     grad_check_steps: int
     sample_count: int
     sample_seed: int
+    # Code strings: `calibrate` sets the BatchNorm statistics from all of Xtr; `infer` computes `logits`
+    # from `X` with them (used for the split losses and for sampling).
+    calibrate: str = ""
+    infer: str = ""
+    max_name_length: int = 50
+
+    def lr_at(self, step: int, steps: int) -> float:
+        """The lecture's schedule: lr until lr_decay_at of the run, then lr_after."""
+        return self.lr if step < int(steps * self.lr_decay_at) else self.lr_after
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,8 @@ class Exercise:
     steps: tuple[Step, ...]
     given: tuple[str, ...] = ()
     training: Training | None = None
+    # Refuse files that use autograd in any form (`.backward()`, `.grad`, torch.autograd, ...).
+    forbid_autograd: bool = False
 
     @property
     def file_name(self) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from tutor.course.model import ContextSpec, Course, Exercise
+from tutor.engine.autograd_use import find_autograd_use
 from tutor.engine.context import Context, TrainingSplits, build_context
 from tutor.engine.data import Dataset, load_names
 from tutor.engine.judge import judge
@@ -78,10 +79,6 @@ class Checker:
             self._contexts[key] = ctx
         return self._contexts[key]
 
-    def run(self, exercise: Exercise, ctx: Context, source: str, filename: str, **kw) -> LearnerRun:
-        names = [s.name for s in exercise.steps]
-        return self.sandbox.run(ctx.key, source, filename, names, self.timeout, **kw)
-
     def contexts(self, exercise: Exercise) -> list[Context]:
         """The checked context, then the second one (another seed and batch size) unless it is the same."""
         first = self.context(exercise)
@@ -93,21 +90,33 @@ class Checker:
         started = time.perf_counter()
         if source is None:
             source = read_learner_file(file)
-        contexts = self.contexts(exercise)
+        report = self.check_in(exercise, self.contexts(exercise), source, str(file))
+        report.elapsed = time.perf_counter() - started
+        return report
+
+    def check_in(self, exercise: Exercise, contexts: list[Context], source: str, filename: str) -> CheckReport:
+        """Judge `source` in the given contexts (the exercise's own, or ones the caller built): a tensor passes
+        only where it passes in every context."""
+        first = contexts[0]
+        if exercise.forbid_autograd:
+            refused = refuse_autograd(source, filename)
+            if refused is not None:
+                return CheckReport(exercise=exercise.id, device=first.device, loss=first.loss, tensors=[], error=refused, file=filename)
+        for ctx in contexts:
+            if not self.sandbox.has_context(ctx.key):
+                self.sandbox.load_context(ctx.key, ctx.inputs, ctx.scalars, self.device)
         names = [s.name for s in exercise.steps]
 
         def run(specs: list[RunSpec]) -> list[LearnerRun]:
-            return self.sandbox.run_many(specs, source, str(file), names, self.timeout)
+            return self.sandbox.run_many(specs, source, filename, names, self.timeout)
 
         def isolate() -> list[LearnerRun]:
             # hands the learner's code the correct gradients: only ever run after a chained failure
             return run([RunSpec(c.key, correct=c.reference, swap=tuple(names)) for c in contexts])
 
         runs = run([RunSpec(c.key) for c in contexts])  # every context in one forked child
-        self.last_run = (contexts[0], runs[0])
-        report = judge(exercise, contexts, runs, str(file), isolate=isolate)
-        report.elapsed = time.perf_counter() - started
-        return report
+        self.last_run = (first, runs[0])
+        return judge(exercise, contexts, runs, filename, isolate=isolate)
 
     def close(self) -> None:
         self.sandbox.close()
@@ -119,4 +128,14 @@ class Checker:
         self.close()
 
 
-__all__ = ["Checker", "CheckerError", "LearnerError", "judge", "resolve_device"]
+def refuse_autograd(source: str, filename: str) -> LearnerError | None:
+    """The error for a file that uses autograd where the exercise forbids it (its first use)."""
+    uses = find_autograd_use(source, filename)
+    if not uses:
+        return None
+    first = uses[0]
+    more = f" (and {len(uses) - 1} more use{'s' if len(uses) > 2 else ''})" if len(uses) > 1 else ""
+    return LearnerError("forbidden", first.message() + more, first.line, first.source)
+
+
+__all__ = ["Checker", "CheckerError", "LearnerError", "judge", "refuse_autograd", "resolve_device"]

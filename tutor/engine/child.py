@@ -31,16 +31,17 @@ class OutputLimit(BaseException):
 class BoundedOutput:
     """A stdout/stderr stand-in that keeps the first bytes printed and stops a flood."""
 
-    def __init__(self, limit: int):
-        self.limit, self.total, self.kept = limit, 0, []
+    def __init__(self, limit: int | None):
+        """`limit`: characters after which OutputLimit is raised; None keeps printing allowed (a trainer)."""
+        self.limit, self.total, self.kept, self.kept_len = limit, 0, [], 0
 
     def write(self, text: Any) -> int:
         text = str(text)
         self.total += len(text)
-        kept = sum(len(k) for k in self.kept)
-        if kept < OUTPUT_KEEP:
-            self.kept.append(text[: OUTPUT_KEEP - kept])
-        if self.total > self.limit:
+        if self.kept_len < OUTPUT_KEEP:
+            self.kept.append(text[: OUTPUT_KEEP - self.kept_len])
+            self.kept_len += len(self.kept[-1])
+        if self.limit is not None and self.total > self.limit:
             raise OutputLimit
         return len(text)
 

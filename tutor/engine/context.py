@@ -32,10 +32,11 @@ class Context:
     loss: float
     # What the diagnosis layer derives from this context on first need (branch contributions, mistakes).
     derived: dict[str, Any] = field(default_factory=dict, repr=False)
+    tag: str = ""  # tells apart contexts of one spec, e.g. the batches of a training loop
 
     @property
     def key(self) -> str:
-        return f"{self.exercise}/{self.device}/{self.spec.seed}/{self.spec.batch_size}"
+        return f"{self.exercise}/{self.device}/{self.spec.seed}/{self.spec.batch_size}" + (f"/{self.tag}" if self.tag else "")
 
 
 class TrainingSplits:
@@ -83,10 +84,14 @@ def run_model_code(exercise: Exercise, splits: TrainingSplits, spec: ContextSpec
 
 
 def build_context(exercise: Exercise, splits: TrainingSplits, device: str, spec: ContextSpec) -> Context:
-    ns = run_model_code(exercise, splits, spec)
+    return context_from_namespace(exercise, run_model_code(exercise, splits, spec), device, spec)
+
+
+def context_from_namespace(exercise: Exercise, ns: dict[str, Any], device: str, spec: ContextSpec, tag: str = "") -> Context:
+    """Run the forward pass with autograd on the parameters and batch in `ns` (which it changes)."""
     model = exercise.model
     for name in (*model.parameters, "Xb", "Yb"):
-        ns[name] = ns[name].to(device)
+        ns[name] = ns[name].detach().to(device)
     for name in model.parameters:
         ns[name].requires_grad_(True)
     before = set(ns)
@@ -125,4 +130,5 @@ def build_context(exercise: Exercise, splits: TrainingSplits, device: str, spec:
         scalars=scalars,
         reference=reference,
         loss=float(loss.item()),
+        tag=tag,
     )

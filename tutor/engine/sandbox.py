@@ -15,7 +15,7 @@ import torch
 
 from tutor.engine.wire import WireError, decode_frame, pack_tensors, read_frame, unpack_tensor, write_frame
 
-ErrorKind = Literal["syntax", "exception", "timeout", "crash", "memory", "output"]
+ErrorKind = Literal["syntax", "exception", "timeout", "crash", "memory", "output", "forbidden"]
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
 
 

@@ -1,0 +1,106 @@
+"""`backprop-ninja train`: grad-check exercise 4's file, train with it, compare with autograd, sample names."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from tutor.cli.common import (
+    EXIT_FAIL,
+    EXIT_PASS,
+    UsageError,
+    add_engine_options,
+    add_workspace_option,
+    console,
+    learner_file,
+    positive_float,
+    quiet_torch_import,
+)
+from tutor.course import Course, Exercise
+
+EXIT_CANCELLED = 130
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def training_exercise(course: Course) -> Exercise:
+    found = [e for e in course.exercises if e.kind == "training"]
+    if not found:
+        raise UsageError("this course has no training exercise")
+    return found[0]
+
+
+def cmd_train(args: argparse.Namespace, course: Course) -> int:
+    exercise = training_exercise(course)
+    path = learner_file(args, exercise)
+    quiet_torch_import()
+    from tutor.engine.check import CheckerError
+    from tutor.engine.data import DataError
+    from tutor.training import train_exercise
+
+    cancel = threading.Event()
+    view = None
+    if not args.json:
+        from tutor.cli.training_view import TrainingView
+
+        view = TrainingView(console())
+
+    def on_sigint(signum, frame) -> None:
+        if not cancel.is_set():
+            print("stopping after the current step (the model trained so far is still evaluated)…", file=sys.stderr)
+        cancel.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        if view is not None:
+            with view.progress:
+                result = train_exercise(
+                    course, exercise, path, steps=args.steps, device=args.device, data=args.data,
+                    timeout=args.timeout, on_event=view.on_event, cancel=cancel,
+                )
+        else:
+            result = train_exercise(
+                course, exercise, path, steps=args.steps, device=args.device, data=args.data,
+                timeout=args.timeout, cancel=cancel,
+            )
+    except (CheckerError, DataError) as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        from tutor.cli.training_view import print_result
+
+        print_result(result, view.console)  # type: ignore[union-attr]
+    if result.passed:
+        return EXIT_PASS
+    return EXIT_CANCELLED if result.cancelled else EXIT_FAIL
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser(
+        "train",
+        help="exercise 4: grad-check your backward pass, then train the MLP with it",
+        description="Check your gradients on the first batches of the lecture's loop, train with them (no "
+        "autograd), calibrate BatchNorm, compare train/val loss with an autograd run of the same steps, and "
+        "sample names from both models. Ctrl-C stops training and still evaluates the model so far.",
+    )
+    train.add_argument("--file", metavar="PATH", help="your training.py (default: the one in the workspace)")
+    train.add_argument("--steps", type=positive_int, metavar="N", help="training steps (default: a quick run; 200000 is the lecture's)")
+    train.add_argument("--json", action="store_true", help="print one JSON object instead of progress and tables")
+    add_engine_options(train)
+    train.add_argument("--timeout", type=positive_float, default=10.0, metavar="S", help="seconds each grad-check run may take (default: 10)")
+    add_workspace_option(train)
+    train.set_defaults(handler=cmd_train)

@@ -1,0 +1,120 @@
+"""One training session of exercise 4: refuse autograd, grad-check, train, then the autograd reference.
+
+`train_exercise` is the API the CLI and the TUI share: it blocks (run it in a worker thread in a UI),
+reports through `on_event`, stops early when `cancel` is set, and returns a TrainingResult (plain data).
+Learner code never runs in the calling process: the grad check runs in the sandbox, training in a
+trainer process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tutor.course.model import Course, Exercise
+from tutor.engine.check import (
+    DEFAULT_TIMEOUT,
+    Checker,
+    CheckerError,
+    read_learner_file,
+    refuse_autograd,
+    resolve_device,
+)
+from tutor.training.events import Event, GradCheckStep, PhaseStarted, TrainingResult, Who
+from tutor.training.gradcheck import run_grad_check
+from tutor.training.loop import training_of
+from tutor.training.trainer import run_trainer
+
+
+def grad_check_error(step: GradCheckStep) -> dict[str, Any]:
+    """Why the grad check stopped at this batch, naming the first failing gradient and its parameter."""
+    report = step.report
+    if report.error is not None:
+        error = report.error.to_json()
+        return {**error, "step": step.step, "message": f"batch {step.step}: {error['message']}"}
+    failing = report.first_failure
+    assert failing is not None
+    detail = failing.note or (f"max abs diff {failing.max_abs_diff:.2e}" if failing.max_abs_diff is not None else "")
+    return {
+        "kind": "grad-check",
+        "step": step.step,
+        "gradient": failing.name,
+        "parameter": failing.of,
+        "message": f"batch {step.step}: {failing.name} (the gradient of {failing.of}) is {failing.status}"
+        + (f": {detail}" if detail else ""),
+        "line": None,
+    }
+
+
+def train_exercise(
+    course: Course,
+    exercise: Exercise,
+    file: Path,
+    *,
+    source: str | None = None,
+    steps: int | None = None,
+    device: str = "cpu",
+    data: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_event: Callable[[Event], None] | None = None,
+    cancel: threading.Event | None = None,
+    reference: bool = True,
+) -> TrainingResult:
+    """Grad check, then training with the learner's gradients, then (optionally) the autograd reference.
+
+    Raises CheckerError / DataError for what the caller fixes (file, device, data, steps); everything
+    the learner's code does comes back inside the result.
+    """
+    training = training_of(exercise)
+    steps = training.default_steps if steps is None else steps
+    if not 1 <= steps <= training.max_steps:
+        raise CheckerError(f"--steps must be between 1 and {training.max_steps}, not {steps}")
+    if source is None:
+        source = read_learner_file(file)
+    emit = on_event or (lambda event: None)
+    stopped = cancel.is_set if cancel is not None else (lambda: False)
+
+    result = TrainingResult(exercise=exercise.id, device=resolve_device(device), requested_steps=steps, file=str(file))
+    refused = refuse_autograd(source, str(file))
+    if refused is not None:  # before any process starts: nothing of this file runs
+        result.error = {**refused.to_json(), "source": refused.source}
+        return result
+    with Checker(course, data=data, device=device, timeout=timeout) as checker:
+        count = min(training.grad_check_steps, steps)
+        emit(PhaseStarted("grad-check", count))
+        result.grad_check = run_grad_check(checker, exercise, source, str(file), steps, count, emit, cancel)
+        data_path = str(checker.dataset.path.resolve())
+    if stopped():
+        result.cancelled = True
+        return result
+    if not result.grad_check_passed:
+        result.error = grad_check_error(result.grad_check[-1])
+        return result
+
+    def request(mode: Who, run_steps: int) -> dict[str, Any]:
+        return {
+            "mode": mode,
+            "course_root": str(course.root),
+            "exercise": exercise.id,
+            "data": data_path,
+            "device": result.device,
+            "steps": steps,
+            "run_steps": run_steps,
+            "source": source if mode == "learner" else None,
+            "filename": str(file),
+        }
+
+    emit(PhaseStarted("train", steps))
+    result.learner = run_trainer(request("learner", steps), "learner", emit, cancel)
+    result.cancelled = result.learner.cancelled
+    if result.learner.error is not None:
+        result.error = result.learner.error
+    if reference and not result.cancelled and result.learner.steps > 0 and result.learner.loss:
+        # Same seed, same batches, same number of steps as the learner got through. A cancelled session
+        # skips it: whoever cancelled wants to stop, and the learner's model is evaluated already.
+        emit(PhaseStarted("reference", result.learner.steps, who="reference"))
+        result.reference = run_trainer(request("reference", result.learner.steps), "reference", emit, cancel)
+        result.cancelled = result.cancelled or result.reference.cancelled
+    return result
