@@ -19,10 +19,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="backprop-ninja",
         description="Write the backward pass of a 2-layer MLP with BatchNorm by hand; the tutor checks every "
         "gradient against PyTorch autograd. Exercises are named by id or number (1-4).",
-        epilog="Run `backprop-ninja` alone to open the tutor (`backprop-ninja tui --workspace DIR` for another "
-        "workspace); `backprop-ninja check 1` checks from the shell.",
+        epilog="Run `backprop-ninja` alone to open the tutor (`backprop-ninja --workspace DIR` for another "
+        "workspace; `backprop-ninja tui --help` for its options); `backprop-ninja check 1` checks from the shell.",
     )
     parser.add_argument("--version", action="version", version=f"backprop-ninja {__version__}")
+    # Only for the bare command; each subcommand has its own --workspace.
+    parser.add_argument("--workspace", dest="top_workspace", metavar="DIR", help="with no command: open the tutor on DIR")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
@@ -33,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
-        args = parser.parse_args(["tui"])  # no command: open the tutor
+        # no command: open the tutor
+        args = parser.parse_args(["tui", *(["--workspace", args.top_workspace] if args.top_workspace else [])])
 
     try:
         course = load_course()
