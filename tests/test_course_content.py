@@ -182,6 +182,10 @@ WRONG_CODE = [
     "exercise_id, step_name, code", WRONG_CODE, ids=[f"{e}-{s}-{i}" for i, (e, s, _) in enumerate(WRONG_CODE)]
 )
 def test_course_mistake_recognises_the_wrong_code_it_describes(exercise_id, step_name, code, which, device):
+    if device == "cuda" and "[Xb] +=" in code:
+        # Which of several writes to one index wins is undefined on CUDA, for the learner's code and the
+        # course's expression alike, so a match there is luck (seen on an H200: no match).
+        pytest.skip("repeated-index assignment has no defined winner on CUDA")
     exercise, step = _lookup(exercise_id, step_name)
     ctx = _context(exercise_id, which, device)
     ns = answer_namespace(exercise, step, ctx)
