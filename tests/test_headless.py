@@ -28,6 +28,7 @@ CORE_MODULES = [
     "tutor.training",
     "tutor.training.worker",
     "tutor.workspace",
+    "tutor.verdicts",
     "tutor.progress",
 ]
 

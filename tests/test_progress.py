@@ -88,12 +88,6 @@ def test_a_crash_marks_unreached_steps_as_error(root):
     assert atomic["steps"]["dprobs"]["last_status"] == "error"
 
 
-def test_the_passing_statuses_match_the_engine():
-    from tutor.engine.compare import PASSING
-
-    assert progress.PASSING_STATUSES == PASSING
-
-
 def test_hints_are_revealed_one_at_a_time_up_to_the_total(root):
     store = ProgressStore(root)
     assert [store.reveal_hint("atomic", "dcounts", 3) for _ in range(5)] == [1, 2, 3, 3, 3]

@@ -6,17 +6,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tutor.engine.compare import fmt_shape
 from tutor.engine.report import CheckReport
-
-STATUS_STYLE = {
-    "exact": "bold green",
-    "close": "green",
-    "wrong": "bold red",
-    "shape": "bold magenta",
-    "missing": "dim",
-    "invalid": "bold yellow",
-}
+from tutor.verdicts import STATUS_STYLE, fmt_shape
 
 
 def _tick(flag: bool, relevant: bool) -> str:

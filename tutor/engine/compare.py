@@ -9,9 +9,10 @@ import torch
 
 from tutor.engine.sandbox import LearnerValue
 from tutor.engine.wire import dtype_name
+from tutor.verdicts import PASSING, Status, fmt_shape
 
-Status = Literal["exact", "close", "wrong", "shape", "missing", "invalid"]
-PASSING: tuple[Status, ...] = ("exact", "close")
+__all__ = ["PASSING", "TOLERANCES", "Status", "TensorVerdict", "aligned", "compare", "fmt_shape", "tolerance"]
+
 
 # (rtol, atol) for "close", by device type and dtype. float32 on the CPU is torch.allclose's default
 # rtol with a slightly wider atol, so a value that is ~0 in truth (dlogit_maxes) is not failed for float
@@ -73,12 +74,6 @@ def _strip_leading_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
     while i < len(shape) and shape[i] == 1:
         i += 1
     return shape[i:]
-
-
-def fmt_shape(shape: tuple[int, ...] | None) -> str:
-    if shape is None:
-        return "—"
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def aligned(expected: torch.Tensor, actual: torch.Tensor) -> torch.Tensor | None:

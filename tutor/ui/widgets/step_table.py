@@ -8,26 +8,13 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from tutor.course.model import Exercise
+from tutor.verdicts import PASSING, STATUS_STYLE, fmt_shape
 
-# The CLI's colours (tutor/render.py); repeated because importing that module loads torch via CheckReport.
-STATUS_STYLE = {
-    "exact": "bold green",
-    "close": "green",
-    "wrong": "bold red",
-    "shape": "bold magenta",
-    "missing": "dim",
-    "invalid": "bold yellow",
-}
-PASSING = ("exact", "close")
+__all__ = ["PASSING", "StepTable", "first_failing_root", "fmt_shape", "status_text"]
+
 # (label, key, width): shapes up to "(32, 3, 10)"; the status column takes what is left.
 COLUMNS = (("step", "step", 18), ("expected", "expected", 11), ("yours", "yours", 11), ("max |diff|", "diff", 10),
            ("status", "status", None))
-
-
-def fmt_shape(shape: list[int] | None) -> str:
-    if shape is None:
-        return "—"
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def first_failing_root(tensors: list[dict[str, Any]]) -> str | None:
