@@ -86,7 +86,8 @@ def print_report(report: CheckReport, console: Console) -> None:
     passed = sum(t.passed for t in report.tensors)
     total = len(report.tensors)
     if report.passed:
-        console.print(Text(f"✔ {report.exercise}: all {total} gradients match autograd.", style="bold green"))
+        what = f"{report.tensors[0].name} matches" if total == 1 else f"all {total} gradients match"
+        console.print(Text(f"✔ {report.exercise}: {what} autograd.", style="bold green"))
     else:
         first = report.first_failure
         tail = f"; first to fix: {first.name}" if first else ""
