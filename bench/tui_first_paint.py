@@ -24,15 +24,7 @@ async def measure(start: float) -> None:
     from tutor.ui.widgets.step_table import StepTable
 
     root = Path(tempfile.mkdtemp()) / "ws"
-    try:
-        from tutor.progress import ProgressStore  # noqa: F401 - the real store once it exists
-
-        store = None
-    except ImportError:
-        from tests.ui_fakes import FakeStore
-
-        store = FakeStore()
-    app = make_app(load_course(), root, store=store)
+    app = make_app(load_course(), root)  # the real progress store and check service
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         print(f"first paint: {time.time() - start:.3f} s after process start")
