@@ -152,6 +152,8 @@ class ExerciseScreen(Screen):
         self.initial_step = table.selected_step
         nxt = self.next_exercise
         content, state = report_banner(reply, self.path, nxt.title if nxt else None)
+        if state == "passed" and self.exercise.training is not None and isinstance(content, Text):
+            content.append("  Press t to train the network with your gradients.", style="bold")
         self.query_one(Banner).say(Group(content, *notes), state)
         self.store.record_check(self.exercise.id, {k: v for k, v in reply.items() if k not in ("grids", "type")})
         self.refresh_status()

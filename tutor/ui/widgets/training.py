@@ -100,9 +100,9 @@ def samples_table(samples: dict[str, list[str]]) -> Table:
                   padding=(0, 1), header_style="dim")
     for _ in range(blocks):
         table.add_column("#", justify="right", style="dim")
-        table.add_column("yours", max_width=16, no_wrap=True, overflow="ellipsis")
+        table.add_column("yours", no_wrap=True, overflow="ellipsis")
         if theirs:
-            table.add_column("autograd", max_width=16, no_wrap=True, overflow="ellipsis")
+            table.add_column("autograd", no_wrap=True, overflow="ellipsis")
     for r in range(rows):
         cells: list[str] = []
         for i in range(r, r + blocks * rows, rows):
