@@ -26,6 +26,16 @@ def opened_on(exercise_id: str) -> FakeStore:
     return store
 
 
+def training_app(course, root, *runs: FakeRun):
+    return tutor_app(course, root, store=opened_on("training"), trainer=FakeTrainer(*runs), watch=False)
+
+
+async def start_until_held(pilot, run: FakeRun) -> None:
+    await settle(pilot)
+    await pilot.press("t")
+    assert await wait_for(pilot, run.held.is_set)
+
+
 def panel_text(app) -> str:
     panel = app.screen.query_one(TrainingPanel)
     parts = [plain(w.content) for w in panel.query("Static") if w.display]
@@ -44,8 +54,8 @@ async def test_training_runs_only_on_t_and_shows_every_stage(course, tmp_path):
     lines = training_script(steps=1000, chunk=250)
     second_progress = next(i for i, line in enumerate(lines) if line["type"] == "progress") + 1
     run = FakeRun(lines, hold_at=second_progress + 1)
-    trainer = FakeTrainer(run)
-    app = tutor_app(course, tmp_path, store=opened_on("training"), trainer=trainer, watch=False)
+    app = training_app(course, tmp_path, run)
+    trainer = app.trainer
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert trainer.started == []  # never starts by itself
@@ -84,11 +94,9 @@ async def test_cancel_keeps_the_model_trained_so_far(course, tmp_path):
     lines = training_script(steps=1000, chunk=250)
     at = next(i for i, line in enumerate(lines) if line["type"] == "progress") + 2  # after 500 steps
     run = FakeRun(lines, hold_at=at, on_cancel=result_line(500, 1000, reference=False, cancelled=True))
-    app = tutor_app(course, tmp_path, store=opened_on("training"), trainer=FakeTrainer(run), watch=False)
+    app = training_app(course, tmp_path, run)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("t")
-        assert await wait_for(pilot, run.held.is_set)
+        await start_until_held(pilot, run)
         await pilot.press("x")
         assert await wait_for(pilot, lambda: "Cancelled after" in panel_text(app))
         assert run.cancelled.is_set()
@@ -101,7 +109,7 @@ async def test_cancel_keeps_the_model_trained_so_far(course, tmp_path):
 async def test_failing_grad_check_names_the_parameter_and_trains_nothing(course, tmp_path):
     lines = [{"type": "phase", "phase": "grad-check", "steps": 5, "who": "learner"},
              grad_check_line(0), grad_check_line(1, wrong="dW1"), result_line(0, 1000, grad_fail="dW1")]
-    app = tutor_app(course, tmp_path, store=opened_on("training"), trainer=FakeTrainer(FakeRun(lines)), watch=False)
+    app = training_app(course, tmp_path, FakeRun(lines))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("t")
@@ -140,11 +148,9 @@ async def test_a_crashed_run_says_so_and_the_app_goes_on(course, tmp_path):
 
 async def test_leaving_the_screen_stops_the_run(course, tmp_path):
     run = FakeRun(training_script(steps=1000, chunk=250), hold_at=3)
-    app = tutor_app(course, tmp_path, store=opened_on("training"), trainer=FakeTrainer(run), watch=False)
+    app = training_app(course, tmp_path, run)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("t")
-        assert await wait_for(pilot, run.held.is_set)
+        await start_until_held(pilot, run)
         await pilot.press("escape")
         assert await wait_for(pilot, run.stopped.is_set)
 
