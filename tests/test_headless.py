@@ -27,6 +27,8 @@ CORE_MODULES = [
     "tutor.engine.autograd_use",
     "tutor.training",
     "tutor.training.worker",
+    "tutor.training.stream",
+    "tutor.training_client",
     "tutor.workspace",
     "tutor.verdicts",
     "tutor.progress",
@@ -41,7 +43,9 @@ def test_core_module_imports_no_ui(module):
 
 
 def test_check_client_does_not_import_torch():
-    # The TUI holds a CheckClient; torch must load in the service process, or the first paint waits for it.
-    code = "import sys, tutor.engine.client, tutor.ui.app; sys.exit('torch' in sys.modules)"
+    # The TUI holds a CheckClient and a TrainingClient; torch must load in their processes, or the first
+    # paint waits for it.
+    code = ("import sys, tutor.engine.client, tutor.training_client, tutor.ui.app, tutor.ui.widgets.training; "
+            "sys.exit('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -55,3 +55,24 @@ def test_snapshot_error_at_80x24(snap_compare, course, home):
     store.set_current("atomic", None)
     app = tutor_app(course, home, store=store, watch=False)
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
+def test_snapshot_finished_training_run(snap_compare, course, home):
+    from tests.ui_fakes import FakeRun, FakeTrainer, training_script
+    from tests.ui_helpers import wait_for, workspace
+    from tutor.ui.widgets.training import TrainingPanel
+
+    ws = workspace(course, home)
+    training = course.find("training")
+    ws.file_for(training).write_text(training.solution.read_text())
+    store = FakeStore()
+    store.set_current("training", None)
+    app = tutor_app(course, home, store=store, trainer=FakeTrainer(FakeRun(training_script())), watch=False)
+
+    async def train(pilot):
+        await settle(pilot)
+        await pilot.press("t")
+        assert await wait_for(pilot, lambda: app.screen.query_one(TrainingPanel).last is not None)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(100, 48), run_before=train)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tests.ui_fakes import FakeChecker, FakeStore
+from tests.ui_fakes import FakeChecker, FakeStore, FakeTrainer
 from tutor.ui.app import TutorApp
 from tutor.workspace import Workspace
 
@@ -19,8 +19,9 @@ def workspace(course, root: Path) -> Workspace:
     return ws
 
 
-def tutor_app(course, root: Path, store=None, checker=None, watch: bool = True) -> TutorApp:
-    return TutorApp(course, workspace(course, root), store or FakeStore(), checker or FakeChecker(course), watch=watch)
+def tutor_app(course, root: Path, store=None, checker=None, watch: bool = True, trainer=None) -> TutorApp:
+    return TutorApp(course, workspace(course, root), store or FakeStore(), checker or FakeChecker(course),
+                    trainer=trainer or FakeTrainer(), watch=watch)
 
 
 async def settle(pilot) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +29,21 @@ class Checker(Protocol):
     def close(self) -> None: ...
 
 
+class TrainingRun(Protocol):
+    """One training run: events() yields its JSON lines (blocking; one worker thread reads it)."""
+
+    def events(self) -> Iterator[dict[str, Any]]: ...
+    def cancel(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class Trainer(Protocol):
+    """What the app needs to train exercise 4; TrainingClient is the real one, tests pass fakes."""
+
+    def start(self, exercise_id: str, path: Path) -> TrainingRun: ...
+    def close(self) -> None: ...
+
+
 class TutorApp(App):
     CSS_PATH = "tutor.tcss"
     TITLE = "backprop ninja"
@@ -41,11 +56,16 @@ class TutorApp(App):
     checker_state: reactive[str] = reactive("")
 
     def __init__(self, course: Course, workspace: Workspace, store: Any, checker: Checker, *,
-                 watch: bool = True, notices: Iterable[str] = ()) -> None:
+                 trainer: Trainer | None = None, watch: bool = True, notices: Iterable[str] = ()) -> None:
         super().__init__()
         self.course = course
         self.workspace = workspace
         self.checker = checker
+        if trainer is None:
+            from tutor.training_client import TrainingClient
+
+            trainer = TrainingClient()
+        self.trainer = trainer
         self.notices: list[str] = list(notices)
         self.store = GuardedStore(store, self.store_failed)
         if self.store.warning:
@@ -80,6 +100,7 @@ class TutorApp(App):
     def on_unmount(self) -> None:
         if self.watcher is not None:
             self.watcher.stop()
+        self.trainer.close()
         self.checker.close()
 
     # -- events from threads ---------------------------------------------------------------------------
@@ -137,12 +158,13 @@ def make_app(
     *,
     store: Any = None,
     checker: Checker | None = None,
+    trainer: Trainer | None = None,
     watch: bool = True,
     data: str | Path | None = None,
     device: str = "cpu",
     timeout: float = 10.0,
 ) -> TutorApp:
-    """Build the app: find (or create) the workspace, open its progress store and a check service client."""
+    """Build the app: find (or create) the workspace, open its progress store, check and training clients."""
     if course is None:
         from tutor.course import load_course
 
@@ -163,4 +185,8 @@ def make_app(
         from tutor.engine.client import CheckClient
 
         checker = CheckClient(data=data, device=device, timeout=timeout, log_path=ws.state_dir / "service.log")
-    return TutorApp(course, ws, store, checker, watch=watch, notices=notices)
+    if trainer is None:
+        from tutor.training_client import TrainingClient
+
+        trainer = TrainingClient(data=data, device=device, timeout=timeout, log_path=ws.state_dir / "training.log")
+    return TutorApp(course, ws, store, checker, trainer=trainer, watch=watch, notices=notices)

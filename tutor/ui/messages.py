@@ -1,4 +1,4 @@
-"""Messages the app's background threads (check worker, folder watcher) post back to the event loop."""
+"""Messages the app's background threads (check and training workers, folder watcher) post to the event loop."""
 
 from __future__ import annotations
 
@@ -31,3 +31,11 @@ class WatchProblem(Message):
     def __init__(self, message: str | None) -> None:
         super().__init__()
         self.message = message
+
+
+class TrainingLine(Message):
+    """One line of a training run (tutor.training.stream's protocol), or a "crashed" line made by the app."""
+
+    def __init__(self, line: dict[str, Any]) -> None:
+        super().__init__()
+        self.line = line

@@ -1,10 +1,12 @@
-"""The exercise screen: the step table, the selected step's detail, re-check on save, hints, reset, solution."""
+"""The exercise screen: the step table, the selected step's detail, re-check on save, hints, reset, solution,
+and on the training exercise a training run (t starts it, x stops it, v switches views)."""
 
 from __future__ import annotations
 
 import os
 import shlex
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,13 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
 from tutor.course.model import Exercise, Step
-from tutor.ui.messages import CheckFinished
+from tutor.ui.messages import CheckFinished, TrainingLine
 from tutor.ui.screens.home import shown_path
 from tutor.ui.screens.modals import ConfirmScreen, TextScreen
 from tutor.ui.widgets.banner import Banner, report_banner
 from tutor.ui.widgets.detail import DetailPane
 from tutor.ui.widgets.step_table import StepTable
-from tutor.ui.widgets.training import TrainingPanel
+from tutor.ui.widgets.training import FINAL, TrainingPanel
 from tutor.workspace import WorkspaceError
 
 
@@ -39,6 +41,9 @@ class ExerciseScreen(Screen):
         Binding("s", "solution", "Solution"),
         Binding("r", "reset", "Reset"),
         Binding("n", "next", "Next exercise"),
+        Binding("t", "train", "Train"),
+        Binding("x", "stop_training", "Stop training"),
+        Binding("v", "toggle_training", "Run/steps"),
         Binding("escape", "home", "Exercises"),
     ]
 
@@ -49,6 +54,7 @@ class ExerciseScreen(Screen):
         self.reply: dict[str, Any] | None = None
         self.checking_since: float | None = None
         self.last_elapsed: float | None = None
+        self.training_run: Any = None
 
     @property
     def path(self) -> Path:
@@ -64,8 +70,9 @@ class ExerciseScreen(Screen):
         yield Banner(id="banner")
         yield StepTable(self.exercise, id="steps")
         yield DetailPane(id="detail")
-        if self.exercise.kind == "training":
-            yield TrainingPanel(id="training")
+        if self.exercise.training is not None:
+            training = self.exercise.training
+            yield TrainingPanel(self.path, training.grad_check_steps, training.default_steps, id="training")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -145,6 +152,8 @@ class ExerciseScreen(Screen):
         self.initial_step = table.selected_step
         nxt = self.next_exercise
         content, state = report_banner(reply, self.path, nxt.title if nxt else None)
+        if state == "passed" and self.exercise.training is not None and isinstance(content, Text):
+            content.append("  Press t to train the network with your gradients.", style="bold")
         self.query_one(Banner).say(Group(content, *notes), state)
         self.store.record_check(self.exercise.id, {k: v for k, v in reply.items() if k not in ("grids", "type")})
         self.refresh_status()
@@ -181,6 +190,15 @@ class ExerciseScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next":
             return bool(self.reply and self.reply.get("passed") and self.next_exercise)
+        if action in ("train", "stop_training", "toggle_training"):
+            if self.exercise.training is None:
+                return False
+            running = self.training_run is not None
+            if action == "train":
+                return not running  # x (stop) takes its place in the footer while a run goes on
+            if action == "stop_training":
+                return running
+            return any(panel.started for panel in self.query(TrainingPanel))
         return True
 
     def action_recheck(self) -> None:
@@ -255,4 +273,70 @@ class ExerciseScreen(Screen):
             self.app.open_exercise(nxt.id, replace=True)
 
     def action_home(self) -> None:
+        if self.training_run is not None:
+            self.notify("The training run was stopped (leaving its screen).", title="Training", timeout=6)
         self.app.pop_screen()
+
+    # -- training (exercise 4) -------------------------------------------------------------------------
+    def show_training(self, shown: bool) -> None:
+        self.set_class(shown, "-training-view")
+        if shown:
+            self.query_one(TrainingPanel).focus()
+        else:
+            self.query_one(StepTable).focus()
+
+    def action_toggle_training(self) -> None:
+        self.show_training(not self.has_class("-training-view"))
+
+    def action_train(self) -> None:
+        if self.training_run is not None or self.exercise.training is None:
+            return
+        panel = self.query_one(TrainingPanel)
+        if not self.path.exists():
+            self.notify(f"{self.path.name} is not in the workspace; press r to restore the starter.",
+                        title="Nothing to train", severity="warning")
+            return
+        panel.start()
+        self.show_training(True)
+        try:
+            run = self.app.trainer.start(self.exercise.id, self.path)
+        except Exception as exc:  # noqa: BLE001 - a trainer that cannot start is shown, never allowed to end the app
+            panel.apply({"type": "crashed", "message": f"could not start it: {type(exc).__name__}: {exc}"})
+            self.refresh_bindings()
+            return
+        self.training_run = run
+        self.refresh_bindings()
+        self.follow_training(run)
+
+    @work(thread=True, exclusive=True, group="train", exit_on_error=False)
+    def follow_training(self, run: Any) -> None:
+        worker = get_current_worker()
+        last: dict[str, Any] = {}
+        try:
+            for line in run.events():
+                if worker.is_cancelled:
+                    return
+                last = line
+                self.post_message(TrainingLine(line))
+        except Exception as exc:  # noqa: BLE001 - whatever goes wrong reading the run, the app stays up
+            last = {"type": "crashed", "message": f"reading it failed: {type(exc).__name__}: {exc}"}
+            self.post_message(TrainingLine(last))
+        if last.get("type") not in FINAL and not worker.is_cancelled:
+            self.post_message(TrainingLine({"type": "crashed", "message": "the run ended without a result"}))
+
+    def on_training_line(self, message: TrainingLine) -> None:
+        self.query_one(TrainingPanel).apply(message.line)
+        if message.line.get("type") in FINAL:
+            self.training_run = None
+            self.refresh_bindings()
+
+    def action_stop_training(self) -> None:
+        if self.training_run is not None:
+            self.training_run.cancel()
+            self.query_one(TrainingPanel).set_phase("Stopping after the current step; the model so far is still "
+                                                    "evaluated and sampled…")
+
+    def on_unmount(self) -> None:
+        run, self.training_run = self.training_run, None
+        if run is not None:  # stopping waits for the process; not on the event loop
+            threading.Thread(target=run.stop, name="stop training", daemon=True).start()

@@ -1,0 +1,125 @@
+"""`python -m tutor.training.stream`: one training session of exercise 4 as JSON lines, for the TUI.
+
+It runs `train_exercise` and writes one line per event, then exactly one final line:
+
+    {"type": "phase", "phase": "grad-check" | "train" | "reference" | "evaluate", "steps": N, "who": ...}
+    {"type": "grad-check", "step": k, "passed": bool, "tensors": [...], "error": {...} | null}
+    {"type": "progress", "who": "learner" | "reference", "step": s, "steps": N, "elapsed": t, "lossi": [...]}
+    {"type": "result", "result": TrainingResult.to_json(), "cancelled": bool, "reference_seconds": t,
+     "output": "..."}
+    {"type": "error", "message": "..."}   (what the caller fixes: file, data, steps, device)
+
+SIGINT or the end of stdin asks the run to stop and keep what it computed (as Ctrl-C does in `train`);
+SIGTERM stops it at once. Nothing else reaches stdout: fd 1 is pointed at stderr for the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+
+class LineWriter:
+    """One JSON object per line, flushed at once; safe from any thread."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+
+    def __call__(self, line: dict[str, Any]) -> None:
+        text = json.dumps(line, allow_nan=True) + "\n"
+        with self.lock:
+            try:
+                self.out.write(text)
+                self.out.flush()
+            except (OSError, ValueError):  # the reader went away: nothing left to tell
+                pass
+
+
+def event_line(event: Any) -> dict[str, Any]:
+    from tutor.training.events import GradCheckStep, PhaseStarted, Progress
+
+    if isinstance(event, PhaseStarted):
+        return {"type": "phase", "phase": event.phase, "steps": event.steps, "who": event.who}
+    if isinstance(event, GradCheckStep):
+        error = event.report.error
+        return {"type": "grad-check", **event.to_json(), "error": error.to_json() if error else None}
+    if isinstance(event, Progress):
+        return {"type": "progress", "who": event.who, "step": event.step, "steps": event.steps,
+                "elapsed": event.elapsed, "lossi": list(event.lossi)}
+    return {"type": "unknown", "event": repr(event)}
+
+
+def result_line(result: Any) -> dict[str, Any]:
+    reference = result.reference
+    return {
+        "type": "result",
+        "result": result.to_json(),
+        "cancelled": result.cancelled,
+        "reference_seconds": reference.seconds if reference is not None else None,
+        "output": result.learner.output if result.learner is not None else "",
+    }
+
+
+def _protocol_stream() -> IO[str]:
+    """Keep the real stdout for the lines; fd 1 goes to stderr so a stray print cannot break a line."""
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    return out
+
+
+def _cancel_on_eof(cancel: threading.Event) -> None:
+    try:  # os.read, not sys.stdin: a buffered reader's lock would block the interpreter's shutdown
+        while os.read(0, 4096):
+            pass
+    except (OSError, ValueError):
+        pass
+    cancel.set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tutor.training.stream", description=__doc__.splitlines()[0])
+    parser.add_argument("--exercise", default="training")
+    parser.add_argument("--file", required=True, type=Path)
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--no-stdin", action="store_true", help="do not treat the end of stdin as a cancel")
+    args = parser.parse_args(argv)
+
+    emit = LineWriter(_protocol_stream())
+    cancel = threading.Event()
+    signal.signal(signal.SIGINT, lambda signum, frame: cancel.set())
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))  # unwind: trainers and sandbox close
+    if not args.no_stdin:
+        threading.Thread(target=_cancel_on_eof, args=(cancel,), daemon=True).start()
+
+    from tutor.course import load_course
+    from tutor.engine.check import CheckerError
+    from tutor.engine.data import DataError
+    from tutor.training import train_exercise
+
+    course = load_course()
+    exercise = course.find(args.exercise)
+    if exercise is None or exercise.training is None:
+        emit({"type": "error", "message": f"{args.exercise!r} is not a training exercise of this course"})
+        return 2
+    try:
+        result = train_exercise(course, exercise, args.file, steps=args.steps, device=args.device, data=args.data,
+                                timeout=args.timeout, on_event=lambda event: emit(event_line(event)), cancel=cancel)
+    except (CheckerError, DataError, ValueError) as exc:
+        emit({"type": "error", "message": str(exc)})
+        return 2
+    emit(result_line(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

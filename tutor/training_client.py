@@ -1,0 +1,125 @@
+"""The TUI's side of a training run: start `python -m tutor.training.stream`, read its JSON lines, cancel it.
+
+Imports neither torch nor any UI: the app holds a TrainingClient and paints at once; torch loads in the
+run's own process. A run's events() ends with exactly one final line: the stream's "result" or "error",
+or a "crashed" line made here when the process ends (or garbles a line) before it reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from tutor.engine.client import PACKAGE_PARENT, describe_exit
+
+FINAL = ("result", "error", "crashed")
+STOP_WAIT_S = 3.0
+
+
+class TrainingRun:
+    """One stream process; events() is read by one worker thread, cancel()/stop() may come from any."""
+
+    def __init__(self, command: list[str], log_path: Path | None = None) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
+        log = _open_log(log_path)
+        self.log_path = log_path if not isinstance(log, int) else None
+        try:
+            self.proc = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
+                start_new_session=True,  # the terminal's keys belong to the app, which decides how to stop it
+            )
+        finally:
+            if not isinstance(log, int):
+                log.close()
+        self.cancelled = threading.Event()
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                self.stop()
+                yield self._crashed("it sent a line that is not JSON")
+                return
+            if not isinstance(line, dict):
+                continue
+            yield line
+            if line.get("type") in FINAL:
+                self.proc.wait()
+                return
+        yield self._crashed(describe_exit(self.proc.wait()))
+
+    def _crashed(self, why: str) -> dict[str, Any]:
+        where = f"; its log is {self.log_path}" if self.log_path else ""
+        return {"type": "crashed", "message": f"the training process ended before it reported ({why}){where}"}
+
+    def cancel(self) -> None:
+        """Stop after the current step and still evaluate and sample the model trained so far."""
+        self.cancelled.set()
+        self._signal(signal.SIGINT)
+
+    def stop(self) -> None:
+        """Stop now (leaving the screen, quitting): SIGTERM, then SIGKILL if it lingers."""
+        if self.proc.poll() is not None:
+            return
+        self._signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=STOP_WAIT_S)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def _signal(self, signum: int) -> None:
+        try:
+            self.proc.send_signal(signum)
+        except (ProcessLookupError, OSError):
+            pass
+
+
+def _open_log(path: Path | None) -> IO[bytes] | int:
+    if path is not None:
+        try:
+            return open(path, "ab")  # noqa: SIM115 - handed to the child, closed by the caller
+        except OSError:
+            pass
+    return subprocess.DEVNULL
+
+
+class TrainingClient:
+    """start(exercise_id, path) -> a TrainingRun of the learner's file; close() stops what still runs."""
+
+    def __init__(self, *, data: str | Path | None = None, device: str = "cpu", timeout: float = 10.0,
+                 steps: int | None = None, log_path: Path | None = None, command: list[str] | None = None) -> None:
+        self.data = str(data) if data else None
+        self.device = device
+        self.timeout = timeout
+        self.steps = steps
+        self.log_path = log_path
+        self.command = command or [sys.executable, "-W", "ignore", "-m", "tutor.training.stream"]
+        self._runs: list[TrainingRun] = []
+
+    def arguments(self, exercise_id: str, path: Path) -> list[str]:
+        args = ["--exercise", exercise_id, "--file", str(path), "--device", self.device, "--timeout", str(self.timeout)]
+        if self.data:
+            args += ["--data", self.data]
+        if self.steps:
+            args += ["--steps", str(self.steps)]
+        return args
+
+    def start(self, exercise_id: str, path: Path) -> TrainingRun:
+        run = TrainingRun([*self.command, *self.arguments(exercise_id, path)], self.log_path)
+        self._runs = [r for r in self._runs if r.proc.poll() is None] + [run]
+        return run
+
+    def close(self) -> None:
+        for run in self._runs:
+            run.stop()
+        self._runs = []
