@@ -151,9 +151,13 @@ class ExerciseScreen(Screen):
             table.select_step(table.root)  # on first open, start at what to fix
         self.initial_step = table.selected_step
         nxt = self.next_exercise
-        content, state = report_banner(reply, self.path, nxt.title if nxt else None)
-        if state == "passed" and self.exercise.training is not None and isinstance(content, Text):
-            content.append("  Press t to train the network with your gradients.", style="bold")
+        if self.exercise.training is not None:
+            follow_up = "Press t to train the network with your gradients."
+        elif nxt is not None:
+            follow_up = f"Press n for the next exercise: {nxt.title}."
+        else:
+            follow_up = "That was the last exercise: well done!"
+        content, state = report_banner(reply, self.path, follow_up)
         self.query_one(Banner).say(Group(content, *notes), state)
         self.store.record_check(self.exercise.id, {k: v for k, v in reply.items() if k not in ("grids", "type")})
         self.refresh_status()

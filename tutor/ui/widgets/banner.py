@@ -37,8 +37,8 @@ def source_excerpt(path: Path, line: int | None) -> RenderableType | None:
                   highlight_lines={line}, theme="ansi_dark", background_color="default", word_wrap=True)
 
 
-def report_banner(reply: dict[str, Any], path: Path, next_title: str | None) -> tuple[RenderableType, str]:
-    """(what to show, a CSS class: passed / failing / error)."""
+def report_banner(reply: dict[str, Any], path: Path, follow_up: str) -> tuple[RenderableType, str]:
+    """(what to show, a CSS class: passed / failing / error); follow_up says what to do after a pass."""
     tensors = reply.get("tensors", [])
     passing = sum(t["status"] in PASSING for t in tensors)
     error = reply.get("error")
@@ -55,7 +55,7 @@ def report_banner(reply: dict[str, Any], path: Path, next_title: str | None) -> 
     if reply.get("passed"):
         what = "the gradient matches" if len(tensors) == 1 else f"all {len(tensors)} gradients match"
         text = Text(f"✔ Passed: {what} autograd.", style="bold")
-        text.append(f"  Press n for the next exercise: {next_title}." if next_title else "  That was the last exercise: well done!")
+        text.append(f"  {follow_up}")
         return text, "passed"
     root = first_failing_root(tensors)
     text = Text.assemble((f"{passing}/{len(tensors)} gradients pass", "bold"))
