@@ -148,3 +148,9 @@ def test_cuda_check_passes_and_keeps_tensors_on_the_gpu(course):
     cpu_made = run_cli("check", "2", "--file", "tests/learner_files/cpu_tensor.py", "--device", "cuda", "--json")
     verdict = json.loads(cpu_made.stdout)["tensors"][0]
     assert verdict["status"] == "invalid" and "cpu" in verdict["note"]
+
+
+def test_bare_command_without_a_terminal_explains_instead_of_hanging(tmp_path):
+    result = run_cli("--workspace", str(tmp_path / "ws"), timeout=30)
+    assert result.returncode == 2
+    assert "needs a terminal" in result.stderr and "backprop-ninja check" in result.stderr

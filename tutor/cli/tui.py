@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from tutor.cli.common import EXIT_PASS, UsageError, add_engine_options, add_workspace_option, positive_float
 from tutor.course import Course
@@ -10,6 +11,11 @@ from tutor.workspace import WorkspaceError
 
 
 def cmd_tui(args: argparse.Namespace, course: Course) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the tutor's screen needs a terminal; without one, use `backprop-ninja check`, `hint`, `progress` "
+            "or `train` (`backprop-ninja --help`)"
+        )
     from tutor.ui.app import make_app
 
     try:
