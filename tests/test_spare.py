@@ -1,0 +1,154 @@
+"""The zygote keeps a spare child ready: it takes the next run, serves only that one, and never outlives
+the zygote or the contexts it was made for. A tiny context keeps these tests fast."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tutor.engine.sandbox import Sandbox
+
+PID_SOURCE = "import os\npid = torch.tensor(os.getpid())\ny = x * 2\n"
+
+
+def gone(pid: int, within: float = 5.0) -> bool:
+    """The process has exited (a zombie waiting for the zygote to reap it counts as exited)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def spares(sandbox: Sandbox, count: int = 1, within: float = 10.0) -> list[int]:
+    """The zygote's waiting spares, once there are `count` of them."""
+    deadline = time.monotonic() + within
+    while True:
+        pids = sandbox.ping()["spares"]
+        if len(pids) >= count or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.02)
+
+
+def run(sandbox: Sandbox, source: str = PID_SOURCE, key: str = "tiny", timeout: float = 5.0, names=("pid", "y")):
+    return sandbox.run(key, source, "learner.py", list(names), timeout)
+
+
+def ran_in(result) -> int:
+    return int(result.value("pid").tensor)
+
+
+@pytest.fixture
+def sandbox():
+    box = Sandbox()
+    box.load_context("tiny", {"x": torch.arange(4.0)}, {"n": 4}, "cpu")
+    yield box
+    box.close()
+
+
+def test_a_run_goes_to_the_spare_forked_before_the_request(sandbox):
+    (waiting,) = spares(sandbox)
+    result = run(sandbox)
+    assert result.error is None
+    assert ran_in(result) == waiting
+    assert sandbox.last_child["pid"] == waiting and sandbox.last_child["spare"] is True
+    assert torch.equal(result.value("y").tensor, torch.arange(4.0) * 2)
+
+
+def test_a_spare_serves_one_run_and_a_new_one_waits(sandbox):
+    first = run(sandbox, PID_SOURCE + "import builtins\nbuiltins.left_behind = 1\ntorch.ones = None\n")
+    second = run(sandbox, PID_SOURCE + "import builtins\nseen = torch.tensor(hasattr(builtins, 'left_behind'))\n",
+                 names=("pid", "y", "seen"))
+    assert first.error is None and second.error is None
+    assert ran_in(first) != ran_in(second)
+    assert not second.value("seen").tensor.item()  # nothing the first run did reaches the second
+    assert sandbox.last_child["spare"] is True
+    assert gone(ran_in(first)) and gone(ran_in(second))
+    (waiting,) = spares(sandbox)
+    assert waiting not in (ran_in(first), ran_in(second))
+
+
+def test_a_new_context_replaces_the_spare(sandbox):
+    (old,) = spares(sandbox)
+    sandbox.load_context("other", {"x": torch.full((2,), 5.0)}, {"n": 2}, "cpu")
+    assert gone(old)
+    (new,) = spares(sandbox)
+    assert new != old
+    result = run(sandbox, key="other")
+    assert ran_in(result) == new
+    assert torch.equal(result.value("y").tensor, torch.full((2,), 10.0))
+
+
+def test_a_killed_spare_is_replaced_transparently(sandbox):
+    (waiting,) = spares(sandbox)
+    os.kill(waiting, signal.SIGKILL)
+    assert gone(waiting)
+    result = run(sandbox)
+    assert result.error is None and torch.equal(result.value("y").tensor, torch.arange(4.0) * 2)
+    assert ran_in(result) != waiting and sandbox.last_child["spare"] is False
+    assert spares(sandbox)  # and the next one is ready again
+
+
+def test_the_time_limit_counts_from_the_hand_over(sandbox):
+    # the zygote's hard limit is timeout + 1.5 s of grace; the spares below are older than that
+    spares(sandbox)
+    time.sleep(2.2)
+    slow = run(sandbox, "import time\ntime.sleep(0.3)\n" + PID_SOURCE, timeout=0.6)
+    assert slow.error is None and sandbox.last_child["ready_s"] >= 2.2
+    spares(sandbox)
+    time.sleep(2.2)
+    started = time.monotonic()
+    stubborn = run(sandbox, "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass\n", timeout=0.3)
+    assert stubborn.error.kind == "timeout"
+    assert time.monotonic() - started >= 0.3 + 1.5 - 0.05
+
+
+def test_spares_die_with_the_zygote(sandbox):
+    (waiting,) = spares(sandbox)
+    sandbox._proc.kill()
+    assert gone(waiting)
+    assert run(sandbox).error is None  # the sandbox restarts, with its contexts and a fresh spare
+    (again,) = spares(sandbox)
+    sandbox.close()
+    assert gone(again)
+
+
+def test_a_child_holds_no_pipe_of_another_spare(monkeypatch):
+    monkeypatch.setenv("BACKPROP_NINJA_SPARES", "2")
+    box = Sandbox()
+    try:
+        box.load_context("tiny", {"x": torch.arange(4.0)}, {"n": 4}, "cpu")
+        waiting = spares(box, 2)
+        assert len(waiting) == 2
+        source = PID_SOURCE + "fds = torch.tensor([int(f) for f in os.listdir('/proc/self/fd')])\n"
+        first = run(box, source, names=("pid", "fds"))
+        second = run(box, source, names=("pid", "fds"))
+        assert [ran_in(first), ran_in(second)] == waiting  # both were ready, oldest first
+        for result in (first, second):
+            # stdio, the result pipe, and the descriptor listdir opened: nothing of the zygote's or a sibling's
+            assert len(result.value("fds").tensor) <= 5
+    finally:
+        box.close()
+
+
+@pytest.mark.cuda
+def test_on_a_gpu_the_spare_holds_the_context_on_the_device():
+    box = Sandbox()
+    try:
+        box.load_context("tiny", {"x": torch.arange(4.0)}, {"n": 4}, "cuda")
+        (waiting,) = spares(box, 2)[:1]
+        result = run(box, PID_SOURCE + "on_gpu = torch.tensor(x.is_cuda)\n", names=("pid", "y", "on_gpu"))
+        assert result.error is None and ran_in(result) == waiting
+        assert result.value("on_gpu").tensor.item() and result.value("y").device == "cuda"
+    finally:
+        box.close()
