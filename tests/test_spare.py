@@ -152,3 +152,12 @@ def test_on_a_gpu_the_spare_holds_the_context_on_the_device():
         assert result.value("on_gpu").tensor.item() and result.value("y").device == "cuda"
     finally:
         box.close()
+
+
+def test_a_child_that_closes_its_pipe_is_stopped_not_waited_for(sandbox):
+    source = "import os, time\nos.closerange(3, 4096)\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass\n"
+    started = time.monotonic()
+    result = run(sandbox, source, timeout=30.0)
+    assert result.error is not None and result.error.kind in ("crash", "memory")
+    assert time.monotonic() - started < 10
+    assert run(sandbox).error is None

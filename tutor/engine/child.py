@@ -188,6 +188,7 @@ def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: i
     view = memoryview(data)
     while view:
         view = view[os.write(result_fd, view) :]
+    os.close(result_fd)  # the zygote has its verdict now, not after this big process is torn down
     os._exit(0)
 
 

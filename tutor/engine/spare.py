@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from tutor.engine.child import run_specs, wait_and_run
-from tutor.engine.wire import encode_frame
+from tutor.engine.wire import encode_frame, is_whole_frame
 
 GRACE_S = 1.5
 MAX_PAYLOAD = 512 * 1024 * 1024
@@ -148,21 +148,24 @@ class Spare:
             _close(request_fd)
             _close(result_fd)
         unread = bool(pending) and status == "exited"  # it died before it took the whole request
-        if status != "exited":
-            _kill_group(self.pid)
-        _, wait_status = os.waitpid(self.pid, 0)
-        self.wait_status = wait_status
+        payload = b"".join(chunks) if status == "exited" else b""
         _kill_group(self.pid)  # anything the learner's code started in its own group goes too
         reply: dict[str, Any] = {"status": status, "elapsed": time.monotonic() - handed, "code": None, "signal": None}
-        if os.WIFSIGNALED(wait_status):
-            reply["signal"] = os.WTERMSIG(wait_status)
-            if status == "exited":
-                status = reply["status"] = "signal"
-        elif os.WIFEXITED(wait_status):
-            reply["code"] = os.WEXITSTATUS(wait_status)
+        if is_whole_frame(payload):
+            # it answered and closed the pipe just before exiting: no need to wait while it is torn down
+            self.alive()
+        else:  # how it ended is the verdict: wait for it
+            _, self.wait_status = os.waitpid(self.pid, 0)
+            if os.WIFSIGNALED(self.wait_status):
+                reply["signal"] = os.WTERMSIG(self.wait_status)
+                if status == "exited":
+                    status = reply["status"] = "signal"
+                    payload = b""
+            elif os.WIFEXITED(self.wait_status):
+                reply["code"] = os.WEXITSTATUS(self.wait_status)
         # for the tutor's tests and benchmarks, never seen by the learner's code
         reply["child"] = {"pid": self.pid, "ready_s": round(handed - self.born, 4)}
-        return reply, b"".join(chunks) if status == "exited" else b"", unread
+        return reply, payload, unread
 
 
 class SparePool:
@@ -201,6 +204,8 @@ class SparePool:
             spare, ready = self._take(contexts)
             reply, payload, unread = spare.run(frame, limit)
             reply["child"]["spare"] = ready
+            if spare.wait_status is None:
+                self._dying.append(spare)
             if not unread or attempt == 2:
                 return reply, payload
         raise AssertionError("unreachable")
