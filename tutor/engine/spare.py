@@ -22,10 +22,10 @@ from tutor.engine.wire import encode_frame, is_whole_frame
 GRACE_S = 1.5
 MAX_PAYLOAD = 512 * 1024 * 1024
 WRITE_CHUNK = 1 << 16
-# A wrong file takes two children back to back (its chained run, then the isolated one). On the CPU a spare
-# is ready within milliseconds, so one suffices; on a GPU a spare needs about half a second to get ready,
-# so a second one waits for the isolated run. BACKPROP_NINJA_SPARES overrides both (for benchmarks, tests).
-SPARES_CPU, SPARES_ACCELERATOR = 1, 2
+# A wrong file takes two children back to back: its chained run, then (a few ms later) the isolated one. A
+# spare forked after the first would not be ready for the second (on a GPU it needs half a second), so two
+# wait. BACKPROP_NINJA_SPARES sets another number for benchmarks (0: every child is forked on demand).
+SPARES = 2
 
 # The zygote's ends of every live spare's pipes: each new child closes them all, so that no learner's code
 # can write a request to another spare or read another child's result.
@@ -175,14 +175,8 @@ class SparePool:
         self.spares: list[Spare] = []
         self.generation = 0
         self._dying: list[Spare] = []
-        override = os.environ.get("BACKPROP_NINJA_SPARES", "")
-        self._override = int(override) if override.isdigit() else None
-
-    def wanted(self, contexts: dict[str, dict[str, Any]]) -> int:
-        if self._override is not None:
-            return self._override
-        on_cpu = all(ctx["device"] == "cpu" for ctx in contexts.values())
-        return SPARES_CPU if on_cpu else SPARES_ACCELERATOR
+        wanted = os.environ.get("BACKPROP_NINJA_SPARES", "")
+        self.wanted = int(wanted) if wanted.isdigit() else SPARES
 
     def contexts_changed(self) -> None:
         """A spare holds the contexts it was forked with: after a new one, none of them will do."""
@@ -192,7 +186,7 @@ class SparePool:
 
     def refill(self, contexts: dict[str, dict[str, Any]]) -> None:
         self._reap()
-        while contexts and len(self.spares) < self.wanted(contexts):
+        while contexts and len(self.spares) < self.wanted:
             self.spares.append(Spare.fork(contexts, self.generation))
 
     def run(self, header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], bytes]:
