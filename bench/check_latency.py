@@ -7,7 +7,7 @@
     children (on a GPU that takes about half a second); also a wrong file (one sign flipped early), which
     pays for the isolated re-run and the diagnosis.
 Prints one JSON line: the medians, their ratio, the run counts, and how many timed checks found their
-last child ready. Target: warm p50 <= 50 ms on 2 cores. BACKPROP_NINJA_SPARES=0 measures the sandbox
+last child set up and waiting. Target: warm p50 <= 50 ms on 2 cores. BACKPROP_NINJA_SPARES=0 measures the sandbox
 without spares (every child forked on demand).
 
     python bench/check_latency.py [--runs 20] [--fresh-runs N] [--device cpu] [--pause 1.0]
@@ -63,7 +63,7 @@ def warm_runs(runs: int, device: str, exercise_id: str, pause: float) -> tuple[l
             report = checker.check(exercise, exercise.solution)
             times.append(time.perf_counter() - t0)
             assert report.passed
-            ready += bool((checker.sandbox.last_child or {}).get("spare"))
+            ready += bool((checker.sandbox.last_child or {}).get("ready"))
         source = exercise.solution.read_text(encoding="utf-8")
         wrong = source.replace("dprobs = (1.0 / probs) * dlogprobs", "dprobs = -(1.0 / probs) * dlogprobs")
         wrong_times = []
@@ -73,7 +73,7 @@ def warm_runs(runs: int, device: str, exercise_id: str, pause: float) -> tuple[l
             report = checker.check(exercise, Path("wrong_sign.py"), wrong)
             wrong_times.append(time.perf_counter() - t0)
             assert not report.passed
-            ready += bool((checker.sandbox.last_child or {}).get("spare"))
+            ready += bool((checker.sandbox.last_child or {}).get("ready"))
     return times, first, wrong_times, ready
 
 

@@ -31,12 +31,12 @@ def gone(pid: int, within: float = 5.0) -> bool:
 
 
 def spares(sandbox: Sandbox, count: int = 2, within: float = 10.0) -> list[int]:
-    """The zygote's waiting spares, once there are `count` of them."""
+    """The zygote's spares, once `count` of them are set up and waiting."""
     deadline = time.monotonic() + within
     while True:
-        pids = sandbox.ping()["spares"]
-        if len(pids) >= count or time.monotonic() > deadline:
-            return pids
+        reply = sandbox.ping()
+        if len(reply["ready"]) >= count or time.monotonic() > deadline:
+            return reply["spares"]
         time.sleep(0.02)
 
 
@@ -61,7 +61,7 @@ def test_a_run_goes_to_the_spare_forked_before_the_request(sandbox):
     result = run(sandbox)
     assert result.error is None
     assert ran_in(result) == waiting
-    assert sandbox.last_child["pid"] == waiting and sandbox.last_child["spare"] is True
+    assert sandbox.last_child == {"pid": waiting, "spare": True, "ready": True, "age_s": sandbox.last_child["age_s"]}
     assert torch.equal(result.value("y").tensor, torch.arange(4.0) * 2)
 
 
@@ -105,7 +105,7 @@ def test_the_time_limit_counts_from_the_hand_over(sandbox):
     spares(sandbox)
     time.sleep(2.2)
     slow = run(sandbox, "import time\ntime.sleep(0.3)\n" + PID_SOURCE, timeout=0.6)
-    assert slow.error is None and sandbox.last_child["ready_s"] >= 2.2
+    assert slow.error is None and sandbox.last_child["age_s"] >= 2.2
     spares(sandbox)
     time.sleep(2.2)
     started = time.monotonic()
@@ -131,6 +131,7 @@ def test_a_wrong_file_finds_both_its_children_ready_and_neither_holds_the_others
     first = run(sandbox, source, names=("pid", "fds"))
     second = run(sandbox, source, names=("pid", "fds"))  # at once, as the isolated re-run follows a chained one
     assert [ran_in(first), ran_in(second)] == waiting  # both were ready, oldest first
+    assert sandbox.last_child["ready"] is True
     for result in (first, second):
         # stdio, the result pipe, and the descriptor listdir opened: nothing of the zygote's or a sibling's
         assert len(result.value("fds").tensor) <= 5

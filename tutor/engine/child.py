@@ -161,6 +161,10 @@ def build_runs(
     return runs
 
 
+# A spare's first byte on its result pipe: set up, waiting for the request (written before any learner code).
+READY = b"R"
+
+
 def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: int, result_fd: int) -> None:
     """A spare child's life (see spare.py): set up, wait for the one run request, run it, exit. Never returns."""
     failure: BaseException | None = None
@@ -171,6 +175,7 @@ def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: i
     except BaseException as exc:  # reported with the request, so that the check still gets a verdict
         failure = exc
     try:
+        os.write(result_fd, READY)
         with open(request_fd, "rb") as inbox:
             header, blob = read_frame(inbox)
     except BaseException:  # the zygote dropped this spare, or died: nothing to run

@@ -174,7 +174,8 @@ class Sandbox:
         self._lock = threading.Lock()
         self._contexts: dict[str, dict[str, Any]] = {}
         self._proc: subprocess.Popen[bytes] | None = None
-        # The child that ran the latest run: {"pid", "spare" (it was ready before the request), "ready_s"}
+        # The child that ran the latest run: {"pid", "spare": forked before the request, "ready": set up by
+        # then, "age_s": how long before it was forked} (see spare.py)
         self.last_child: dict[str, Any] | None = None
         self._start()
 
@@ -227,7 +228,7 @@ class Sandbox:
             self._send_context(key)
 
     def ping(self) -> dict[str, Any]:
-        """The zygote's pid and its waiting spares' pids (see spare.py)."""
+        """The zygote's pid, its spares' pids and those of them set up and waiting (see spare.py)."""
         with self._lock:
             reply, _ = self._call({"op": "ping"})
         return reply

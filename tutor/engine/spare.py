@@ -16,7 +16,7 @@ import signal
 import time
 from typing import Any
 
-from tutor.engine.child import run_specs, wait_and_run
+from tutor.engine.child import READY, run_specs, wait_and_run
 from tutor.engine.wire import encode_frame, is_whole_frame
 
 GRACE_S = 1.5
@@ -57,6 +57,7 @@ class Spare:
         self.request_fd: int | None = request_fd
         self.result_fd: int | None = result_fd
         self.born = time.monotonic()
+        self.ready = False  # it has written READY: set up and waiting
         self.wait_status: int | None = None
 
     @classmethod
@@ -93,6 +94,12 @@ class Spare:
         self.wait_status = status
         return False
 
+    def poll_ready(self) -> bool:
+        """Whether it has finished setting up (its READY byte is read here, without waiting)."""
+        if not self.ready and self.result_fd is not None and select.select([self.result_fd], [], [], 0)[0]:
+            self.ready = os.read(self.result_fd, len(READY)) == READY
+        return self.ready
+
     def discard(self) -> bool:
         """Kill it unused; True once it is reaped (a GPU child can take a moment to die: reap it later)."""
         if self.wait_status is None:
@@ -107,6 +114,7 @@ class Spare:
 
         Returns the zygote's reply, the child's frame, and whether the child died before it took the whole
         request (then it never ran the learner's code)."""
+        ready = self.poll_ready()
         request_fd, result_fd = self.request_fd, self.result_fd
         assert request_fd is not None and result_fd is not None, "a spare serves one run"
         self.request_fd = self.result_fd = None
@@ -149,6 +157,8 @@ class Spare:
             _close(result_fd)
         unread = bool(pending) and status == "exited"  # it died before it took the whole request
         payload = b"".join(chunks) if status == "exited" else b""
+        if not ready and payload.startswith(READY):
+            payload = payload[len(READY) :]
         _kill_group(self.pid)  # anything the learner's code started in its own group goes too
         reply: dict[str, Any] = {"status": status, "elapsed": time.monotonic() - handed, "code": None, "signal": None}
         if is_whole_frame(payload):
@@ -164,7 +174,7 @@ class Spare:
             elif os.WIFEXITED(self.wait_status):
                 reply["code"] = os.WEXITSTATUS(self.wait_status)
         # for the tutor's tests and benchmarks, never seen by the learner's code
-        reply["child"] = {"pid": self.pid, "ready_s": round(handed - self.born, 4)}
+        reply["child"] = {"pid": self.pid, "ready": ready, "age_s": round(handed - self.born, 4)}
         return reply, payload, unread
 
 
@@ -195,17 +205,19 @@ class SparePool:
         frame = encode_frame(header, blob)
         limit = float(header["timeout"]) * max(1, len(run_specs(header))) + GRACE_S
         for attempt in (1, 2):
-            spare, ready = self._take(contexts)
+            spare, waiting = self._take(contexts)
             reply, payload, unread = spare.run(frame, limit)
-            reply["child"]["spare"] = ready
+            reply["child"]["spare"] = waiting
             if spare.wait_status is None:
                 self._dying.append(spare)
             if not unread or attempt == 2:
                 return reply, payload
         raise AssertionError("unreachable")
 
-    def pids(self) -> list[int]:
-        return [spare.pid for spare in self.spares if spare.alive()]
+    def pids(self) -> dict[str, list[int]]:
+        """The live spares, and those of them set up and waiting, oldest first."""
+        live = [spare for spare in self.spares if spare.alive()]
+        return {"spares": [s.pid for s in live], "ready": [s.pid for s in live if s.poll_ready()]}
 
     def close(self) -> None:
         self._drop(self.spares)

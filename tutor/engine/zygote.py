@@ -48,7 +48,7 @@ def main() -> None:
                 reply, payload = spares.run(header, blob, contexts)
                 write_frame(outbox, reply, payload)
             elif op == "ping":
-                write_frame(outbox, {"ok": True, "pid": os.getpid(), "spares": spares.pids()})
+                write_frame(outbox, {"ok": True, "pid": os.getpid(), **spares.pids()})
                 continue
             else:
                 write_frame(outbox, {"error": f"unknown op {op!r}"})
