@@ -168,3 +168,37 @@ def test_a_child_that_closes_its_pipe_is_stopped_not_waited_for(sandbox):
     assert result.error is not None and result.error.kind in ("crash", "memory")
     assert time.monotonic() - started < 10
     assert run(sandbox).error is None
+
+
+# Looks for the bytes of torch.full((4,), 1234.5) in every frame on its stack and every object gc knows.
+SEEKS_BYTES = """import gc, struct, sys
+needle = struct.pack('<f', 1234.5) * 4
+hits = 0
+frame = sys._getframe()
+places = []
+while frame is not None:
+    places.append(frame.f_locals)
+    frame = frame.f_back
+for obj in gc.get_objects():
+    if isinstance(obj, dict):
+        places.append(obj)
+    elif isinstance(obj, (list, tuple)):
+        places.append(dict(enumerate(obj)))
+for place in places:
+    for value in list(place.values()):
+        if value is not needle and isinstance(value, (bytes, bytearray, memoryview)) and needle in bytes(value):
+            hits += 1
+found = torch.tensor(hits)
+y = x * 2
+"""
+
+
+def test_a_spare_holds_nothing_of_an_earlier_isolated_run(sandbox):
+    from tutor.engine.sandbox import RunSpec
+
+    answer = torch.full((4,), 1234.5)
+    isolated = sandbox.run_many([RunSpec("tiny", correct={"y": answer}, swap=("y",))], "y = x * 3\n", "learner.py", ["y"], 5.0)
+    assert isolated[0].error is None
+    for _ in range(2):  # the spare that waited during the isolated run, then the one forked after it
+        spares(sandbox)
+        assert run(sandbox, SEEKS_BYTES, names=("found", "y")).value("found").tensor.item() == 0

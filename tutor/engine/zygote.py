@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import IO, Any
 
 import torch
 
@@ -31,31 +31,41 @@ def main() -> None:
                 header, blob = read_frame(inbox)
             except EOFError:
                 return
-            op = header.get("op")
-            if op == "context":
-                contexts[header["key"]] = {
-                    "tensors": unpack_tensors(header["tensors"], blob),
-                    "scalars": header.get("scalars", {}),
-                    "device": header["device"],
-                }
-                spares.contexts_changed()
-                write_frame(outbox, {"ok": True})
-            elif op == "run":
-                missing = [spec.get("key", "") for spec in run_specs(header) if spec.get("key", "") not in contexts]
-                if missing:
-                    write_frame(outbox, {"status": "unknown-context", "keys": missing})
-                    continue
-                reply, payload = spares.run(header, blob, contexts)
-                write_frame(outbox, reply, payload)
-            elif op == "ping":
-                write_frame(outbox, {"ok": True, "pid": os.getpid(), **spares.pids()})
-                continue
-            else:
-                write_frame(outbox, {"error": f"unknown op {op!r}"})
-                continue
-            spares.refill(contexts)  # after the reply: the tutor judges while the next spare sets up
+            refill = serve(header, blob, contexts, spares, outbox)
+            # A spare forked below copies this process: it must not hold the request just served (an
+            # isolated run's carries the reference gradients), so nothing here refers to it any more.
+            del header, blob
+            if refill:
+                spares.refill(contexts)  # after the reply: the tutor judges while the next spares set up
     finally:
         spares.close()
+
+
+def serve(header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any]], spares: SparePool, outbox: IO[bytes]) -> bool:
+    """Answer one request; True when it changed the contexts or used up a spare."""
+    op = header.get("op")
+    if op == "context":
+        contexts[header["key"]] = {
+            "tensors": unpack_tensors(header["tensors"], blob),
+            "scalars": header.get("scalars", {}),
+            "device": header["device"],
+        }
+        spares.contexts_changed()
+        write_frame(outbox, {"ok": True})
+        return True
+    if op == "run":
+        missing = [spec.get("key", "") for spec in run_specs(header) if spec.get("key", "") not in contexts]
+        if missing:
+            write_frame(outbox, {"status": "unknown-context", "keys": missing})
+            return False
+        reply, payload = spares.run(header, blob, contexts)
+        write_frame(outbox, reply, payload)
+        return True
+    if op == "ping":
+        write_frame(outbox, {"ok": True, "pid": os.getpid(), **spares.pids()})
+    else:
+        write_frame(outbox, {"error": f"unknown op {op!r}"})
+    return False
 
 
 if __name__ == "__main__":
