@@ -16,6 +16,7 @@ CORE_MODULES = [
     "tutor.engine.compare",
     "tutor.engine.sandbox",
     "tutor.engine.zygote",
+    "tutor.engine.spare",
     "tutor.engine.service",
     "tutor.engine.client",
     "tutor.engine.grids",

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from tutor.engine.isolate import FINISH_HOOK, instrument
-from tutor.engine.wire import encode_frame, pack_tensors
+from tutor.engine.wire import encode_frame, pack_tensors, read_frame, unpack_tensors
 
 OUTPUT_KEEP = 16 * 1024
 
@@ -103,30 +103,97 @@ def describe(value: Any) -> dict[str, Any]:
     return {"kind": "other", "type": type(value).__name__}
 
 
-def run_learner(request: dict[str, Any], runs: list[dict[str, Any]], wfd: int) -> None:
-    """Run in a freshly forked child; writes one frame to wfd and exits. Never returns.
+def enter_sandbox(parent: int) -> None:
+    """What a freshly forked child does before anything else: its own process group, death with the
+    zygote, no terminal signals, stdio on /dev/null, no core dumps."""
+    os.setpgid(0, 0)
+    _die_with_parent()
+    if os.getppid() != parent:  # the zygote died before the line above could take effect
+        os._exit(0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-    `runs` holds one entry per context the file runs on (the checked batch, then a second batch size;
-    with `swap`, the isolated form of each): {"tensors", "scalars", "correct" (tensors to swap in), "swap" (names)}.
-    """
+
+def place_contexts(contexts: dict[str, dict[str, Any]]) -> dict[str, dict[str, torch.Tensor]]:
+    """Every context's tensors on its device (on a GPU this initialises CUDA: the costly part), warmed up."""
+    placed = {key: {name: t.to(ctx["device"]) for name, t in ctx["tensors"].items()} for key, ctx in contexts.items()}
+    for device in {ctx["device"] for ctx in contexts.values()}:
+        warm_up(device)
+    return placed
+
+
+def warm_up(device: str) -> None:
+    """Pay the first-call costs (a GPU's BLAS handle, the first kernels) before the learner's clock starts.
+
+    Uses no random numbers: the learner's file must find torch's generators as the zygote left them."""
+    x = torch.linspace(-1.0, 1.0, 64, device=device).reshape(8, 8)
+    h = torch.tanh(x @ x.T)
+    out = (h.exp() / h.exp().sum(1, keepdim=True)).log().max(1, keepdim=True).values.sum(0)
+    if out.device.type == "cuda":
+        torch.cuda.synchronize(out.device)
+
+
+def run_specs(header: dict[str, Any]) -> list[dict[str, Any]]:
+    """A run request's entries, one per context ({"key", "extra", "swap"}); a bare header is one run on "key"."""
+    return header.get("runs") or [{"key": header.get("key", ""), "extra": header.get("extra", [])}]
+
+
+def build_runs(
+    header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any]], placed: dict[str, dict[str, torch.Tensor]]
+) -> list[dict[str, Any]]:
+    """What each run of the request starts from: its context's tensors (already on the device) and extras."""
+    runs = []
+    for spec in run_specs(header):
+        ctx = contexts[spec["key"]]
+        device = ctx["device"]
+        tensors = placed.get(spec["key"]) or {name: t.to(device) for name, t in ctx["tensors"].items()}
+        extra = unpack_tensors(spec.get("extra", []), blob)
+        run = {"tensors": tensors, "scalars": ctx["scalars"], "device": device}
+        if spec.get("swap"):
+            run.update(correct=extra, swap=list(spec["swap"]))
+        else:
+            run["tensors"] = {**tensors, **{name: t.to(device) for name, t in extra.items()}}
+        runs.append(run)
+    return runs
+
+
+# A spare's first byte on its result pipe: set up, waiting for the request (written before any learner code).
+READY = b"R"
+
+
+def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: int, result_fd: int) -> None:
+    """A spare child's life (see spare.py): set up, wait for the one run request, run it, exit. Never returns."""
+    failure: BaseException | None = None
+    placed: dict[str, dict[str, torch.Tensor]] = {}
     try:
-        os.setpgid(0, 0)
-        _die_with_parent()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        device = request["device"]
-        if device == "cpu" and request.get("memory_limit"):
+        enter_sandbox(parent)
+        placed = place_contexts(contexts)
+    except BaseException as exc:  # reported with the request, so that the check still gets a verdict
+        failure = exc
+    try:
+        os.write(result_fd, READY)
+        with open(request_fd, "rb") as inbox:
+            header, blob = read_frame(inbox)
+    except BaseException:  # the zygote dropped this spare, or died: nothing to run
+        os._exit(0)
+    try:
+        if failure is not None:
+            raise failure
+        request = {**header, "device": contexts[run_specs(header)[0]["key"]]["device"]}
+        if request["device"] == "cpu" and request.get("memory_limit"):
             _limit_memory(int(request["memory_limit"]))
-        header, blob = _execute_all(request, runs, device)
+        reply, blob = _execute_all(request, build_runs(header, blob, contexts, placed))
     except BaseException as exc:  # the tutor's own failure inside the child: report, never hang
-        header, blob = {"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}, b""
-    data = encode_frame(header, blob)
+        reply, blob = {"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}, b""
+    data = encode_frame(reply, blob)
     view = memoryview(data)
     while view:
-        view = view[os.write(wfd, view) :]
+        view = view[os.write(result_fd, view) :]
+    os.close(result_fd)  # the zygote has its verdict now, not after this big process is torn down
     os._exit(0)
 
 
@@ -134,7 +201,7 @@ def run_learner(request: dict[str, Any], runs: list[dict[str, Any]], wfd: int) -
 STOPS_LATER_RUNS = ("timeout", "output", "memory", "syntax")
 
 
-def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]], device: str) -> tuple[dict, bytes]:
+def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[dict, bytes]:
     """Each run in turn; one frame {"runs": [header, ...]} whose tensors share one blob."""
     headers: list[dict[str, Any]] = []
     blobs: list[bytes] = []
@@ -146,7 +213,7 @@ def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]], device: st
             headers.append({"error": stopped, "values": [], "output": "", "modified": [], "skipped": True})
             continue
         # only the first run's in-place changes are reported, so only it keeps pristine copies
-        header, blob = _execute(request, run, device, codes, track_modified=index == 0)
+        header, blob = _execute(request, run, codes, track_modified=index == 0)
         for entry in header["values"]:
             if isinstance(entry.get("offset"), int):
                 entry["offset"] += offset
@@ -169,7 +236,7 @@ def _compile(request: dict[str, Any], swap: list[str], codes: dict[bool, Any]) -
 
 
 def _execute(
-    request: dict[str, Any], run: dict[str, Any], device: str, codes: dict[bool, Any], track_modified: bool = True
+    request: dict[str, Any], run: dict[str, Any], codes: dict[bool, Any], track_modified: bool = True
 ) -> tuple[dict, bytes]:
     filename, source = request["filename"], request["source"]
     lines = source.splitlines()
@@ -177,7 +244,8 @@ def _execute(
     swap: list[str] = list(run.get("swap") or [])
     namespace: dict[str, Any] = {"__name__": "__main__", "__file__": filename, "torch": torch, "F": F}
     namespace.update(run.get("scalars", {}))
-    given = {name: t.to(device) if device != "cpu" else t.clone() for name, t in run["tensors"].items()}
+    device = run["device"]
+    given = {name: t.clone() for name, t in run["tensors"].items()}  # a run's in-place edits stay its own
     namespace.update(given)
     pristine = {name: t.clone() for name, t in given.items()} if track_modified else {}
     captured: dict[str, Any] = {}

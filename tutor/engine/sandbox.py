@@ -174,6 +174,9 @@ class Sandbox:
         self._lock = threading.Lock()
         self._contexts: dict[str, dict[str, Any]] = {}
         self._proc: subprocess.Popen[bytes] | None = None
+        # The child that ran the latest run: {"pid", "spare": forked before the request, "ready": set up by
+        # then, "age_s": how long before it was forked} (see spare.py)
+        self.last_child: dict[str, Any] | None = None
         self._start()
 
     def _start(self) -> None:
@@ -223,6 +226,12 @@ class Sandbox:
             self._contexts[key] = {"header": {"tensors": meta, "scalars": scalars, "device": device}, "blob": blob}
             self._call({"op": "ping"})
             self._send_context(key)
+
+    def ping(self) -> dict[str, Any]:
+        """The zygote's pid, its spares' pids and those of them set up and waiting (see spare.py)."""
+        with self._lock:
+            reply, _ = self._call({"op": "ping"})
+        return reply
 
     def has_context(self, key: str) -> bool:
         return key in self._contexts
@@ -282,6 +291,7 @@ class Sandbox:
                 for key in {spec.key for spec in runs}:
                     self._send_context(key)
                 reply, payload = self._call(header, blob)
+            self.last_child = reply.get("child") if isinstance(reply.get("child"), dict) else None
         return parse_runs(reply, payload, timeout, len(runs))
 
     def _kill(self) -> None:

@@ -82,6 +82,14 @@ def decode_frame(data: bytes) -> tuple[dict[str, Any], bytes]:
     return decode_frame_parts(data[12 : 12 + head_len], data[12 + head_len :])
 
 
+def is_whole_frame(data: bytes) -> bool:
+    """The bytes are exactly one frame by its length prefix (its contents are not parsed)."""
+    if len(data) < 12:
+        return False
+    head_len, blob_len = struct.unpack(">IQ", data[:12])
+    return len(data) == 12 + head_len + blob_len
+
+
 def encode_frame(header: dict[str, Any], blob: bytes = b"") -> bytes:
     head = json.dumps(header).encode()
     return struct.pack(">IQ", len(head), len(blob)) + head + blob

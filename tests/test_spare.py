@@ -1,0 +1,204 @@
+"""The zygote keeps a spare child ready: it takes the next run, serves only that one, and never outlives
+the zygote or the contexts it was made for. A tiny context keeps these tests fast."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tutor.engine.sandbox import Sandbox
+
+PID_SOURCE = "import os\npid = torch.tensor(os.getpid())\ny = x * 2\n"
+
+
+def gone(pid: int, within: float = 5.0) -> bool:
+    """The process has exited (a zombie waiting for the zygote to reap it counts as exited)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def spares(sandbox: Sandbox, count: int = 2, within: float = 10.0) -> list[int]:
+    """The zygote's spares, once `count` of them are set up and waiting."""
+    deadline = time.monotonic() + within
+    while True:
+        reply = sandbox.ping()
+        if len(reply["ready"]) >= count or time.monotonic() > deadline:
+            return reply["spares"]
+        time.sleep(0.02)
+
+
+def run(sandbox: Sandbox, source: str = PID_SOURCE, key: str = "tiny", timeout: float = 5.0, names=("pid", "y")):
+    return sandbox.run(key, source, "learner.py", list(names), timeout)
+
+
+def ran_in(result) -> int:
+    return int(result.value("pid").tensor)
+
+
+@pytest.fixture
+def sandbox():
+    box = Sandbox()
+    box.load_context("tiny", {"x": torch.arange(4.0)}, {"n": 4}, "cpu")
+    yield box
+    box.close()
+
+
+def test_a_run_goes_to_the_spare_forked_before_the_request(sandbox):
+    waiting, _ = spares(sandbox)
+    result = run(sandbox)
+    assert result.error is None
+    assert ran_in(result) == waiting
+    assert sandbox.last_child == {"pid": waiting, "spare": True, "ready": True, "age_s": sandbox.last_child["age_s"]}
+    assert torch.equal(result.value("y").tensor, torch.arange(4.0) * 2)
+
+
+def test_a_spare_serves_one_run_and_a_new_one_waits(sandbox):
+    first = run(sandbox, PID_SOURCE + "import builtins\nbuiltins.left_behind = 1\ntorch.ones = None\n")
+    second = run(sandbox, PID_SOURCE + "import builtins\nseen = torch.tensor(hasattr(builtins, 'left_behind'))\n",
+                 names=("pid", "y", "seen"))
+    assert first.error is None and second.error is None
+    assert ran_in(first) != ran_in(second)
+    assert not second.value("seen").tensor.item()  # nothing the first run did reaches the second
+    assert sandbox.last_child["spare"] is True
+    assert gone(ran_in(first)) and gone(ran_in(second))
+    assert len(spares(sandbox)) == 2
+    assert not {ran_in(first), ran_in(second)} & set(spares(sandbox))
+
+
+def test_a_new_context_replaces_the_spare(sandbox):
+    old = spares(sandbox)
+    sandbox.load_context("other", {"x": torch.full((2,), 5.0)}, {"n": 2}, "cpu")
+    assert all(gone(pid) for pid in old)
+    new = spares(sandbox)
+    assert len(new) == 2 and not set(new) & set(old)
+    result = run(sandbox, key="other")
+    assert ran_in(result) == new[0]
+    assert torch.equal(result.value("y").tensor, torch.full((2,), 10.0))
+
+
+def test_a_killed_spare_is_replaced_transparently(sandbox):
+    waiting = spares(sandbox)
+    for pid in waiting:
+        os.kill(pid, signal.SIGKILL)
+        assert gone(pid)
+    result = run(sandbox)
+    assert result.error is None and torch.equal(result.value("y").tensor, torch.arange(4.0) * 2)
+    assert ran_in(result) not in waiting and sandbox.last_child["spare"] is False
+    assert len(spares(sandbox)) == 2  # and the next ones are ready again
+
+
+def test_the_time_limit_counts_from_the_hand_over(sandbox):
+    # the zygote's hard limit is timeout + 1.5 s of grace; the spares below are older than that
+    spares(sandbox)
+    time.sleep(2.2)
+    slow = run(sandbox, "import time\ntime.sleep(0.3)\n" + PID_SOURCE, timeout=0.6)
+    assert slow.error is None and sandbox.last_child["age_s"] >= 2.2
+    spares(sandbox)
+    time.sleep(2.2)
+    started = time.monotonic()
+    stubborn = run(sandbox, "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass\n", timeout=0.3)
+    assert stubborn.error.kind == "timeout"
+    assert time.monotonic() - started >= 0.3 + 1.5 - 0.05
+
+
+def test_spares_die_with_the_zygote(sandbox):
+    waiting = spares(sandbox)
+    sandbox._proc.kill()
+    assert all(gone(pid) for pid in waiting)
+    assert run(sandbox).error is None  # the sandbox restarts, with its contexts and fresh spares
+    again = spares(sandbox)
+    sandbox.close()
+    assert len(again) == 2 and all(gone(pid) for pid in again)
+
+
+def test_a_wrong_file_finds_both_its_children_ready_and_neither_holds_the_others_pipes(sandbox):
+    waiting = spares(sandbox)
+    assert len(waiting) == 2
+    source = PID_SOURCE + "fds = torch.tensor([int(f) for f in os.listdir('/proc/self/fd')])\n"
+    first = run(sandbox, source, names=("pid", "fds"))
+    second = run(sandbox, source, names=("pid", "fds"))  # at once, as the isolated re-run follows a chained one
+    assert [ran_in(first), ran_in(second)] == waiting  # both were ready, oldest first
+    assert sandbox.last_child["ready"] is True
+    for result in (first, second):
+        # stdio, the result pipe, and the descriptor listdir opened: nothing of the zygote's or a sibling's
+        assert len(result.value("fds").tensor) <= 5
+
+
+def test_the_number_of_spares_can_be_set_for_benchmarks(monkeypatch):
+    monkeypatch.setenv("BACKPROP_NINJA_SPARES", "0")
+    box = Sandbox()
+    try:
+        box.load_context("tiny", {"x": torch.arange(4.0)}, {"n": 4}, "cpu")
+        assert box.ping()["spares"] == []
+        assert run(box).error is None and box.last_child["spare"] is False
+    finally:
+        box.close()
+
+
+@pytest.mark.cuda
+def test_on_a_gpu_the_spare_holds_the_context_on_the_device():
+    box = Sandbox()
+    try:
+        box.load_context("tiny", {"x": torch.arange(4.0)}, {"n": 4}, "cuda")
+        waiting = spares(box)[0]
+        result = run(box, PID_SOURCE + "on_gpu = torch.tensor(x.is_cuda)\n", names=("pid", "y", "on_gpu"))
+        assert result.error is None and ran_in(result) == waiting
+        assert result.value("on_gpu").tensor.item() and result.value("y").device == "cuda"
+    finally:
+        box.close()
+
+
+def test_a_child_that_closes_its_pipe_is_stopped_not_waited_for(sandbox):
+    source = "import os, time\nos.closerange(3, 4096)\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass\n"
+    started = time.monotonic()
+    result = run(sandbox, source, timeout=30.0)
+    assert result.error is not None and result.error.kind in ("crash", "memory")
+    assert time.monotonic() - started < 10
+    assert run(sandbox).error is None
+
+
+# Looks for the bytes of torch.full((4,), 1234.5) in every frame on its stack and every object gc knows.
+SEEKS_BYTES = """import gc, struct, sys
+needle = struct.pack('<f', 1234.5) * 4
+hits = 0
+frame = sys._getframe()
+places = []
+while frame is not None:
+    places.append(frame.f_locals)
+    frame = frame.f_back
+for obj in gc.get_objects():
+    if isinstance(obj, dict):
+        places.append(obj)
+    elif isinstance(obj, (list, tuple)):
+        places.append(dict(enumerate(obj)))
+for place in places:
+    for value in list(place.values()):
+        if value is not needle and isinstance(value, (bytes, bytearray, memoryview)) and needle in bytes(value):
+            hits += 1
+found = torch.tensor(hits)
+y = x * 2
+"""
+
+
+def test_a_spare_holds_nothing_of_an_earlier_isolated_run(sandbox):
+    from tutor.engine.sandbox import RunSpec
+
+    answer = torch.full((4,), 1234.5)
+    isolated = sandbox.run_many([RunSpec("tiny", correct={"y": answer}, swap=("y",))], "y = x * 3\n", "learner.py", ["y"], 5.0)
+    assert isolated[0].error is None
+    for _ in range(2):  # the spare that waited during the isolated run, then the one forked after it
+        spares(sandbox)
+        assert run(sandbox, SEEKS_BYTES, names=("found", "y")).value("found").tensor.item() == 0
