@@ -16,10 +16,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+warnings.filterwarnings("ignore", message=".*Failed to initialize NumPy.*")
 
 from tutor.course import load_course  # noqa: E402
 from tutor.engine.data import BUNDLED  # noqa: E402
