@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -63,16 +64,10 @@ def cmd_train(args: argparse.Namespace, course: Course) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        if view is not None:
-            with view.progress:
-                result = train_exercise(
-                    course, exercise, path, steps=args.steps, device=args.device, data=args.data,
-                    timeout=args.timeout, on_event=view.on_event, cancel=cancel,
-                )
-        else:
+        with view.progress if view is not None else contextlib.nullcontext():
             result = train_exercise(
                 course, exercise, path, steps=args.steps, device=args.device, data=args.data,
-                timeout=args.timeout, cancel=cancel,
+                timeout=args.timeout, on_event=view.on_event if view is not None else None, cancel=cancel,
             )
     except (CheckerError, DataError) as exc:
         raise UsageError(str(exc)) from None
