@@ -7,7 +7,7 @@ import io
 import pytest
 import torch
 
-from tutor.engine.sandbox import parse_run
+from tutor.engine.sandbox import parse_runs
 from tutor.engine.wire import (
     WireError,
     decode_frame,
@@ -48,13 +48,11 @@ def test_lying_frames_are_rejected():
 
 
 def test_garbage_from_a_child_is_a_crash_verdict():
-    run = parse_run({"status": "exited", "code": 0}, b"not a frame at all", 10.0)
+    (run,) = parse_runs({"status": "exited", "code": 0}, b"not a frame at all", 10.0)
     assert run.error.kind == "crash"
 
 
 def test_runs_of_one_child_share_a_blob_and_a_fatal_ending():
-    from tutor.engine.sandbox import parse_runs
-
     meta_a, blob_a = pack_tensors({"da": torch.ones(2)})
     meta_b, blob_b = pack_tensors({"da": torch.full((3,), 2.0)})
     meta_b[0]["offset"] += len(blob_a)

@@ -67,9 +67,8 @@ def needs_isolation(tensors: list[TensorVerdict], run: LearnerRun) -> bool:
 
 def judge_isolated(
     exercise: Exercise, contexts: list[Context], tensors: list[TensorVerdict], runs: list[LearnerRun]
-) -> list[TensorVerdict]:
-    """Mark each chained failure isolated pass/fail and point inherited ones at their root; returns the
-    isolated verdicts on the first context (what the diagnosis reads)."""
+) -> None:
+    """Mark each chained failure isolated pass/fail and point inherited ones at their root."""
     first = _verdicts(exercise, contexts[0], runs[0])
     usable = len(contexts) > 1 and runs[1].complete
     second = _verdicts(exercise, contexts[1], runs[1]) if usable else None
@@ -83,7 +82,6 @@ def judge_isolated(
         if t.isolated == "pass" and t.inherits_from is None:
             # right when its own line ran and nothing upstream is wrong: something later changed it
             t.diagnosis = CHANGED_LATER
-    return first
 
 
 CHANGED_LATER = {
@@ -114,14 +112,12 @@ def add_diagnoses(
 
 def judge(
     exercise: Exercise,
-    contexts: list[Context] | Context,
-    runs: list[LearnerRun] | LearnerRun,
+    contexts: list[Context],
+    runs: list[LearnerRun],
     filename: str,
     isolate: Callable[[], list[LearnerRun]] | None = None,
 ) -> CheckReport:
     """The report of `runs` (one per context); `isolate` runs the isolated form, called only on a failure."""
-    contexts = contexts if isinstance(contexts, list) else [contexts]
-    runs = runs if isinstance(runs, list) else [runs]
     tensors = judge_chained(exercise, contexts, runs)
     isolated = isolate() if isolate is not None and needs_isolation(tensors, runs[0]) else None
     if isolated is not None:

@@ -111,10 +111,6 @@ def parse_runs(reply: dict[str, Any], payload: bytes, timeout: float, count: int
     return runs
 
 
-def parse_run(reply: dict[str, Any], payload: bytes, timeout: float) -> LearnerRun:
-    return parse_runs(reply, payload, timeout)[0]
-
-
 def _garbled() -> LearnerRun:
     return LearnerRun(LearnerError("crash", "the checking process sent back garbage (a run is not an object)"))
 
