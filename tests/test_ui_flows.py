@@ -266,3 +266,16 @@ async def test_bindings_are_in_the_command_palette(course, tmp_path):
         await pilot.press("question_mark")
         await settle(pilot)
         assert app.screen.query("HelpPanel")
+
+
+async def test_a_malformed_editor_variable_is_reported_not_a_crash(course, tmp_path, monkeypatch):
+    monkeypatch.setenv("VISUAL", "vim '-c")  # unbalanced quote: shlex cannot split it
+    store = FakeStore()
+    store.set_current("atomic", None)
+    app = tutor_app(course, tmp_path, store=store, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, ExerciseScreen)
+        assert any("cannot read $VISUAL/$EDITOR" in str(n.message) for n in app._notifications)

@@ -260,8 +260,13 @@ class ExerciseScreen(Screen):
                         "window: the tutor re-checks on every save.", title="No editor", timeout=10)
             return
         try:
+            command = [*shlex.split(editor), str(self.path)]
+        except ValueError as exc:  # unbalanced quotes in $EDITOR: say so rather than end the app
+            self.notify(f"cannot read $VISUAL/$EDITOR {editor!r}: {exc}", title="No editor", severity="error")
+            return
+        try:
             with self.app.suspend():
-                subprocess.run([*shlex.split(editor), str(self.path)], check=False)
+                subprocess.run(command, check=False)
         except SuspendNotSupported:
             self.notify("This terminal cannot hand over to an editor; edit the file in another window.")
         except OSError as exc:
