@@ -34,6 +34,21 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def child_env() -> dict[str, str]:
+    """The environment for a tutor child process: this checkout of the package first on PYTHONPATH."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
+
+
+def open_log(path: Path | None) -> IO[bytes] | int:
+    """The child's stderr: the log file opened for appending (the caller closes it after Popen), else DEVNULL."""
+    if path is not None:
+        try:
+            return open(path, "ab")  # noqa: SIM115 - handed to the child, closed by the caller
+        except OSError:
+            pass
+    return subprocess.DEVNULL
+
+
 class CheckClient:
     """check(exercise_id, path) -> the service's reply dict; safe to call from one worker thread at a time."""
 
@@ -63,20 +78,11 @@ class CheckClient:
             if self._proc is None:
                 self._spawn()
 
-    def _log(self) -> IO[bytes] | int:
-        if self.log_path is not None:
-            try:
-                return open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
-            except OSError:
-                pass
-        return subprocess.DEVNULL
-
     def _spawn(self) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
-        log = self._log()
+        log = open_log(self.log_path)
         try:
             self._proc = subprocess.Popen(
-                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, bufsize=0
+                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=child_env(), bufsize=0
             )
         finally:
             if not isinstance(log, int):
