@@ -70,12 +70,13 @@ class CheckClient:
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
         self._lock = threading.Lock()
+        self._closed = False
 
     # -- process lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the service in the background (returns at once; torch imports over there)."""
         with self._lock:
-            if self._proc is None:
+            if self._proc is None and not self._closed:
                 self._spawn()
 
     def _spawn(self) -> None:
@@ -105,7 +106,13 @@ class CheckClient:
                     stream.close()
 
     def close(self) -> None:
-        with self._lock:
+        self._closed = True
+        while not self._lock.acquire(timeout=0.05):
+            # A check is waiting on the service (maybe for minutes): end the service so that it returns now.
+            proc = self._proc
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+        try:
             proc = self._proc
             if proc is not None and proc.poll() is None and proc.stdin:
                 try:
@@ -114,6 +121,8 @@ class CheckClient:
                 except (OSError, subprocess.TimeoutExpired):
                     pass
             self._stop()
+        finally:
+            self._lock.release()
 
     # -- talking -----------------------------------------------------------------------------------------
     def _read_line(self, deadline: float) -> bytes:
@@ -155,6 +164,8 @@ class CheckClient:
         notes: list[str] = []
         with self._lock:
             for _attempt in range(2):
+                if self._closed:
+                    return {"type": "error", "message": "the checker was closed (the tutor is quitting)"}
                 if self._proc is not None and self._proc.poll() is not None:
                     notes.append(f"the checking worker had ended ({describe_exit(self._stop())}); restarted it")
                     self.restarts += 1
