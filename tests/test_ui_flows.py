@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+import time
 
 from tests.ui_fakes import FakeChecker, FakeStore
 from tests.ui_helpers import plain, save, settle, tutor_app, wait_for
@@ -266,3 +268,33 @@ async def test_bindings_are_in_the_command_palette(course, tmp_path):
         await pilot.press("question_mark")
         await settle(pilot)
         assert app.screen.query("HelpPanel")
+
+
+async def test_a_malformed_editor_variable_is_reported_not_a_crash(course, tmp_path, monkeypatch):
+    monkeypatch.setenv("VISUAL", "vim '-c")  # unbalanced quote: shlex cannot split it
+    store = FakeStore()
+    store.set_current("atomic", None)
+    app = tutor_app(course, tmp_path, store=store, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, ExerciseScreen)
+        assert any("cannot read $VISUAL/$EDITOR" in str(n.message) for n in app._notifications)
+
+
+def test_closing_the_checker_during_a_check_ends_it_at_once():
+    # Quitting while the service is silent (importing torch, running a slow file) must not wait out the deadline.
+    client = CheckClient(command=[sys.executable, "-c", "import time; time.sleep(60)"], timeout=1)
+    replies: list[dict] = []
+    worker = threading.Thread(target=lambda: replies.append(client.check("atomic", "/nowhere.py")), daemon=True)
+    worker.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    client.close()
+    assert time.monotonic() - started < 5
+    worker.join(5)
+    assert replies and replies[0]["type"] == "error" and "closed" in replies[0]["message"]
+    assert client._proc is None
+    client.start()  # a closed client starts nothing again
+    assert client._proc is None

@@ -8,16 +8,15 @@ or a "crashed" line made here when the process ends (or garbles a line) before i
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from tutor.engine.client import PACKAGE_PARENT, describe_exit
+from tutor.engine.client import child_env, describe_exit, open_log
 
 FINAL = ("result", "error", "crashed")
 STOP_WAIT_S = 3.0
@@ -27,12 +26,11 @@ class TrainingRun:
     """One stream process; events() is read by one worker thread, cancel()/stop() may come from any."""
 
     def __init__(self, command: list[str], log_path: Path | None = None) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
-        log = _open_log(log_path)
+        log = open_log(log_path)
         self.log_path = log_path if not isinstance(log, int) else None
         try:
             self.proc = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=child_env(),
                 start_new_session=True,  # the terminal's keys belong to the app, which decides how to stop it
             )
         finally:
@@ -82,15 +80,6 @@ class TrainingRun:
             self.proc.send_signal(signum)
         except (ProcessLookupError, OSError):
             pass
-
-
-def _open_log(path: Path | None) -> IO[bytes] | int:
-    if path is not None:
-        try:
-            return open(path, "ab")  # noqa: SIM115 - handed to the child, closed by the caller
-        except OSError:
-            pass
-    return subprocess.DEVNULL
 
 
 class TrainingClient:

@@ -34,6 +34,21 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def child_env() -> dict[str, str]:
+    """The environment for a tutor child process: this checkout of the package first on PYTHONPATH."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
+
+
+def open_log(path: Path | None) -> IO[bytes] | int:
+    """The child's stderr: the log file opened for appending (the caller closes it after Popen), else DEVNULL."""
+    if path is not None:
+        try:
+            return open(path, "ab")  # noqa: SIM115 - handed to the child, closed by the caller
+        except OSError:
+            pass
+    return subprocess.DEVNULL
+
+
 class CheckClient:
     """check(exercise_id, path) -> the service's reply dict; safe to call from one worker thread at a time."""
 
@@ -55,28 +70,20 @@ class CheckClient:
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
         self._lock = threading.Lock()
+        self._closed = False
 
     # -- process lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the service in the background (returns at once; torch imports over there)."""
         with self._lock:
-            if self._proc is None:
+            if self._proc is None and not self._closed:
                 self._spawn()
 
-    def _log(self) -> IO[bytes] | int:
-        if self.log_path is not None:
-            try:
-                return open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
-            except OSError:
-                pass
-        return subprocess.DEVNULL
-
     def _spawn(self) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
-        log = self._log()
+        log = open_log(self.log_path)
         try:
             self._proc = subprocess.Popen(
-                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, bufsize=0
+                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=child_env(), bufsize=0
             )
         finally:
             if not isinstance(log, int):
@@ -99,7 +106,13 @@ class CheckClient:
                     stream.close()
 
     def close(self) -> None:
-        with self._lock:
+        self._closed = True
+        while not self._lock.acquire(timeout=0.05):
+            # A check is waiting on the service (maybe for minutes): end the service so that it returns now.
+            proc = self._proc
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+        try:
             proc = self._proc
             if proc is not None and proc.poll() is None and proc.stdin:
                 try:
@@ -108,6 +121,8 @@ class CheckClient:
                 except (OSError, subprocess.TimeoutExpired):
                     pass
             self._stop()
+        finally:
+            self._lock.release()
 
     # -- talking -----------------------------------------------------------------------------------------
     def _read_line(self, deadline: float) -> bytes:
@@ -149,6 +164,8 @@ class CheckClient:
         notes: list[str] = []
         with self._lock:
             for _attempt in range(2):
+                if self._closed:
+                    return {"type": "error", "message": "the checker was closed (the tutor is quitting)"}
                 if self._proc is not None and self._proc.poll() is not None:
                     notes.append(f"the checking worker had ended ({describe_exit(self._stop())}); restarted it")
                     self.restarts += 1

@@ -53,7 +53,6 @@ class TutorApp(App):
     ]
 
     watch_state: reactive[str] = reactive("")
-    checker_state: reactive[str] = reactive("")
 
     def __init__(self, course: Course, workspace: Workspace, store: Any, checker: Checker, *,
                  trainer: Trainer | None = None, watch: bool = True, notices: Iterable[str] = ()) -> None:

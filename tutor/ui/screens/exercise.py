@@ -83,7 +83,6 @@ class ExerciseScreen(Screen):
             table.select_step(self.initial_step)
         self.store.set_current(self.exercise.id, table.selected_step)
         self.watch(self.app, "watch_state", self.refresh_status)
-        self.watch(self.app, "checker_state", self.refresh_status)
         self.show_detail()
         table.focus()
         self.recheck()
@@ -95,8 +94,6 @@ class ExerciseScreen(Screen):
             parts.append("checking…")
         elif self.last_elapsed is not None:
             parts.append(f"checked in {self.last_elapsed:.2f} s")
-        if self.app.checker_state:
-            parts.append(self.app.checker_state)
         self.query_one("#ex-status", Static).update(Text("  ·  ".join(parts), style="dim"))
 
     @property
@@ -263,8 +260,13 @@ class ExerciseScreen(Screen):
                         "window: the tutor re-checks on every save.", title="No editor", timeout=10)
             return
         try:
+            command = [*shlex.split(editor), str(self.path)]
+        except ValueError as exc:  # unbalanced quotes in $EDITOR: say so rather than end the app
+            self.notify(f"cannot read $VISUAL/$EDITOR {editor!r}: {exc}", title="No editor", severity="error")
+            return
+        try:
             with self.app.suspend():
-                subprocess.run([*shlex.split(editor), str(self.path)], check=False)
+                subprocess.run(command, check=False)
         except SuspendNotSupported:
             self.notify("This terminal cannot hand over to an editor; edit the file in another window.")
         except OSError as exc:
