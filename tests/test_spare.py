@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tutor.engine.sandbox import Sandbox
+from tutor.engine.sandbox import RunSpec, Sandbox
 
 PID_SOURCE = "import os\npid = torch.tensor(os.getpid())\ny = x * 2\n"
 
@@ -41,7 +41,7 @@ def spares(sandbox: Sandbox, count: int = 2, within: float = 10.0) -> list[int]:
 
 
 def run(sandbox: Sandbox, source: str = PID_SOURCE, key: str = "tiny", timeout: float = 5.0, names=("pid", "y")):
-    return sandbox.run(key, source, "learner.py", list(names), timeout)
+    return sandbox.run_many([RunSpec(key)], source, "learner.py", list(names), timeout)[0]
 
 
 def ran_in(result) -> int:
@@ -194,7 +194,6 @@ y = x * 2
 
 
 def test_a_spare_holds_nothing_of_an_earlier_isolated_run(sandbox):
-    from tutor.engine.sandbox import RunSpec
 
     answer = torch.full((4,), 1234.5)
     isolated = sandbox.run_many([RunSpec("tiny", correct={"y": answer}, swap=("y",))], "y = x * 3\n", "learner.py", ["y"], 5.0)

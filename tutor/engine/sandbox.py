@@ -232,22 +232,6 @@ class Sandbox:
     def has_context(self, key: str) -> bool:
         return key in self._contexts
 
-    def run(
-        self,
-        key: str,
-        source: str,
-        filename: str,
-        names: list[str],
-        timeout: float,
-        memory_limit: int = 4 << 30,
-        output_limit: int = 1 << 20,
-        extra: dict[str, torch.Tensor] | None = None,
-        options: dict[str, Any] | None = None,
-    ) -> LearnerRun:
-        """One run on one context; `extra` tensors join the context's names."""
-        runs = [RunSpec(key, extra)] if extra else [RunSpec(key)]
-        return self.run_many(runs, source, filename, names, timeout, memory_limit, output_limit, options)[0]
-
     def run_many(
         self,
         runs: list[RunSpec],
