@@ -85,7 +85,7 @@ def _cancel_on_eof(cancel: threading.Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tutor.training.stream", description=__doc__.splitlines()[0])
-    parser.add_argument("--exercise", default="training")
+    parser.add_argument("--exercise", required=True, help="the training exercise's id (from the course)")
     parser.add_argument("--file", required=True, type=Path)
     parser.add_argument("--steps", type=int)
     parser.add_argument("--device", default="cpu")
