@@ -122,14 +122,15 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         forward=_compiles(m, "forward", m.text("forward")),
         loss=m.text("loss"),
     )
-    ctx = top.sub("context")
-    context = _context(ctx)
-    second = _context(ctx.sub("second"))
-    if second.batch_size == context.batch_size:
-        raise ctx.error("second.batch_size", "should differ from batch_size (it catches hard-coded sizes)")
+    context = _context(top.sub("context"))
 
     steps: list[Step] = []
+    support: list[Step] = []
     for s in top.items("steps"):
+        if s.get("support", bool, False):
+            # a supporting row: judged when the learner's file assigns it; no hints of its own
+            support.append(Step(name=s.text("name"), of=s.text("of"), line=s.text("line"), hints=s.strings("hints", ()), support=True))
+            continue
         mistakes = tuple(
             Mistake(
                 code=mk.text("code", "course"),
@@ -145,7 +146,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
     if not steps:
         raise top.error("steps", "needs at least one step")
     seen: set[str] = set()
-    for i, step in enumerate(steps):
+    for i, step in enumerate([*steps, *support]):
         if not step.name.isidentifier():
             raise top.error(f"steps[{i}].name", f"{step.name!r} is not a Python name")
         if step.name in seen:
@@ -189,11 +190,14 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         source=path,
         model=model,
         context=context,
-        second_context=second,
         steps=tuple(steps),
         given=top.strings("given", ()),
         training=training,
         forbid_autograd=top.get("forbid_autograd", bool, False),
+        support=tuple(support),
+        chain=top.strings("chain", ()),
+        chain_message=top.text("chain_message", ""),
+        row_order=tuple(r.table["name"] for r in top.items("steps")),
     )
 
 

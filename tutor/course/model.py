@@ -27,12 +27,20 @@ class Step:
     line: str
     hints: tuple[str, ...]
     mistakes: tuple[Mistake, ...] = ()
+    # A supporting row (exercise 4's dlogits, dh, ...): judged only when the learner's file assigns it, so
+    # that a wrong intermediate is named as the root; it never counts towards passing the exercise.
+    support: bool = False
 
 
 @dataclass(frozen=True)
 class ContextSpec:
+    """Which batch a context holds; sizes left None are the model's own (and the dataset's vocabulary)."""
+
     seed: int
     batch_size: int
+    n_embd: int | None = None
+    n_hidden: int | None = None
+    vocab_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,12 +92,28 @@ class Exercise:
     source: Path
     model: Model
     context: ContextSpec
-    second_context: ContextSpec
     steps: tuple[Step, ...]
     given: tuple[str, ...] = ()
     training: Training | None = None
     # Refuse files that use autograd in any form (`.backward()`, `.grad`, torch.autograd, ...).
     forbid_autograd: bool = False
+    # Exercise 4's optional intermediate rows, in the order the report shows them among the steps.
+    support: tuple[Step, ...] = ()
+    # Names of another exercise's chain of intermediate gradients: a file that assigns any of them reaches
+    # the answer the long way round, which is not what this exercise asks (exercises 2 and 3).
+    chain: tuple[str, ...] = ()
+    chain_message: str = ""
+
+    # Every step and supporting row by name, in the TOML's order (the order of a backward pass).
+    row_order: tuple[str, ...] = ()
+
+    @property
+    def rows(self) -> tuple[Step, ...]:
+        """Steps and supporting rows in the course's order."""
+        rows = (*self.steps, *self.support)
+        if not self.row_order:
+            return rows
+        return tuple(sorted(rows, key=lambda s: self.row_order.index(s.name)))
 
     @property
     def file_name(self) -> str:

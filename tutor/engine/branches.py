@@ -75,21 +75,43 @@ def _broadcast_axes(shape: tuple[int, ...], full: tuple[int, ...]) -> tuple[int,
     return tuple(i for i, (a, b) in enumerate(zip(padded, full)) if a == 1 and b != 1)
 
 
-def _analyse(exercise: Exercise, ctx: Context) -> dict[str, list[Use]]:
+@dataclass
+class Trace:
+    """One backward pass through the tapped forward code: per watched tensor its gradient and its uses."""
+
+    grads: dict[str, torch.Tensor]
+    uses: dict[str, list[Use]]
+
+
+def trace(
+    exercise: Exercise,
+    ctx: Context,
+    cuts: frozenset[str] = frozenset(),
+    inject: dict[str, torch.Tensor] | None = None,
+    with_loss: bool = True,
+) -> Trace:
+    """Run the forward code with every use of a step's tensor tapped, and backpropagate.
+
+    Each tensor in `cuts` is detached right after the statement that computes it (later statements read a
+    fresh leaf), and the gradient injected for it (`inject`) flows into that statement instead of what
+    the rest of the graph would send: so each leaf's gradient is its own lines' vector-Jacobian products
+    with the injected upstream gradients (the local rule), plus the loss's own line when `with_loss`.
+    """
     model = exercise.model
-    watched = {step.of for step in exercise.steps}
+    watched = {step.of for step in exercise.rows}
     tree = ast.parse(model.forward)
     lines = model.forward.splitlines()
     broadcast: dict[str, tuple[int, ...]] = {}  # key -> shape of the statement's result
-    body: list[ast.stmt] = []
+    codes: list[tuple[Any, set[str]]] = []
     sources: dict[str, str] = {}
     for index, stmt in enumerate(tree.body):
         result = _result_shape(stmt, ctx)
         if result is not None:
             broadcast.update({f"{name}@{index}": result for name in watched})
         sources.update({f"{name}@{index}": ast.get_source_segment(model.forward, stmt) or lines[stmt.lineno - 1] for name in watched})
-        body.append(_Taps(watched, index).visit(stmt))
-    code = compile(ast.fix_missing_locations(ast.Module(body=body, type_ignores=[])), f"<{exercise.id}: forward taps>", "exec")
+        tapped = ast.fix_missing_locations(ast.Module(body=[_Taps(watched, index).visit(stmt)], type_ignores=[]))
+        targets = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        codes.append((compile(tapped, f"<{exercise.id}: forward taps>", "exec"), targets & cuts))
 
     taps: dict[str, list[tuple[torch.Tensor, tuple[int, ...]]]] = {}
 
@@ -115,33 +137,53 @@ def _analyse(exercise: Exercise, ctx: Context) -> dict[str, list[Use]]:
         ns[name] = ctx.inputs[name]
     for name in model.parameters:
         ns[name] = ctx.inputs[name].detach().clone().requires_grad_(True)
+    outputs: dict[str, torch.Tensor] = {}  # each cut tensor as its statement computed it
     with torch.enable_grad():
-        exec(code, ns)
-        ns[model.loss].backward()
+        for code, cut_here in codes:
+            exec(code, ns)
+            for name in cut_here:
+                value = ns[name]
+                if isinstance(value, torch.Tensor) and value.requires_grad:
+                    outputs[name] = value
+                    ns[name] = value.detach().requires_grad_(True)
+        total = ns[model.loss] if with_loss else None
+        for name, upstream in (inject or {}).items():
+            if name in outputs:
+                term = (outputs[name] * upstream.to(outputs[name].dtype)).sum()
+                total = term if total is None else total + term
+        leaves = {name: ns[name] for name in watched if isinstance(ns.get(name), torch.Tensor) and ns[name].requires_grad}
+        if total is not None and total.requires_grad:
+            total.backward()
 
+    grads = {name: leaf.grad.detach() if leaf.grad is not None else torch.zeros_like(leaf) for name, leaf in leaves.items()}
     uses: dict[str, list[Use]] = {}
-    for key, tapped in taps.items():
+    for key, tapped_uses in taps.items():
         name, index = key.split("@")
         target = ctx.inputs[name]
-        total = torch.zeros_like(target)
+        contribution = torch.zeros_like(target)
         unreduced, axes = None, ()
-        for out, out_axes in tapped:
+        for out, out_axes in tapped_uses:
             if out.grad is None:
                 continue
             grad = out.grad.detach()
             if out_axes:
                 unreduced, axes = grad.clone(), out_axes
                 grad = grad.sum(out_axes, keepdim=True).reshape(target.shape)
-            total += grad.reshape(target.shape)
-        if any(out.grad is not None for out, _ in tapped):
-            uses.setdefault(name, []).append(Use(name, sources[key], total, unreduced, axes))
+            contribution += grad.reshape(target.shape)
+        if any(out.grad is not None for out, _ in tapped_uses):
+            uses.setdefault(name, []).append(Use(name, sources[key], contribution, unreduced, axes))
+    return Trace(grads, uses)
+
+
+def _analyse(exercise: Exercise, ctx: Context) -> dict[str, list[Use]]:
+    found = trace(exercise, ctx, **ctx.derived.get("trace", {})).uses
     # keep only tensors whose uses add up to autograd's gradient (anything else is a tap that misread)
-    reference = {step.of: ctx.reference[step.name] for step in exercise.steps}
+    reference = {step.of: ctx.reference[step.name] for step in exercise.rows if step.name in ctx.reference}
     return {
-        name: found
-        for name, found in uses.items()
+        name: uses
+        for name, uses in found.items()
         if name in reference
-        and torch.allclose(sum(u.contribution for u in found), reference[name], rtol=1e-4, atol=1e-7)  # type: ignore[arg-type]
+        and torch.allclose(sum(u.contribution for u in uses), reference[name], rtol=1e-4, atol=1e-7)  # type: ignore[arg-type]
     }
 
 
@@ -157,4 +199,4 @@ def tensor_uses(exercise: Exercise, ctx: Context) -> dict[str, list[Use]]:
     return cached
 
 
-__all__ = ["Use", "tensor_uses"]
+__all__ = ["Trace", "Use", "tensor_uses", "trace"]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import time
 from pathlib import Path
 
 import torch
 
-from tutor.course.model import ContextSpec, Course, Exercise
+from tutor.course.model import ContextSpec, Course, Exercise, Step
 from tutor.engine.autograd_use import find_autograd_use
-from tutor.engine.context import Context, TrainingSplits, build_context
+from tutor.engine.context import Context, TrainingSplits, build_context, draw_second_spec
 from tutor.engine.data import Dataset, load_names
+from tutor.engine.isolate import written_names
 from tutor.engine.judge import judge
+from tutor.engine.local import LocalPool
 from tutor.engine.report import CheckReport
 from tutor.engine.sandbox import LearnerError, LearnerRun, RunSpec, Sandbox
 
@@ -48,7 +51,7 @@ def read_learner_file(path: Path) -> str:
 
 
 class Checker:
-    """Holds the dataset, the contexts (one per exercise and batch) and the sandbox."""
+    """Holds the dataset, the lecture's contexts, their local-rule pools and the sandbox."""
 
     def __init__(
         self,
@@ -67,10 +70,12 @@ class Checker:
         self.dataset = dataset or load_names(data)
         self.splits = TrainingSplits(self.dataset)
         self._contexts: dict[tuple[str, ContextSpec], Context] = {}
-        # The chained run on the first context of the latest check, for views that draw its tensors.
+        self._pools: dict[tuple[str, tuple[str, ...]], LocalPool] = {}
+        # The run on the lecture's batch of the latest check, for views that draw its tensors.
         self.last_run: tuple[Context, LearnerRun] | None = None
 
     def context(self, exercise: Exercise, spec: ContextSpec | None = None) -> Context:
+        """The context of `spec` (the lecture's batch by default), built once and held by the sandbox."""
         spec = spec or exercise.context
         key = (exercise.id, spec)
         if key not in self._contexts:
@@ -79,12 +84,20 @@ class Checker:
             self._contexts[key] = ctx
         return self._contexts[key]
 
+    def second_context(self, exercise: Exercise) -> Context:
+        """A batch drawn for one check: a fresh seed and every size different (never kept, never reused)."""
+        spec = draw_second_spec(exercise, self.dataset.vocab_size)
+        return build_context(exercise, self.splits, self.device, spec)
+
     def contexts(self, exercise: Exercise) -> list[Context]:
-        """The checked context, then the second one (another seed and batch size) unless it is the same."""
-        first = self.context(exercise)
-        if exercise.second_context == exercise.context:
-            return [first]
-        return [first, self.context(exercise, exercise.second_context)]
+        """The lecture's batch, then a second batch drawn for this check."""
+        return [self.context(exercise), self.second_context(exercise)]
+
+    def pool(self, exercise: Exercise, ctx: Context, rows: tuple[Step, ...]) -> LocalPool:
+        key = (ctx.key, tuple(row.name for row in rows))
+        if key not in self._pools:
+            self._pools[key] = LocalPool.build(exercise, ctx, rows)
+        return self._pools[key]
 
     def check(self, exercise: Exercise, file: Path, source: str | None = None) -> CheckReport:
         started = time.perf_counter()
@@ -95,28 +108,25 @@ class Checker:
         return report
 
     def check_in(self, exercise: Exercise, contexts: list[Context], source: str, filename: str) -> CheckReport:
-        """Judge `source` in the given contexts (the exercise's own, or ones the caller built): a tensor passes
-        only where it passes in every context."""
+        """Judge `source` on the given contexts (the lecture's batch first; later ones are sent with the
+        request) and under the local rule on the first: a row passes only where it passes every run."""
         first = contexts[0]
         if exercise.forbid_autograd:
             refused = refuse_autograd(source, filename)
             if refused is not None:
                 return CheckReport(exercise=exercise.id, device=first.device, loss=first.loss, tensors=[], error=refused, file=filename)
-        for ctx in contexts:
-            if not self.sandbox.has_context(ctx.key):
-                self.sandbox.load_context(ctx.key, ctx.inputs, ctx.scalars, self.device)
-        names = [s.name for s in exercise.steps]
-
-        def run(specs: list[RunSpec]) -> list[LearnerRun]:
-            return self.sandbox.run_many(specs, source, filename, names, self.timeout)
-
-        def isolate() -> list[LearnerRun]:
-            # hands the learner's code the correct gradients: only ever run after a chained failure
-            return run([RunSpec(c.key, correct=c.reference, swap=tuple(names)) for c in contexts])
-
-        runs = run([RunSpec(c.key) for c in contexts])  # every context in one forked child
+        if not self.sandbox.has_context(first.key):
+            self.sandbox.load_context(first.key, first.inputs, first.scalars, self.device)
+        assigned = assigned_names(source)
+        rows = tuple(row for row in exercise.rows if not row.support or row.name in assigned)
+        trial = self.pool(exercise, first, rows).trial()
+        specs = [RunSpec(first.key)]
+        specs += [RunSpec(inline=ctx.scalars, tensors=ctx.inputs) for ctx in contexts[1:]]
+        specs.append(RunSpec(first.key, tensors=trial.given, inject=trial.inject, hook=trial.hook))
+        runs = self.sandbox.run_many(specs, source, filename, [row.name for row in rows], self.timeout)
         self.last_run = (first, runs[0])
-        return judge(exercise, contexts, runs, filename, isolate=isolate)
+        chain = tuple(name for name in exercise.chain if name in assigned)
+        return judge(exercise, rows, contexts, runs[:-1], filename, trial=trial, local=runs[-1], chain_used=chain)
 
     def close(self) -> None:
         self.sandbox.close()
@@ -126,6 +136,15 @@ class Checker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def assigned_names(source: str) -> set[str]:
+    """Every name the file binds or changes (empty when it does not parse: the child reports that)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    return {name for stmt in tree.body for name in written_names(stmt)}
 
 
 def refuse_autograd(source: str, filename: str) -> LearnerError | None:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from tutor.engine.guard import AutogradUsed, forbid_autograd
 from tutor.engine.isolate import FINISH_HOOK, instrument
 from tutor.engine.wire import encode_frame, pack_tensors, read_frame, unpack_tensors
 
@@ -138,26 +139,38 @@ def warm_up(device: str) -> None:
 
 
 def run_specs(header: dict[str, Any]) -> list[dict[str, Any]]:
-    """A run request's entries, one per context ({"key", "extra", "swap"}); a bare header is one run on "key"."""
-    return header.get("runs") or [{"key": header.get("key", ""), "extra": header.get("extra", [])}]
+    """A run request's entries, one per run: {"key"} of a context the zygote holds, or {"inline": {"scalars",
+    "device"}} with all its tensors in "extra"; plus "extra" tensors, "inject" tensors and "hook" names."""
+    runs = header.get("runs")
+    if isinstance(runs, list) and all(isinstance(r, dict) for r in runs) and runs:
+        return runs
+    return [{"key": header.get("key", ""), "extra": header.get("extra", [])}]
+
+
+def run_device(spec: dict[str, Any], contexts: dict[str, dict[str, Any]]) -> str:
+    inline = spec.get("inline")
+    return str(inline["device"]) if isinstance(inline, dict) else contexts[spec["key"]]["device"]
 
 
 def build_runs(
     header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any]], placed: dict[str, dict[str, torch.Tensor]]
 ) -> list[dict[str, Any]]:
-    """What each run of the request starts from: its context's tensors (already on the device) and extras."""
+    """What each run of the request starts from: its context's tensors (already on the device) and extras,
+    or an inline context sent with the request; the tensors to inject and the names to capture."""
     runs = []
     for spec in run_specs(header):
-        ctx = contexts[spec["key"]]
-        device = ctx["device"]
-        tensors = placed.get(spec["key"]) or {name: t.to(device) for name, t in ctx["tensors"].items()}
-        extra = unpack_tensors(spec.get("extra", []), blob)
-        run = {"tensors": tensors, "scalars": ctx["scalars"], "device": device}
-        if spec.get("swap"):
-            run.update(correct=extra, swap=list(spec["swap"]))
+        device = run_device(spec, contexts)
+        extra = {name: t.to(device) for name, t in unpack_tensors(spec.get("extra", []), blob).items()}
+        inline = spec.get("inline")
+        if isinstance(inline, dict):
+            tensors, scalars = extra, dict(inline.get("scalars", {}))
         else:
-            run["tensors"] = {**tensors, **{name: t.to(device) for name, t in extra.items()}}
-        runs.append(run)
+            ctx = contexts[spec["key"]]
+            tensors = placed.get(spec["key"]) or {name: t.to(device) for name, t in ctx["tensors"].items()}
+            tensors, scalars = {**tensors, **extra}, ctx["scalars"]
+        inject = {name: t.to(device) for name, t in unpack_tensors(spec.get("inject", []), blob).items()}
+        hook = [str(name) for name in spec.get("hook") or []]
+        runs.append({"tensors": tensors, "scalars": scalars, "device": device, "inject": inject, "hook": hook})
     return runs
 
 
@@ -183,10 +196,12 @@ def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: i
     try:
         if failure is not None:
             raise failure
-        request = {**header, "device": contexts[run_specs(header)[0]["key"]]["device"]}
+        request = {**header, "device": run_device(run_specs(header)[0], contexts)}
         if request["device"] == "cpu" and request.get("memory_limit"):
             _limit_memory(int(request["memory_limit"]))
-        reply, blob = _execute_all(request, build_runs(header, blob, contexts, placed))
+        runs = build_runs(header, blob, contexts, placed)
+        forbid_autograd()  # from here on this process runs only the learner's code
+        reply, blob = _execute_all(request, runs)
     except BaseException as exc:  # the tutor's own failure inside the child: report, never hang
         reply, blob = {"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}, b""
     data = encode_frame(reply, blob)
@@ -198,7 +213,7 @@ def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: i
 
 
 # A run that ended this way says nothing new on another batch, and repeating it only costs time.
-STOPS_LATER_RUNS = ("timeout", "output", "memory", "syntax")
+STOPS_LATER_RUNS = ("timeout", "output", "memory", "syntax", "forbidden")
 
 
 def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[dict, bytes]:
@@ -207,7 +222,7 @@ def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[d
     blobs: list[bytes] = []
     offset = 0
     stopped: dict[str, Any] | None = None
-    codes: dict[bool, Any] = {}
+    codes: dict[tuple[str, ...], Any] = {}
     for index, run in enumerate(runs):
         if stopped is not None:
             headers.append({"error": stopped, "values": [], "output": "", "modified": [], "skipped": True})
@@ -226,22 +241,22 @@ def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[d
     return {"runs": headers}, b"".join(blobs)
 
 
-def _compile(request: dict[str, Any], swap: list[str], codes: dict[bool, Any]) -> Any:
-    """The learner's code object (instrumented when names are swapped), compiled once per child."""
-    key = bool(swap)
+def _compile(request: dict[str, Any], hook: list[str], codes: dict[tuple[str, ...], Any]) -> Any:
+    """The learner's code object (instrumented when names are captured), compiled once per child."""
+    key = tuple(hook)
     if key not in codes:
         tree = ast.parse(request["source"], request["filename"])
-        codes[key] = compile(instrument(tree, swap) if swap else tree, request["filename"], "exec")
+        codes[key] = compile(instrument(tree, hook) if hook else tree, request["filename"], "exec")
     return codes[key]
 
 
 def _execute(
-    request: dict[str, Any], run: dict[str, Any], codes: dict[bool, Any], track_modified: bool = True
+    request: dict[str, Any], run: dict[str, Any], codes: dict[tuple[str, ...], Any], track_modified: bool = True
 ) -> tuple[dict, bytes]:
     filename, source = request["filename"], request["source"]
     lines = source.splitlines()
     names: list[str] = request["names"]
-    swap: list[str] = list(run.get("swap") or [])
+    hook: list[str] = list(run.get("hook") or [])
     namespace: dict[str, Any] = {"__name__": "__main__", "__file__": filename, "torch": torch, "F": F}
     namespace.update(run.get("scalars", {}))
     device = run["device"]
@@ -249,21 +264,22 @@ def _execute(
     namespace.update(given)
     pristine = {name: t.clone() for name, t in given.items()} if track_modified else {}
     captured: dict[str, Any] = {}
-    if swap:
-        correct = {name: t.to(device) for name, t in run.get("correct", {}).items()}
+    if hook:
+        inject = {name: t.to(device) for name, t in run.get("inject", {}).items()}
 
         def finished(name: str) -> None:
+            # the learner's value as its finishing statement left it; later lines read the injected gradient
             value = namespace.get(name)
             captured[name] = value.detach().clone() if isinstance(value, torch.Tensor) else value
-            if name in correct:
-                namespace[name] = correct[name].clone()
+            if name in inject:
+                namespace[name] = inject[name].clone()
 
         namespace[FINISH_HOOK] = finished
     out = BoundedOutput(int(request.get("output_limit", 1024 * 1024)))
     sys.stdout = sys.stderr = out  # type: ignore[assignment]
     error = None
     try:
-        code = _compile(request, swap, codes)
+        code = _compile(request, hook, codes)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None)
         msg = f"{type(exc).__name__}: {getattr(exc, 'msg', None) or exc}"
@@ -277,6 +293,8 @@ def _execute(
     signal.setitimer(signal.ITIMER_REAL, float(request["timeout"]))
     try:
         exec(code, namespace)
+    except AutogradUsed as exc:
+        error = _error("forbidden", str(exc), _learner_line(exc, filename), lines)
     except LearnerTimeout as exc:
         error = _error("timeout", f"your code ran longer than {request['timeout']:g} s", _learner_line(exc, filename), lines)
     except OutputLimit as exc:
@@ -295,7 +313,7 @@ def _execute(
     values: list[dict[str, Any]] = []
     found: dict[str, torch.Tensor] = {}
     for name in names:
-        # isolated runs report the learner's own value at the line that finished it
+        # a local-rule run reports the learner's own value at the line that finished it
         value = captured[name] if name in captured else namespace.get(name)
         entry = {"name": name, **describe(value)}
         if isinstance(value, torch.Tensor):

@@ -44,10 +44,14 @@ class TensorVerdict:
     note: str | None = None
     exact: bool = False
     close: bool = False
-    # Filled by the diagnosis layer; None where it does not apply.
-    isolated: Literal["pass", "fail"] | None = None
+    # Filled by judging; None where it does not apply. `local`: the row's own line under the local rule
+    # (random gradients injected from above); `second`: the file on a second batch with other sizes.
+    local: Literal["pass", "fail"] | None = None
+    second: Literal["pass", "fail"] | None = None
     inherits_from: str | None = None
     diagnosis: dict[str, str] | None = None
+    upstream: tuple[str, ...] = ()  # the injected gradients this row's line reads in the local-rule run
+    support: bool = False  # a supporting row: judged when assigned, never required
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -63,9 +67,12 @@ class TensorVerdict:
             "shape": list(self.shape) if self.shape is not None else None,
             "max_abs_diff": self.max_abs_diff,
             "note": self.note,
-            "isolated": self.isolated,
+            "local": self.local,
+            "second": self.second,
+            "upstream": list(self.upstream),
             "inherits_from": self.inherits_from,
             "diagnosis": self.diagnosis,
+            "support": self.support,
         }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,9 @@ class Context:
 
     @property
     def key(self) -> str:
-        return f"{self.exercise}/{self.device}/{self.spec.seed}/{self.spec.batch_size}" + (f"/{self.tag}" if self.tag else "")
+        spec = self.spec
+        sizes = "".join(f"/{k}{v}" for k, v in (("e", spec.n_embd), ("h", spec.n_hidden), ("v", spec.vocab_size)) if v)
+        return f"{self.exercise}/{self.device}/{spec.seed}/{spec.batch_size}{sizes}" + (f"/{self.tag}" if self.tag else "")
 
 
 class TrainingSplits:
@@ -45,6 +48,12 @@ class TrainingSplits:
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
         self._cache: dict[int, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
+
+    def fold(self, vocab_size: int) -> torch.Tensor:
+        """Character index -> index in a smaller vocabulary: i > 0 becomes 1 + (i - 1) % (vocab_size - 1), so
+        every size that depends on the vocabulary changes while the data keeps its shape."""
+        index = torch.arange(self.dataset.vocab_size)
+        return torch.where(index > 0, 1 + (index - 1) % (vocab_size - 1), index)
 
     def get(self, block_size: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         if block_size not in self._cache:
@@ -62,13 +71,17 @@ def run_model_code(exercise: Exercise, splits: TrainingSplits, spec: ContextSpec
     """Run the exercise's init and batch code on the CPU, as the lecture does, and return its names."""
     model = exercise.model
     Xtr, Ytr = splits.get(model.block_size)["train"]
+    vocab_size = splits.dataset.vocab_size
+    folded = spec.vocab_size is not None and spec.vocab_size < vocab_size
+    if folded:
+        vocab_size = spec.vocab_size
     ns: dict[str, Any] = {
         "torch": torch,
         "F": F,
         "seed": spec.seed,
-        "vocab_size": splits.dataset.vocab_size,
-        "n_embd": model.n_embd,
-        "n_hidden": model.n_hidden,
+        "vocab_size": vocab_size,
+        "n_embd": spec.n_embd or model.n_embd,
+        "n_hidden": spec.n_hidden or model.n_hidden,
         "block_size": model.block_size,
         "batch_size": spec.batch_size,
         "n": spec.batch_size,
@@ -77,10 +90,37 @@ def run_model_code(exercise: Exercise, splits: TrainingSplits, spec: ContextSpec
     }
     exec(compile(model.init, f"<{exercise.id}: model.init>", "exec"), ns)
     exec(compile(model.batch, f"<{exercise.id}: model.batch>", "exec"), ns)
+    if folded:  # the batch drawn from the training split, then spelt in the smaller vocabulary
+        fold = splits.fold(vocab_size)
+        ns["Xb"], ns["Yb"] = fold[ns["Xb"]], fold[ns["Yb"]]
     for name in (*model.parameters, "Xb", "Yb"):
         if not isinstance(ns.get(name), torch.Tensor):
             raise ContextError(f"{exercise.source}: model code does not define the tensor {name!r}")
     return ns
+
+
+def draw_second_spec(exercise: Exercise, vocab_size: int, rng: random.Random | None = None) -> ContextSpec:
+    """A batch unlike the lecture's in every size: a fresh seed, and a batch size, embedding size, hidden
+    size and vocabulary each drawn between half and 1.5 times the checked one, never equal to any of the
+    checked sizes (so a hard-coded 32, 27, 10, 30 or 64 cannot match by chance)."""
+    rng = rng or random.SystemRandom()
+    model, first = exercise.model, exercise.context
+    taken = {first.batch_size, vocab_size, model.n_embd, model.n_embd * model.block_size, model.n_hidden}
+
+    def draw(size: int, low: int, high: int) -> int:
+        choices = [v for v in range(max(low, size // 2), max(low, high) + 1) if v not in taken]
+        value = rng.choice(choices) if choices else size + 1
+        taken.add(value)
+        return value
+
+    batch = draw(first.batch_size, 4, first.batch_size * 3 // 2)
+    n_embd = draw(model.n_embd, 2, model.n_embd * 3 // 2)
+    while n_embd * model.block_size in taken - {n_embd}:
+        n_embd = draw(model.n_embd, 2, model.n_embd * 3 // 2)
+    taken.add(n_embd * model.block_size)
+    n_hidden = draw(model.n_hidden, 4, model.n_hidden * 3 // 2)
+    vocab = draw(vocab_size, 3, vocab_size - 1) if vocab_size > 4 else vocab_size
+    return ContextSpec(seed=rng.randrange(1, 2**31 - 2), batch_size=batch, n_embd=n_embd, n_hidden=n_hidden, vocab_size=vocab)
 
 
 def build_context(exercise: Exercise, splits: TrainingSplits, device: str, spec: ContextSpec) -> Context:
@@ -113,7 +153,7 @@ def context_from_namespace(exercise: Exercise, ns: dict[str, Any], device: str, 
             raise ContextError(f"{exercise.source}: {what} names {of!r}, which gets no gradient from {model.loss!r}")
         return tensor.grad.detach().clone()
 
-    reference = {step.name: grad_of(step.of, f"step {step.name}") for step in exercise.steps}
+    reference = {step.name: grad_of(step.of, f"step {step.name}") for step in exercise.rows}
     inputs: dict[str, torch.Tensor] = {}
     for name, value in ns.items():
         if name in PRIVATE or name.startswith("_") or not isinstance(value, torch.Tensor):

@@ -56,7 +56,8 @@ def _mistake_values(exercise: Exercise, step: Step, ctx: Context) -> Iterator[tu
         for mistake in step.mistakes:
             ns: dict[str, Any] = {"torch": torch, "F": F, **ctx.scalars}
             ns.update({k: v.clone() for k, v in ctx.inputs.items()})
-            ns.update({k: v.clone() for k, v in ctx.reference.items()})
+            # the gradients the learner's line read: autograd's, or in the local-rule run the injected ones
+            ns.update({k: v.clone() for k, v in ctx.derived.get("gradients", ctx.reference).items()})
             try:
                 value = eval(compile(mistake.expr, f"<{exercise.id}: {step.name} mistake>", "eval"), ns)  # noqa: S307
             except Exception:  # noqa: BLE001 - a broken course expression diagnoses nothing (the course test catches it)
@@ -189,13 +190,16 @@ def diagnose(exercise: Exercise, step: Step, ctx: Context, actual: torch.Tensor 
     return authored
 
 
-def batch_size_diagnosis(first: Context, second: Context) -> Diagnosis:
-    a, b = first.scalars["n"], second.scalars["n"]
+def size_diagnosis(first: Context, second: Context, stopped: str | None = None) -> Diagnosis:
+    a, b = first.scalars, second.scalars
+    failed = f"your code stopped there ({stopped})" if stopped else "wrong"
+    checked = sorted({a["n"], a["vocab_size"], a["n_embd"], a["n_embd"] * a["block_size"], a["n_hidden"]})
     return {
-        "code": "batch-size",
-        "message": f"right at n={a} but wrong at n={b}: a hard-coded {a} or {first.scalars.get('n_hidden', 64)}? "
-        "Use n (or tensor.shape) instead",
+        "code": "hard-coded-size",
+        "message": f"right on the lecture's batch (n={a['n']}) but {failed} on a second one (n={b['n']}, "
+        f"vocab_size={b['vocab_size']}, n_embd={b['n_embd']}, n_hidden={b['n_hidden']}): a size written as a "
+        f"number ({', '.join(map(str, checked))})? Use n, vocab_size, n_embd, n_hidden or tensor.shape instead",
     }
 
 
-__all__ = ["Diagnosis", "batch_size_diagnosis", "diagnose", "explains"]
+__all__ = ["Diagnosis", "diagnose", "explains", "size_diagnosis"]

@@ -1,148 +1,259 @@
-"""Turn learner runs into a CheckReport: chained verdicts on two batch sizes, isolated verdicts, diagnoses.
+"""Turn learner runs into a CheckReport: three runs per check, one verdict per row, roots and diagnoses.
 
-The Checker runs the learner's file; everything here is pure judging in the tutor process:
-- chained: the file as written, on the checked context and on a second one with another seed and batch
-  size; a tensor passes only when it passes on both (otherwise `batch-size`).
-- isolated (only after a chained failure): the file re-run with every gradient swapped for the correct one
-  after the line that finishes it (see isolate.py); tensors that pass there are inherited errors.
-- diagnosis: for each failing tensor whose error is its own, the mistake that explains it, if any.
+The Checker runs the learner's file three times in one sandboxed child; everything here is pure judging
+in the tutor process:
+- the lecture's batch: the file as written, against autograd (the numbers the learner sees);
+- a second batch drawn for this check (another seed and every size different): a hard-coded size fails;
+- the local-rule run (local.py): each gradient's own line, with random gradients injected from above.
+A row passes only when it passes all three. A failing row whose own line passes the local rule inherits
+its failure from the nearest failing gradient between it and the loss; the others are roots, and get the
+likely mistake (diagnose.py), computed from the local-rule run where the learner's line read known values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
-from tutor.course.model import Exercise
+import torch
+
+from tutor.course.model import Exercise, Step
 from tutor.engine.compare import TensorVerdict, compare
 from tutor.engine.context import Context
-from tutor.engine.diagnose import batch_size_diagnosis, diagnose
-from tutor.engine.isolate import attribute_roots
+from tutor.engine.diagnose import Diagnosis, diagnose, explains, size_diagnosis
+from tutor.engine.branches import trace
+from tutor.engine.local import LocalTrial
 from tutor.engine.report import CheckReport
 from tutor.engine.sandbox import LearnerRun
 
-# A chained failure of these kinds has a value that an isolated run can explain.
-ISOLATABLE = ("wrong", "shape", "invalid")
+# A run that ended this way verified nothing after the point where it stopped.
+VERIFIES = (None, "exception")
+# Below this, a true gradient is ~0 (float noise of a quantity that is zero in exact arithmetic).
+NEAR_ZERO = 1e-6
 
 
-def _verdicts(exercise: Exercise, ctx: Context, run: LearnerRun) -> list[TensorVerdict]:
-    return [compare(step.name, step.of, ctx.reference[step.name], run.value(step.name), ctx.device) for step in exercise.steps]
+@dataclass
+class RunView:
+    """One run and how to name it in a note."""
+
+    run: LearnerRun
+    label: str
+
+    def unverified(self, name: str, reached: bool) -> str | None:
+        """Why this run says nothing about `name` (None when it does)."""
+        error = self.run.error
+        if self.run.skipped:
+            kind = error.kind if error else "stopped"
+            return f"the {self.label} did not run (an earlier run ended with {kind})"
+        if error is not None and error.kind not in VERIFIES:
+            return f"the {self.label} stopped ({error.kind}: {error.message})"
+        if error is not None and not reached:
+            where = f" at line {error.line}" if error.line else ""
+            return f"the {self.label} stopped{where} before this line ({error.message})"
+        return None
 
 
-def _on_both(first: list[TensorVerdict], second: list[TensorVerdict] | None, stopped: bool = False) -> list[bool]:
-    """Per tensor: passes on the first context and (when there is a usable second run) on the second.
-
-    With `stopped` (the second run raised), tensors the second run never reached say nothing about their
-    own lines: the first of them (where it raised) fails, the rest are judged on the first context alone.
-    """
-    if second is None:
-        return [t.passed for t in first]
-    out, blamed = [], False
-    for a, b in zip(first, second):
-        unreached = stopped and b.status == "missing" and a.status != "missing"
-        out.append(a.passed and (b.passed or (unreached and blamed)))
-        blamed = blamed or unreached or not b.passed
-    return out
+def _sizes(ctx: Context) -> str:
+    s = ctx.scalars
+    return f"n={s['n']}, vocab_size={s['vocab_size']}, n_embd={s['n_embd']}, n_hidden={s['n_hidden']}"
 
 
-def judge_chained(exercise: Exercise, contexts: list[Context], runs: list[LearnerRun]) -> list[TensorVerdict]:
-    """Verdicts of the file as written; a pass on the first batch that fails on the second becomes `wrong`."""
-    tensors = _verdicts(exercise, contexts[0], runs[0])
-    if len(contexts) < 2 or not runs[1].complete:
-        return tensors
-    second = _verdicts(exercise, contexts[1], runs[1])
-    a, b = contexts[0].scalars["n"], contexts[1].scalars["n"]
-    for t, other in zip(tensors, second):
-        if t.passed and not other.passed:
-            t.status = "wrong"
-            t.exact = t.close = False
-            why = other.note or f"max abs diff {other.max_abs_diff:.2e}"
-            t.note = f"matches at n={a} but not at n={b} ({other.status}: {why})"
-            t.extra["batch_only"] = True
-    return tensors
+def _verdicts(rows: tuple[Step, ...], expected: dict[str, torch.Tensor], run: LearnerRun, device: str) -> list[TensorVerdict]:
+    return [compare(row.name, row.of, expected[row.name], run.value(row.name), device) for row in rows]
 
 
-def needs_isolation(tensors: list[TensorVerdict], run: LearnerRun) -> bool:
-    return run.complete and any(t.status in ISOLATABLE for t in tensors)
+def nearest_failing(name: str, upstream: dict[str, tuple[str, ...]], failing: set[str], roots: set[str]) -> str | None:
+    """The nearest failing gradient on a path from `name` toward the loss (a root first among equals)."""
+    frontier, seen = list(upstream.get(name, ())), {name}
+    while frontier:
+        hits = [n for n in frontier if n in failing]
+        if hits:
+            return next((n for n in hits if n in roots), hits[0])
+        seen.update(frontier)
+        frontier = [u for n in frontier for u in upstream.get(n, ()) if u not in seen]
+    return None
 
 
-def judge_isolated(
-    exercise: Exercise, contexts: list[Context], tensors: list[TensorVerdict], runs: list[LearnerRun]
-) -> None:
-    """Mark each chained failure isolated pass/fail and point inherited ones at their root."""
-    first = _verdicts(exercise, contexts[0], runs[0])
-    usable = len(contexts) > 1 and runs[1].complete
-    second = _verdicts(exercise, contexts[1], runs[1]) if usable else None
-    stopped = usable and runs[1].error is not None
-    for t, ok, iso in zip(tensors, _on_both(first, second, stopped), first):
-        if not t.passed:
-            t.isolated = "pass" if ok else "fail"
-            t.extra["batch_only"] = iso.passed and not ok
-    attribute_roots(tensors)
-    for t in tensors:
-        if t.isolated == "pass" and t.inherits_from is None:
-            # right when its own line ran and nothing upstream is wrong: something later changed it
-            t.diagnosis = CHANGED_LATER
+def _fail(t: TensorVerdict, note: str) -> None:
+    if t.passed:
+        t.status = "wrong"
+    t.exact = t.close = False
+    t.note = note if not t.note else f"{t.note}; {note}"
 
 
-CHANGED_LATER = {
-    "code": "changed-later",
-    "message": "right when its line ran, but changed afterwards: a later in-place update (+=, x[...] = ...) "
-    "went through another name that shares its memory; use .clone() when copying a gradient",
-}
+def _reads_copy(exercise: Exercise, row: Step, trial: LocalTrial, local: LearnerRun, mine: torch.Tensor) -> bool:
+    """The line gave what its rule gives from the learner's own upstream values, not from the gradients
+    rebound under those names: it read a private copy (x = dlogits; ...; dh = x @ W2.T)."""
+    ups = [name for name in trial.upstream.get(row.name, ()) if name in trial.inject]
+    if not ups:
+        return False
+    owners = {name: tensor for tensor, name in trial.owners.items()}
+    inject = dict(trial.context.derived["trace"]["inject"])
+    for name in ups:
+        own = local.value(name).tensor
+        if own is None or tuple(own.shape) != tuple(inject[owners[name]].shape):
+            return False
+        inject[owners[name]] = own.to(inject[owners[name]].dtype)
+    copy = trace(exercise, trial.context, trial.context.derived["trace"]["cuts"], inject).grads.get(row.of)
+    expected = trial.expected[row.name]
+    return copy is not None and explains(copy.cpu(), mine.cpu()) and not explains(copy.cpu(), expected.cpu())
 
 
-def add_diagnoses(
-    exercise: Exercise,
-    contexts: list[Context],
-    tensors: list[TensorVerdict],
-    chained: LearnerRun,
-    isolated: LearnerRun | None,
-) -> None:
-    """A diagnosis for each failing tensor whose error is its own (root, or not isolated)."""
-    for step, t in zip(exercise.steps, tensors):
-        if t.passed or t.inherits_from or t.isolated == "pass" or t.status in ("missing", "invalid"):
-            continue
-        if t.extra.get("batch_only") and len(contexts) > 1:
-            t.diagnosis = batch_size_diagnosis(contexts[0], contexts[1])
-            continue
-        # the learner's own value at the line that finished it, given correct upstream gradients
-        value = (isolated or chained).value(step.name)
-        t.diagnosis = diagnose(exercise, step, contexts[0], value.tensor)
+def _local_words(exercise: Exercise, row: Step, trial: LocalTrial, ctx: Context, local: LearnerRun, t: TensorVerdict) -> Diagnosis | None:
+    """Why a line fails its local rule, in words: a private copy, a ~0 gradient, or the mistake itself."""
+    mine = local.value(row.name).tensor
+    if mine is None:
+        return None
+    expected, truth = trial.expected[row.name], ctx.reference[row.name]
+    if _reads_copy(exercise, row, trial, local, mine):
+        names = ", ".join(n for n in trial.upstream[row.name] if n in trial.inject)
+        found: Diagnosis | None = {
+            "code": "reads-copy",
+            "message": f"your {row.name} does not read {names}, the gradient flowing in: it computes from a copy "
+            f"made before {names} was finished. Read {names} itself",
+        }
+    else:
+        found = diagnose(exercise, row, trial.context, mine)
+    if not t.extra.get("lecture_passed") or (found and found["code"] == "reads-copy"):
+        return found
+    # right on the lecture's batch, wrong under the local rule: what it leaves out is ~0 there
+    what = "the true gradient is" if float(truth.abs().max()) < NEAR_ZERO else "what your line leaves out is"
+    same = mine.numel() == expected.numel()
+    diff = float((mine.to(expected.dtype).reshape(expected.shape).cpu() - expected.cpu()).abs().max()) if same else None
+    gives = found["message"] if found else (f"values off by up to {diff:.2e}" if diff is not None else "another shape")
+    return {
+        "code": found["code"] if found else "local-rule",
+        "message": f"matches autograd on the lecture's batch only because {what} ~0 there; with another "
+        f"gradient flowing in from above, your line gives {gives}",
+    }
 
 
 def judge(
     exercise: Exercise,
+    rows: tuple[Step, ...],
     contexts: list[Context],
     runs: list[LearnerRun],
     filename: str,
-    isolate: Callable[[], list[LearnerRun]] | None = None,
+    trial: LocalTrial | None = None,
+    local: LearnerRun | None = None,
+    chain_used: tuple[str, ...] = (),
 ) -> CheckReport:
-    """The report of `runs` (one per context); `isolate` runs the isolated form, called only on a failure."""
-    tensors = judge_chained(exercise, contexts, runs)
-    isolated = isolate() if isolate is not None and needs_isolation(tensors, runs[0]) else None
-    if isolated is not None:
-        judge_isolated(exercise, contexts, tensors, isolated)
-    add_diagnoses(exercise, contexts, tensors, runs[0], isolated[0] if isolated and isolated[0].complete else None)
-    run = runs[0]
+    """The report of `runs` (one per context, the lecture's batch first) and the local-rule run."""
+    first_ctx, first = contexts[0], runs[0]
+    tensors = _verdicts(rows, first_ctx.reference, first, first_ctx.device)
+    others = [(ctx, RunView(run, f"run on a second batch ({_sizes(ctx)})")) for ctx, run in zip(contexts[1:], runs[1:])]
+    second_verdicts = [_verdicts(rows, ctx.reference, view.run, ctx.device) for ctx, view in others]
+    local_view = RunView(local, "local-rule run") if local is not None else None
+    local_verdicts = _verdicts(rows, trial.expected, local, first_ctx.device) if trial and local else None
+
+    own_fail: set[str] = set()  # rows whose own line is wrong (roots)
+    size_only: set[str] = set()
+    unverified: list[tuple[str, RunView]] = []  # rows a run stopped before verifying
+    for i, (row, t) in enumerate(zip(rows, tensors)):
+        t.support = row.support
+        t.upstream = trial.upstream.get(row.name, ()) if trial else ()
+        if t.status == "missing":
+            continue
+        reached = t.status != "missing"
+        for (ctx, view), verdicts in zip(others, second_verdicts):
+            other = verdicts[i]
+            why = view.unverified(row.name, other.status != "missing") if reached else None
+            if why:
+                t.second = "fail"
+                _fail(t, why)
+                unverified.append((row.name, view))
+            elif not other.passed:
+                t.second = "fail"
+                if t.passed:
+                    size_only.add(row.name)
+                    detail = other.note or f"max abs diff {other.max_abs_diff:.2e}"
+                    _fail(t, f"matches on the lecture's batch but not on a second one with {_sizes(ctx)} ({other.status}: {detail})")
+            elif t.second is None:
+                t.second = "pass"
+        if local_view is None or local_verdicts is None:
+            continue
+        why = local_view.unverified(row.name, local_verdicts[i].status != "missing")
+        if why:
+            _fail(t, why)
+            unverified.append((row.name, local_view))
+            continue
+        t.local = "pass" if local_verdicts[i].passed else "fail"
+        if t.local == "fail":
+            own_fail.add(row.name)
+            if t.passed:
+                t.extra["lecture_passed"] = True
+                _fail(t, "passes on the lecture's batch, fails its local rule")
+
+    failing = {t.name for t in tensors if not t.passed}
+    upstream = trial.upstream if trial else {}
+    # where a run stopped, the first row it left unverified with nothing failing upstream is the root
+    by_name = {t.name: t for t in tensors}
+    stop_root: str | None = None
+    for name, view in unverified:
+        if name not in own_fail and nearest_failing(name, upstream, failing, own_fail) is None:
+            own_fail.add(name)
+            error = view.run.error
+            by_name[name].extra["stopped_here"] = error.message if error else "stopped"
+            stop_root = name
+            break
+    for row, t in zip(rows, tensors):
+        if t.passed:
+            continue
+        if row.name in own_fail:
+            if t.local == "fail" and trial is not None and local is not None:
+                t.diagnosis = _local_words(exercise, row, trial, first_ctx, local, t)
+            elif t.extra.get("stopped_here") and len(contexts) > 1:
+                t.diagnosis = size_diagnosis(first_ctx, contexts[1], t.extra["stopped_here"])
+            continue
+        if t.status in ("missing",):
+            continue
+        root = nearest_failing(row.name, upstream, failing, own_fail)
+        if root is None and stop_root is not None and any(row.name == name for name, _ in unverified):
+            root = stop_root  # a run stopped at that row's line before it reached this one
+        if root is not None:
+            t.inherits_from = root
+        elif row.name in size_only and len(contexts) > 1:
+            t.diagnosis = size_diagnosis(first_ctx, contexts[1])
+        elif t.local == "pass":
+            t.diagnosis = CHANGED_LATER
+
+    if chain_used:
+        for t in tensors:
+            if t.passed:
+                _fail(t, "right value, but reached through another exercise's chain")
+            t.diagnosis = {"code": "chain", "message": exercise.chain_message or CHAIN_WORDS.format(names=", ".join(chain_used))}
+
     warnings = [
         f"your code changed {name} in place; the reference is unaffected, but gradients computed after that "
         "change used altered values"
-        for name in run.modified
+        for name in first.modified
     ]
-    if len(runs) > 1 and run.error is None and runs[1].error is not None and runs[1].complete:
-        e = runs[1].error
-        where = f" at line {e.line}" if e.line else ""
-        warnings.append(f"at batch size n={contexts[1].scalars['n']} your code stopped{where}: {e.message}")
+    for ctx, view in others:
+        e = view.run.error
+        if first.error is None and e is not None and e.kind == "exception":
+            where = f" at line {e.line}" if e.line else ""
+            warnings.append(f"on a second batch ({_sizes(ctx)}) your code stopped{where}: {e.message}")
     return CheckReport(
         exercise=exercise.id,
-        device=contexts[0].device,
-        loss=contexts[0].loss,
+        device=first_ctx.device,
+        loss=first_ctx.loss,
         tensors=tensors,
-        error=run.error,
-        output=run.output,
+        error=first.error,
+        output=first.output,
         warnings=warnings,
         file=filename,
     )
 
 
-__all__ = ["add_diagnoses", "judge", "judge_chained", "judge_isolated", "needs_isolation"]
+CHANGED_LATER: Diagnosis = {
+    "code": "changed-later",
+    "message": "right when its line ran, but changed afterwards: a later in-place update (+=, x[...] = ...) "
+    "went through another name that shares its memory; use .clone() when copying a gradient",
+}
+
+CHAIN_WORDS = (
+    "right value, but your file assigns {names}: that is exercise 1's chain of intermediate gradients. "
+    "Derive the one expression this exercise asks for"
+)
+
+
+__all__ = ["judge", "nearest_failing"]

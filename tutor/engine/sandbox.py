@@ -156,11 +156,18 @@ def _parse_header(header: dict[str, Any], blob: bytes) -> LearnerRun:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run of the learner's file in a child: on which context, and which finished names to swap."""
+    """One run of the learner's file in a child.
 
-    key: str
-    correct: dict[str, torch.Tensor] | None = None
-    swap: tuple[str, ...] = ()
+    `key` names a context the zygote holds; `inline` (scalars) sends a context with the request instead,
+    its tensors in `tensors` (a batch drawn for one check is never kept). `tensors` otherwise replace
+    names of the context; `inject` rebinds names right after their finishing statement, and every name
+    in `hook` is captured there (the local-rule run)."""
+
+    key: str = ""
+    inline: dict[str, int] | None = None
+    tensors: dict[str, torch.Tensor] | None = None
+    inject: dict[str, torch.Tensor] | None = None
+    hook: tuple[str, ...] = ()
 
 
 class Sandbox:
@@ -246,14 +253,19 @@ class Sandbox:
         """Several runs of one file in ONE forked child (one fork, one round trip), one LearnerRun each."""
         tensors: dict[str, torch.Tensor] = {}
         for index, spec in enumerate(runs):
-            for name, tensor in (spec.correct or {}).items():
-                tensors[f"{index}/{name}"] = tensor.detach().cpu()
+            for part, given in (("extra", spec.tensors), ("inject", spec.inject)):
+                for name, tensor in (given or {}).items():
+                    tensors[f"{index}/{part}/{name}"] = tensor.detach().cpu()
         meta, blob = pack_tensors(tensors, max_bytes=1 << 30)
         specs: list[dict[str, Any]] = []
         for index, spec in enumerate(runs):
-            prefix = f"{index}/"
-            extra = [{**m, "name": m["name"][len(prefix):]} for m in meta if m["name"].startswith(prefix)]
-            specs.append({"key": spec.key, "extra": extra, "swap": list(spec.swap)})
+            entry: dict[str, Any] = {"key": spec.key, "hook": list(spec.hook)}
+            if spec.inline is not None:
+                entry["inline"] = {"scalars": spec.inline, "device": self._device_of(runs)}
+            for part in ("extra", "inject"):
+                prefix = f"{index}/{part}/"
+                entry[part] = [{**m, "name": m["name"][len(prefix):]} for m in meta if m["name"].startswith(prefix)]
+            specs.append(entry)
         header = {
             "op": "run",
             "runs": specs,
@@ -268,11 +280,18 @@ class Sandbox:
         with self._lock:
             reply, payload = self._call(header, blob)
             if reply.get("status") == "unknown-context":
-                for key in {spec.key for spec in runs}:
+                for key in {spec.key for spec in runs if spec.inline is None}:
                     self._send_context(key)
                 reply, payload = self._call(header, blob)
             self.last_child = reply.get("child") if isinstance(reply.get("child"), dict) else None
         return parse_runs(reply, payload, timeout, len(runs))
+
+    def _device_of(self, runs: list[RunSpec]) -> str:
+        """An inline context runs on the device of the request's held contexts (the checker's one device)."""
+        for spec in runs:
+            if spec.key in self._contexts:
+                return str(self._contexts[spec.key]["header"]["device"])
+        return "cpu"
 
     def _kill(self) -> None:
         if self._proc is not None:

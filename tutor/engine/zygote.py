@@ -13,6 +13,8 @@ import sys
 from typing import IO, Any
 
 import torch
+import torch.autograd.functional  # noqa: F401 - loaded once here, so a child's autograd guard costs nothing
+import torch.func  # noqa: F401
 
 from tutor.engine.child import run_specs
 from tutor.engine.spare import SparePool
@@ -21,6 +23,7 @@ from tutor.engine.wire import read_frame, unpack_tensors, write_frame
 
 def main() -> None:
     torch.set_num_threads(1)
+
     inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must never corrupt the protocol
     contexts: dict[str, dict[str, Any]] = {}
@@ -32,8 +35,8 @@ def main() -> None:
             except EOFError:
                 return
             refill = serve(header, blob, contexts, spares, outbox)
-            # A spare forked below copies this process: it must not hold the request just served (an
-            # isolated run's carries the reference gradients), so nothing here refers to it any more.
+            # A spare forked below copies this process: it must not hold the request just served (the
+            # last check's batch and injected gradients), so nothing here refers to it any more.
             del header, blob
             if refill:
                 spares.refill(contexts)  # after the reply: the tutor judges while the next spares set up
@@ -54,7 +57,8 @@ def serve(header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any
         write_frame(outbox, {"ok": True})
         return True
     if op == "run":
-        missing = [spec.get("key", "") for spec in run_specs(header) if spec.get("key", "") not in contexts]
+        specs = run_specs(header)
+        missing = [spec.get("key", "") for spec in specs if "inline" not in spec and spec.get("key", "") not in contexts]
         if missing:
             write_frame(outbox, {"status": "unknown-context", "keys": missing})
             return False
