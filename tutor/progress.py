@@ -346,7 +346,7 @@ def apply_check(state: dict[str, Any], exercise_id: str, report: dict[str, Any],
     _mark_pass(exercise, status == "passed", when)
     for tensor in report.get("tensors") or ():
         name = tensor.get("name") if isinstance(tensor, dict) else None
-        if not isinstance(name, str):
+        if not isinstance(name, str) or tensor.get("support"):  # supporting rows are not steps
             continue
         step = step_record(state, exercise_id, name)
         step["attempts"] += 1

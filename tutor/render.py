@@ -23,7 +23,7 @@ def check_table(report: CheckReport) -> Table:
         ("exact", "center"),
         ("close", "center"),
         ("max abs diff", "right"),
-        ("isolated", "center"),
+        ("own line", "center"),
         ("status", "left"),
     ):
         table.add_column(column, justify=justify, no_wrap=column != "status")  # type: ignore[arg-type]
@@ -33,17 +33,18 @@ def check_table(report: CheckReport) -> Table:
         status = Text(t.status, style=STATUS_STYLE[t.status])
         if t.inherits_from:
             status.append(f" (from {t.inherits_from})", style="dim")
-        elif t.isolated == "fail":
+        elif t.local == "fail":
             status.append(" (its own line)", style="dim")
+        name = Text(t.name) + (Text(" (supporting)", style="dim") if t.support else Text(""))
         table.add_row(
-            t.name, fmt_shape(t.expected_shape), fmt_shape(t.shape),
-            _tick(t.exact, compared), _tick(t.close, compared), diff, ISOLATED.get(t.isolated, "—"), status,
+            name, fmt_shape(t.expected_shape), fmt_shape(t.shape),
+            _tick(t.exact, compared), _tick(t.close, compared), diff, OWN_LINE.get(t.local or "", "—"), status,
         )
     return table
 
 
-# The "isolated" column: the learner's line judged with correct upstream gradients swapped in.
-ISOLATED = {"pass": "right", "fail": "wrong"}
+# The "own line" column: the row's line under its local rule (random gradients injected from above).
+OWN_LINE = {"pass": "right", "fail": "wrong"}
 
 
 def inherited_lines(report: CheckReport) -> list[str]:
@@ -55,10 +56,10 @@ def inherited_lines(report: CheckReport) -> list[str]:
     lines = []
     for root, names in by_root.items():
         if len(names) == 1:
-            lines.append(f"{names[0]} is right given correct upstream gradients; its error comes from {root}.")
+            lines.append(f"{names[0]}'s own line is right; its error comes from {root}.")
         else:
             shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-            lines.append(f"{shown} are right given correct upstream gradients; their error comes from {root}.")
+            lines.append(f"The own lines of {shown} are right; their error comes from {root}.")
     return lines
 
 
@@ -83,10 +84,11 @@ def print_report(report: CheckReport, console: Console) -> None:
     if report.output.strip():
         console.print(Text("your code printed:", style="dim"))
         console.print(Text(report.output.rstrip()[-2000:]), markup=False, highlight=False)
-    passed = sum(t.passed for t in report.tensors)
-    total = len(report.tensors)
+    required = [t for t in report.tensors if not t.support]
+    passed = sum(t.passed for t in required)
+    total = len(required)
     if report.passed:
-        what = f"{report.tensors[0].name} matches" if total == 1 else f"all {total} gradients match"
+        what = f"{required[0].name} matches" if total == 1 else f"all {total} gradients match"
         console.print(Text(f"✔ {report.exercise}: {what} autograd.", style="bold green"))
     else:
         first = report.first_failure

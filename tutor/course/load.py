@@ -97,6 +97,17 @@ def _context(reader: _Reader) -> ContextSpec:
     return ContextSpec(seed=seed, batch_size=batch)
 
 
+def _row_order(top: _Reader, rows: list[Step]) -> tuple[str, ...]:
+    """`rows` (every step and supporting row, each once) when given, else the steps' order in the file."""
+    names = [row.name for row in rows]
+    order = top.strings("rows", ())
+    if not order:
+        return tuple(names)
+    if sorted(order) != sorted(names):
+        raise top.error("rows", f"should name every step and supporting row once: {', '.join(names)}")
+    return order
+
+
 def load_exercise(path: Path, root: Path) -> Exercise:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -197,7 +208,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         support=tuple(support),
         chain=top.strings("chain", ()),
         chain_message=top.text("chain_message", ""),
-        row_order=tuple(r.table["name"] for r in top.items("steps")),
+        row_order=_row_order(top, [*steps, *support]),
     )
 
 

@@ -126,6 +126,10 @@ class Exercise:
                 return step
         return None
 
+    def row(self, name: str) -> Step | None:
+        """A step or a supporting row, by its name."""
+        return next((row for row in self.rows if row.name == name), None)
+
 
 @dataclass(frozen=True)
 class Course:

@@ -62,15 +62,18 @@ def _verdicts(rows: tuple[Step, ...], expected: dict[str, torch.Tensor], run: Le
 
 
 def nearest_failing(name: str, upstream: dict[str, tuple[str, ...]], failing: set[str], roots: set[str]) -> str | None:
-    """The nearest failing gradient on a path from `name` toward the loss (a root first among equals)."""
+    """The gradient to fix first for `name`: the nearest root (a failing row whose own line is wrong) on a
+    path from it toward the loss, else the nearest failing row there."""
+    nearest: str | None = None
     frontier, seen = list(upstream.get(name, ())), {name}
     while frontier:
-        hits = [n for n in frontier if n in failing]
-        if hits:
-            return next((n for n in hits if n in roots), hits[0])
+        hit = next((n for n in frontier if n in roots and n in failing), None)
+        if hit is not None:
+            return hit
+        nearest = nearest or next((n for n in frontier if n in failing), None)
         seen.update(frontier)
-        frontier = [u for n in frontier for u in upstream.get(n, ()) if u not in seen]
-    return None
+        frontier = list(dict.fromkeys(u for n in frontier for u in upstream.get(n, ()) if u not in seen))
+    return nearest
 
 
 def _fail(t: TensorVerdict, note: str) -> None:
@@ -219,8 +222,8 @@ def judge(
     if chain_used:
         for t in tensors:
             if t.passed:
-                _fail(t, "right value, but reached through another exercise's chain")
-            t.diagnosis = {"code": "chain", "message": exercise.chain_message or CHAIN_WORDS.format(names=", ".join(chain_used))}
+                _fail(t, f"reached through {', '.join(chain_used)}")
+                t.diagnosis = {"code": "chain", "message": exercise.chain_message or CHAIN_WORDS.format(names=", ".join(chain_used))}
 
     warnings = [
         f"your code changed {name} in place; the reference is unaffected, but gradients computed after that "

@@ -168,7 +168,7 @@ class ExerciseScreen(Screen):
     @property
     def selected_step(self) -> Step:
         name = self.query_one(StepTable).selected_step
-        step = self.exercise.step(name)
+        step = self.exercise.row(name)
         assert step is not None
         return step
 
@@ -209,7 +209,9 @@ class ExerciseScreen(Screen):
         step = self.selected_step
         total = len(step.hints)
         shown = self.store.hints_revealed(self.exercise.id, step.name)
-        if shown >= total:
+        if step.support:
+            self.notify(f"{step.name} is a supporting row (judged when your file computes it): hints are on the steps.")
+        elif shown >= total:
             self.notify(f"All {total} hints for {step.name} are shown (in the pane below).")
         elif shown == total - 1:
             question = f"The last hint for {step.name} is the answer line itself.\nShow it?"

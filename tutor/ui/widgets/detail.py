@@ -76,11 +76,16 @@ def step_detail(step: Step, tensor: dict[str, Any] | None, grids: dict[str, Any]
             parts.append(Text(f"max |yours − expected| = {tensor['max_abs_diff']:.3e}"))
         if tensor.get("note") and tensor["status"] != "missing":
             parts.append(Text(tensor["note"], style="italic"))
-        if tensor.get("isolated") == "pass" and tensor["status"] not in PASSING:
-            parts.append(Text("Given correct gradients from upstream, your line for this step is right: fix the earlier "
-                              "step it depends on first.", style="yellow"))
-        elif tensor.get("isolated") == "fail":
-            parts.append(Text("Even with correct gradients from upstream, this line is wrong.", style="yellow"))
+        upstream = ", ".join(tensor.get("upstream") or ())
+        if tensor.get("local") == "pass" and tensor["status"] not in PASSING:
+            parts.append(Text("Your line for this step follows its local rule: fix the gradient it inherits from "
+                              "first.", style="yellow"))
+        elif tensor.get("local") == "fail" and upstream:
+            parts.append(Text(f"With random gradients injected for {upstream}, this line does not give its local "
+                              "rule's value: the line itself is wrong.", style="yellow"))
+        elif tensor.get("local") == "fail":
+            parts.append(Text("This line is wrong (nothing upstream of it was injected: it is judged as written).",
+                              style="yellow"))
         diagnosis = tensor.get("diagnosis")
         if diagnosis:
             parts.append(Text.assemble(("Likely mistake", "bold yellow"), f" ({diagnosis.get('code')}): {diagnosis.get('message')}"))

@@ -29,7 +29,7 @@ def status_text(t: dict[str, Any]) -> Text:
     text = Text(t["status"], style=STATUS_STYLE.get(t["status"], ""))
     if t.get("inherits_from"):
         text.append(f" · inherited from {t['inherits_from']}", style="italic")
-    elif t.get("isolated") == "pass" and t["status"] not in PASSING:
+    elif t.get("local") == "pass" and t["status"] not in PASSING:
         text.append(" · your line is right", style="italic")
     return text
 
@@ -45,13 +45,13 @@ class StepTable(DataTable):
     def on_mount(self) -> None:
         for label, key, width in COLUMNS:
             self.add_column(label, key=key, width=width)
-        for step in self.exercise.steps:
+        for step in self.exercise.rows:
             self.add_row(Text(f"  {step.name}"), "", "", "", Text("not checked", style="dim"), key=step.name)
 
     def show_report(self, tensors: list[dict[str, Any]]) -> None:
         by_name = {t["name"]: t for t in tensors}
         self.root = first_failing_root(tensors)
-        for step in self.exercise.steps:
+        for step in self.exercise.rows:
             t = by_name.get(step.name)
             if t is None:
                 continue
@@ -65,10 +65,11 @@ class StepTable(DataTable):
             self.update_cell(step.name, "diff", f"{diff:.2e}" if diff is not None else "—")
 
     def select_step(self, name: str) -> None:
-        names = [s.name for s in self.exercise.steps]
+        names = [s.name for s in self.exercise.rows]
         if name in names:
             self.move_cursor(row=names.index(name))
 
     @property
     def selected_step(self) -> str:
-        return self.exercise.steps[min(self.cursor_row, len(self.exercise.steps) - 1)].name
+        rows = self.exercise.rows
+        return rows[min(self.cursor_row, len(rows) - 1)].name
