@@ -15,6 +15,7 @@ from tutor.engine.data import Dataset, load_names
 from tutor.engine.isolate import written_names
 from tutor.engine.judge import judge
 from tutor.engine.local import LocalPool
+from tutor.engine.privacy import hide_memory
 from tutor.engine.report import CheckReport
 from tutor.engine.sandbox import LearnerError, LearnerRun, RunSpec, Sandbox
 
@@ -61,6 +62,7 @@ class Checker:
         timeout: float = DEFAULT_TIMEOUT,
         dataset: Dataset | None = None,
     ) -> None:
+        hide_memory()  # this process will hold autograd's answers
         self.course = course
         self.device = resolve_device(device)
         if timeout <= 0:

@@ -69,6 +69,8 @@ class Trained:
     error: dict[str, Any] | None = None
     output: str = ""
     lossi: list[float] = field(default_factory=list)
+    # The learner's trained parameters, sent back for evaluation where the learner's code never ran.
+    params: dict[str, Any] | None = field(default=None, repr=False)
 
     def losses_json(self) -> dict[str, Any]:
         return {"train": self.loss.get("train"), "val": self.loss.get("val"), "steps": self.steps}

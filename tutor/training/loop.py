@@ -27,6 +27,8 @@ from tutor.engine.context import TrainingSplits, run_model_code
 # A backward pass: given the step's namespace, return the gradients in the order of the parameters.
 Backward = Callable[[dict[str, Any]], list[Any]]
 Report = Callable[[int, list[float], float], None]
+# Called with (step, namespace, gradients) after the backward pass of a step, before the update.
+GradsSeen = Callable[[int, dict[str, Any], list[torch.Tensor]], None]
 
 
 class GradientProblem(Exception):
@@ -128,6 +130,7 @@ def train_loop(
     should_stop: Callable[[], bool],
     run_steps: int | None = None,
     report_every_s: float = 0.1,
+    on_grads: GradsSeen | None = None,
 ) -> LoopOutcome:
     """Run `run_steps` (default: all) steps of the lecture's loop; lr follows the schedule of `total_steps`."""
     model, training = exercise.model, training_of(exercise)
@@ -156,6 +159,8 @@ def train_loop(
                 ns.update(pinned)  # the learner's code may rebind a parameter's name; the loop owns them
                 exec(forward, ns)
                 grads = [_usable(grad, p, name) for grad, p, name in zip(backward(ns), params, grad_names)]
+                if on_grads is not None:
+                    on_grads(i, ns, grads)
                 lr = training.lr if i < decay_at else training.lr_after
                 for p, grad in zip(params, grads):
                     p.data += -lr * grad

@@ -8,10 +8,14 @@ trainer process.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import torch
+import torch.nn.functional as F
 
 from tutor.course.model import Course, Exercise
 from tutor.engine.check import (
@@ -22,9 +26,13 @@ from tutor.engine.check import (
     refuse_autograd,
     resolve_device,
 )
+from tutor.engine.compare import compare
+from tutor.engine.context import context_from_namespace
+from tutor.engine.sandbox import LearnerValue
+from tutor.engine.wire import dtype_name
 from tutor.training.events import Event, GradCheckStep, PhaseStarted, TrainingResult, Who
 from tutor.training.gradcheck import run_grad_check
-from tutor.training.loop import training_of
+from tutor.training.loop import evaluate, gradient_names, training_of
 from tutor.training.trainer import run_trainer
 
 
@@ -46,6 +54,33 @@ def grad_check_error(step: GradCheckStep) -> dict[str, Any]:
         + (f": {detail}" if detail else ""),
         "line": None,
     }
+
+
+def recheck_gradients(exercise: Exercise, device: str, step: int, tensors: dict[str, torch.Tensor]) -> dict[str, Any] | None:
+    """The learner's gradients of one training step against autograd's on the same parameters and batch,
+    computed here (the learner's code never ran in this process); the error that stops training, or None."""
+    model = exercise.model
+    ns: dict[str, Any] = {name: tensors[name].to(device) for name in (*model.parameters, "Xb", "Yb")}
+    n = int(ns["Xb"].shape[0])
+    sizes = {"n": n, "batch_size": n, "vocab_size": int(ns["C"].shape[0]), "n_embd": int(ns["C"].shape[1])}
+    ns.update(torch=torch, F=F, block_size=model.block_size, n_hidden=int(ns["W1"].shape[1]), **sizes)
+    ctx = context_from_namespace(exercise, ns, device, exercise.context, tag=f"train{step}")
+    for param, name in zip(model.parameters, gradient_names(exercise)):
+        grad = tensors[f"grad/{param}"]
+        value = LearnerValue("tensor", grad, dtype_name(grad.dtype), tuple(grad.shape), device)
+        verdict = compare(name, param, ctx.reference[name], value, device)
+        if not verdict.passed:
+            detail = verdict.note or f"max abs diff {verdict.max_abs_diff:.2e}"
+            return {
+                "kind": "grad-check",
+                "step": step,
+                "gradient": name,
+                "parameter": param,
+                "line": None,
+                "message": f"step {step}: {name} no longer matches autograd on the loop's own batch ({verdict.status}: "
+                f"{detail}); it was right on the first batches, so something in your file changes between calls",
+            }
+    return None
 
 
 def train_exercise(
@@ -86,6 +121,7 @@ def train_exercise(
         emit(PhaseStarted("grad-check", count))
         result.grad_check = run_grad_check(checker, exercise, source, str(file), steps, count, emit, cancel)
         data_path = str(checker.dataset.path.resolve())
+        splits = checker.splits
     if stopped():
         result.cancelled = True
         return result
@@ -107,10 +143,15 @@ def train_exercise(
         }
 
     emit(PhaseStarted("train", steps))
-    result.learner = run_trainer(request("learner", steps), "learner", emit, cancel)
+    recheck = functools.partial(recheck_gradients, exercise, result.device)
+    result.learner = run_trainer(request("learner", steps), "learner", emit, cancel, recheck=recheck)
     result.cancelled = result.learner.cancelled
     if result.learner.error is not None:
         result.error = result.learner.error
+    if result.learner.params is not None and result.learner.steps > 0:
+        emit(PhaseStarted("evaluate", result.learner.steps, who="learner"))
+        params = {name: result.learner.params[name].to(result.device) for name in exercise.model.parameters}
+        result.learner.loss, result.learner.samples = evaluate(exercise, params, splits, result.device)
     if reference and not result.cancelled and result.learner.steps > 0 and result.learner.loss:
         # Same seed, same batches, same number of steps as the learner got through. A cancelled session
         # skips it: whoever cancelled wants to stop, and the learner's model is evaluated already.

@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
 from tutor.engine.sandbox import PACKAGE_PARENT
-from tutor.engine.wire import WireError, read_frame, write_frame
+from tutor.engine.wire import WireError, read_frame, unpack_tensors, write_frame
 from tutor.training.events import Event, PhaseStarted, Progress, Trained, Who
 
 SECOND_SIGNAL_S = 3.0  # after a cancel, how long the current step may take before it is interrupted
@@ -27,7 +29,7 @@ class TrainerProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
         env["OMP_NUM_THREADS"] = "1"
-        self.frames: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.frames: queue.Queue[tuple[dict[str, Any], bytes] | None] = queue.Queue()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tutor.training.worker"],
             stdin=subprocess.PIPE,
@@ -49,8 +51,7 @@ class TrainerProcess:
         assert self.proc.stdout is not None
         try:
             while True:
-                header, _ = read_frame(self.proc.stdout)
-                self.frames.put(header)
+                self.frames.put(read_frame(self.proc.stdout))
         except (EOFError, WireError, OSError, ValueError):
             self.frames.put(None)
 
@@ -74,13 +75,22 @@ class TrainerProcess:
         return f"the trainer process ended (exit code {code}) before it reported"
 
 
+# Re-checks the learner's gradients of one step (its parameters, batch and gradients, as the trainer sent
+# them) against autograd in the tutor's process; returns the error that stops training, or None.
+Recheck = Callable[[int, dict[str, torch.Tensor]], dict[str, Any] | None]
+
+
 def run_trainer(
     request: dict[str, Any],
     who: Who,
     on_event: Callable[[Event], None] | None,
     cancel: threading.Event | None,
+    recheck: Recheck | None = None,
 ) -> Trained:
-    """Run one trainer to the end; a cancel stops it after the current step and keeps what it trained."""
+    """Run one trainer to the end; a cancel stops it after the current step and keeps what it trained.
+
+    The learner's trainer sends its gradients every so often (`recheck` judges them; a failure stops the
+    run) and its trained parameters at the end (in `Trained.params`, evaluated by the caller)."""
     trainer = TrainerProcess(request)
     trained = Trained()
     total = int(request["run_steps"])
@@ -108,6 +118,7 @@ def run_trainer(
             if frame is None:
                 trained.error = {"kind": "crash", "message": trainer.describe_exit()}
                 return trained
+            frame, blob = frame
             event = frame.get("event")
             if event == "progress":
                 lossi = [float(v) for v in frame.get("lossi", [])]
@@ -116,6 +127,16 @@ def run_trainer(
                 trained.seconds = float(frame.get("elapsed", trained.seconds))
                 if on_event is not None:
                     on_event(Progress(who, trained.steps, total, trained.seconds, tuple(lossi)))
+            elif event == "recheck" and recheck is not None:
+                try:
+                    tensors = unpack_tensors(list(frame.get("tensors") or []), blob)
+                    failed = recheck(int(frame.get("step", -1)), tensors)
+                except (WireError, TypeError, ValueError, KeyError) as exc:
+                    failed = {"kind": "crash", "message": f"the trainer sent a re-check that cannot be read ({exc})"}
+                if failed is not None:
+                    trainer.kill()
+                    trained.error = failed
+                    return trained
             elif event == "evaluating" and on_event is not None:
                 on_event(PhaseStarted("evaluate", int(frame.get("step", trained.steps)), who=who))
             elif event == "done":
@@ -126,6 +147,11 @@ def run_trainer(
                 trained.loss = {k: float(v) for k, v in (frame.get("loss") or {}).items()}
                 trained.samples = [str(s) for s in frame.get("samples") or []]
                 trained.output = str(frame.get("output") or "")
+                if isinstance(frame.get("params"), list):
+                    try:
+                        trained.params = unpack_tensors(frame["params"], blob)
+                    except (WireError, TypeError, ValueError, KeyError):
+                        trained.params = None
                 return trained
     finally:
         if trainer.proc.poll() is None:

@@ -23,7 +23,8 @@ from tutor.course import load_course
 from tutor.engine.child import BoundedOutput, _die_with_parent, _limit_memory
 from tutor.engine.context import TrainingSplits
 from tutor.engine.data import DataError, load_names
-from tutor.engine.wire import read_frame, write_frame
+from tutor.engine.guard import forbid_autograd
+from tutor.engine.wire import pack_tensors, read_frame, write_frame
 from tutor.training.loop import (
     StopTraining,
     autograd_backward,
@@ -35,6 +36,13 @@ from tutor.training.loop import (
 )
 
 MEMORY_HEADROOM = 6 << 30
+# How often the learner's gradients go back to the tutor to be re-checked against autograd on the loop's
+# own batch (and always at the last step): a backward pass that is right only on its first calls fails.
+RECHECK_EVERY = 1000
+
+
+def recheck_due(step: int, steps: int) -> bool:
+    return step == steps - 1 or (step > 0 and step % RECHECK_EVERY == 0)
 
 
 class CancelFlag:
@@ -63,17 +71,18 @@ def _protocol_stream() -> IO[bytes]:
     return out
 
 
-def run(request: dict[str, Any], out: IO[bytes], cancel: CancelFlag) -> dict[str, Any]:
-    """Set up, train, evaluate; return the `done` event (errors as values)."""
+def run(request: dict[str, Any], out: IO[bytes], cancel: CancelFlag) -> tuple[dict[str, Any], bytes]:
+    """Set up, train (and, for autograd's model, evaluate); return the `done` event (errors as values) and
+    the bytes of the learner's trained parameters."""
     course = load_course(Path(request["course_root"]))
     exercise = course.find(request["exercise"])
     if exercise is None or exercise.training is None:
-        return {"event": "done", "error": {"kind": "crash", "message": f"no training exercise {request['exercise']!r}"}}
+        return {"event": "done", "error": {"kind": "crash", "message": f"no training exercise {request['exercise']!r}"}}, b""
     device = request["device"]
     try:
         dataset = load_names(Path(request["data"]) if request.get("data") else None)
     except DataError as exc:
-        return {"event": "done", "error": {"kind": "crash", "message": str(exc)}}
+        return {"event": "done", "error": {"kind": "crash", "message": str(exc)}}, b""
     splits = TrainingSplits(dataset)
     ns = initial_namespace(exercise, splits, device)
     params = [ns[name] for name in exercise.model.parameters]
@@ -85,7 +94,7 @@ def run(request: dict[str, Any], out: IO[bytes], cancel: CancelFlag) -> dict[str
             code = compile(source, filename, "exec")
         except (SyntaxError, ValueError) as exc:
             error = {"kind": "syntax", "message": f"{type(exc).__name__}: {exc}", "line": getattr(exc, "lineno", None)}
-            return {"event": "done", "steps": 0, "seconds": 0.0, "cancelled": False, "error": error}
+            return {"event": "done", "steps": 0, "seconds": 0.0, "cancelled": False, "error": error}, b""
         backward = learner_backward(code, gradient_names(exercise), source)
         sys.stdout = sys.stderr = captured  # type: ignore[assignment]
     else:
@@ -94,26 +103,41 @@ def run(request: dict[str, Any], out: IO[bytes], cancel: CancelFlag) -> dict[str
     def report(step: int, lossi: list[float], elapsed: float) -> None:
         write_frame(out, {"event": "progress", "step": step, "lossi": lossi, "elapsed": elapsed})
 
-    write_frame(out, {"event": "started", "steps": request["run_steps"], "device": device})
+    run_steps = int(request["run_steps"])
+    names = list(exercise.model.parameters)
+
+    def send_for_recheck(step: int, step_ns: dict[str, Any], grads: list[torch.Tensor]) -> None:
+        if recheck_due(step, run_steps):
+            tensors = {**{n: step_ns[n] for n in (*names, "Xb", "Yb")}, **{f"grad/{n}": g for n, g in zip(names, grads)}}
+            meta, blob = pack_tensors(tensors)
+            write_frame(out, {"event": "recheck", "step": step, "tensors": meta}, blob)
+
+    write_frame(out, {"event": "started", "steps": run_steps, "device": device})
+    if learner:
+        forbid_autograd()  # from here on the learner's backward pass runs in this process
     cancel.armed = True
     outcome = train_loop(
-        ns, exercise, int(request["steps"]), backward, not learner, report, cancel, run_steps=int(request["run_steps"])
+        ns, exercise, int(request["steps"]), backward, not learner, report, cancel, run_steps=run_steps,
+        on_grads=send_for_recheck if learner else None,
     )
     cancel.armed = False
     sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    write_frame(out, {"event": "evaluating", "step": outcome.steps_done})
-    trained = {name: p.detach() for name, p in zip(exercise.model.parameters, params)}
-    losses, samples = evaluate(exercise, trained, splits, device)
-    return {
+    trained = {name: p.detach() for name, p in zip(names, params)}
+    done = {
         "event": "done",
         "steps": outcome.steps_done,
         "seconds": outcome.seconds,
         "cancelled": outcome.cancelled,
         "error": outcome.error,
-        "loss": losses,
-        "samples": samples,
         "output": captured.text(),
     }
+    if learner:
+        # evaluated by the tutor, in a process where the learner's code never ran
+        meta, blob = pack_tensors(trained)
+        return {**done, "params": meta}, blob
+    write_frame(out, {"event": "evaluating", "step": outcome.steps_done})
+    losses, samples = evaluate(exercise, trained, splits, device)
+    return {**done, "loss": losses, "samples": samples}, b""
 
 
 def main() -> None:
@@ -130,15 +154,16 @@ def main() -> None:
     if request.get("device") == "cpu" and request.get("mode") == "learner":
         _limit_memory(MEMORY_HEADROOM)
     started = time.perf_counter()
+    blob = b""
     try:
-        done = run(request, out, cancel)
+        done, blob = run(request, out, cancel)
     except StopTraining:
         done = {"event": "done", "error": {"kind": "crash", "message": "stopped before training began"}}
     except BaseException as exc:  # the trainer's own failure (or the learner's exit()): report, never hang
         done = {"event": "done", "error": {"kind": "crash", "message": f"trainer failure: {exc!r}"}}
     done["wall"] = time.perf_counter() - started
     try:
-        write_frame(out, done)
+        write_frame(out, done, blob)
     except OSError:
         pass
 
