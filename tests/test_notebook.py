@@ -159,3 +159,15 @@ def test_cli_passes_a_lecture_layout_and_exits_1_without_an_exercise_cell(lectur
     bad.write_text("{")
     usage = run_cli("check", "batchnorm", "--file", str(bad))
     assert usage.returncode == 2 and usage.stderr.count("\n") == 1 and "not a Jupyter notebook" in usage.stderr
+
+
+def test_the_tutors_check_service_checks_a_notebook_and_names_the_cell(tmp_path, checker, course):
+    from tutor.engine.service import check_file
+
+    lines = answer_lines("cross_entropy.py")
+    lines[1] = "dlogits[range(n), Yb] -= one"
+    cells = lecture_cells(ex2=lines)
+    number = cell_number(cells, "# backward pass\n\ndlogits")
+    report = check_file(checker, course.find("cross-entropy"), write_notebook(tmp_path / "w.ipynb", cells))
+    assert report.error.message.startswith(f"cell {number}, line {report.error.line}: NameError")
+    assert cells[number - 1][1].split("\n")[report.error.line - 1] == lines[1]

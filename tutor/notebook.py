@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tutor.engine.report import CheckReport
 
 
-class NotebookError(Exception):
+class NotebookError(ValueError):
     """A notebook that cannot be read or holds no exercise cell; `usage` errors exit 2, the rest 1."""
 
     def __init__(self, message: str, usage: bool = False) -> None:
