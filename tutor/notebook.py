@@ -148,7 +148,10 @@ def _top_statements(body: list[ast.stmt]) -> list[ast.stmt]:
     return out
 
 
-def analyse(cell: Cell) -> CellCode:
+def analyse(cell: Cell, mentions: re.Pattern[str] | None = None) -> CellCode:
+    """`mentions`: skip parsing a cell whose text names none of these (most of a notebook's cells)."""
+    if mentions is not None and not mentions.search(cell.source):
+        return CellCode(cell, None, frozenset(), frozenset())
     lines, _ = without_magics(cell.source)
     text = "\n".join(lines)
     try:
@@ -290,7 +293,9 @@ def extract_exercise(
     path: Path, exercise: Exercise, course: Course, cells: list[int] | None = None, text: str | None = None
 ) -> Extract:
     """The exercise's code from the notebook at `path` (or `cells`, 1-based numbers, when given)."""
-    codes = [analyse(c) for c in read_cells(path, text)]
+    grads = _gradient_names(course)
+    mentions = None if cells else re.compile(r"\b(?:" + "|".join(sorted(grads)) + r")\b")
+    codes = [analyse(c, mentions) for c in read_cells(path, text)]
     strict = exercise.forbid_autograd
     if cells:
         by_number = {c.cell.number: c for c in codes}
