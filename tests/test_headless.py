@@ -33,6 +33,9 @@ CORE_MODULES = [
     "tutor.workspace",
     "tutor.verdicts",
     "tutor.progress",
+    "tutor.notebook",
+    "tutor.cell_source",
+    "tutor.gradient_cmp",
 ]
 
 

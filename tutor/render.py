@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -63,12 +65,13 @@ def inherited_lines(report: CheckReport) -> list[str]:
     return lines
 
 
-def print_report(report: CheckReport, console: Console) -> None:
+def print_report(report: CheckReport, console: Console, where: Callable[[int | None], str] | None = None) -> None:
+    """`where` names an error's place (a notebook's cell and line) instead of "line N"."""
     console.print(check_table(report))
     if report.error:
         e = report.error
-        where = f" at line {e.line}" if e.line else ""
-        console.print(Text(f"error ({e.kind}){where}: {e.message}", style="bold red"))
+        place = where(e.line) if where else f"line {e.line}" if e.line else ""
+        console.print(Text(f"error ({e.kind}){' at ' + place if place else ''}: {e.message}", style="bold red"))
         if e.source:
             console.print(Text(f"  {e.line} | {e.source.strip()}", style="red"))
     for t in report.tensors:

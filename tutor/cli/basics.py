@@ -19,6 +19,7 @@ from tutor.cli.common import (
     quiet_torch_import,
 )
 from tutor.cli.learning import record_workspace_check
+from tutor.cli.notebook_check import cell_numbers
 from tutor.course import Course
 from tutor.workspace import Workspace, WorkspaceError, default_workspace, resolve_workspace
 
@@ -26,6 +27,10 @@ from tutor.workspace import Workspace, WorkspaceError, default_workspace, resolv
 def cmd_check(args: argparse.Namespace, course: Course) -> int:
     exercise = find_exercise(course, args.exercise)
     path = learner_file(args, exercise)
+    if path.suffix == ".ipynb" or args.cell:
+        from tutor.cli.notebook_check import cmd_check_notebook
+
+        return cmd_check_notebook(args, course, exercise, path)
     quiet_torch_import()
     from tutor.engine.check import Checker, CheckerError
     from tutor.engine.data import DataError
@@ -72,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("exercise", metavar="EXERCISE", help="exercise id or number (atomic/1, cross-entropy/2, batchnorm/3, training/4)")
     check.add_argument("--file", metavar="PATH", help="the file to check (default: the exercise's file in the workspace)")
     check.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    check.add_argument("--cell", type=cell_numbers, metavar="N[,M]", help="a notebook's cells to check (default: found by the names they assign)")
     add_engine_options(check)
     check.add_argument("--timeout", type=positive_float, default=10.0, metavar="S", help="seconds your code may run (default: 10)")
     add_workspace_option(check)

@@ -58,8 +58,10 @@ class CheckService:
         try:
             checker = self.checker(request.get("data"), str(request.get("device", "cpu")))
             checker.timeout = float(timeout)
-            report = checker.check(exercise, Path(request["file"]))
+            report = check_file(checker, exercise, Path(request["file"]))
         except (CheckerError, DataError) as exc:
+            return error_reply(str(exc))
+        except ValueError as exc:  # NotebookError: an unreadable notebook, or no exercise cell in it
             return error_reply(str(exc))
         reply: dict[str, Any] = {"type": "report", **report.to_json(), "elapsed": report.elapsed, "grids": {}}
         if checker.last_run is not None:
@@ -71,6 +73,21 @@ class CheckService:
     def close(self) -> None:
         for checker in self._checkers.values():
             checker.close()
+
+
+def check_file(checker: Any, exercise: Any, path: Path):
+    """A .py file as it is; a notebook's exercise cells, its error's message naming the cell."""
+    if path.suffix != ".ipynb":
+        return checker.check(exercise, path)
+    from dataclasses import replace
+
+    from tutor.notebook import check_notebook
+
+    result = check_notebook(checker, exercise, path)
+    report = result.report
+    if report.error is not None and result.error_cell is not None:
+        report.error = replace(report.error, message=f"{result.where(report.error.line)}: {report.error.message}")
+    return report
 
 
 def error_reply(message: str) -> dict[str, Any]:

@@ -1,0 +1,109 @@
+"""The tutor in a real Jupyter kernel: nbclient runs a notebook that loads the extension, checks cells with
+`%%ninja`, asks for a hint and progress, and uses the drop-in cmp; the outputs and the workspace are read back."""
+
+from __future__ import annotations
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat", reason="needs nbformat (pip install '.[jupyter]')")
+pytest.importorskip("nbclient", reason="needs nbclient to run a notebook in a kernel")
+pytest.importorskip("ipykernel", reason="needs ipykernel to run a notebook in a kernel")
+
+from tutor.progress import ProgressStore  # noqa: E402
+
+WRONG_BATCHNORM = (
+    "dhprebn = -bngain*bnvar_inv/n * (n*dhpreact - dhpreact.sum(0) - n/(n-1)*bnraw*(dhpreact*bnraw).sum(0))\n"
+    "cmp('hprebn', dhprebn, hprebn)"
+)
+RIGHT_CROSS_ENTROPY = "dlogits = F.softmax(logits, 1)\ndlogits[range(n), Yb] -= 1\ndlogits /= n\nran_here = tuple(dlogits.shape)"
+# The learner's own small graph: logit_maxes (4, 1), and a keepdim mistake in their gradient of it.
+OWN_GRAPH = """\
+import torch
+import torch.nn.functional as F
+from tutor.jupyter import cmp
+g = torch.Generator().manual_seed(0)
+logits = torch.randn(4, 27, generator=g, requires_grad=True)
+Yb = torch.tensor([1, 2, 3, 4]); n = 4
+logit_maxes = logits.max(1, keepdim=True).values
+logit_maxes.retain_grad()
+loss = F.cross_entropy(logits - logit_maxes, Yb) + (logit_maxes ** 2).sum()
+loss.backward()
+cmp('logit_maxes', logit_maxes.grad.clone(), logit_maxes)
+cmp('logit_maxes', logit_maxes.grad.sum(1), logit_maxes)"""
+
+
+def outputs_text(cell) -> str:
+    parts = []
+    for out in cell.outputs:
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type in ("display_data", "execute_result"):
+            parts.append(out.data.get("text/plain", ""))
+        elif out.output_type == "error":
+            parts.append("\n".join(out.traceback))
+    return "".join(parts)
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    from nbclient import NotebookClient
+    from nbformat import v4
+
+    folder = tmp_path_factory.mktemp("kernel")
+    workspace = folder / "ws"
+    sources = [
+        f"%load_ext tutor.jupyter\n%ninja workspace {workspace}",
+        OWN_GRAPH,
+        "%%ninja batchnorm --no-run\n" + WRONG_BATCHNORM,
+        "%%ninja cross-entropy\n" + RIGHT_CROSS_ENTROPY,
+        "print('ran in the kernel:', ran_here)",
+        "%ninja hint batchnorm dhprebn",
+        "%ninja progress",
+        "%%ninja nonsense\nx = 1",
+    ]
+    nb = v4.new_notebook(cells=[v4.new_code_cell(s) for s in sources])
+    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    return nb.cells, workspace
+
+
+def test_cell_magic_shows_the_engines_verdict_as_html_and_text(executed):
+    cells, _ = executed
+    shown = [o for o in cells[2].outputs if o.output_type == "display_data"]
+    assert len(shown) == 1
+    html, text = shown[0].data["text/html"], shown[0].data["text/plain"]
+    assert "<table" in html and "color:#cf222e" in html and "likely mistake (sign)" in html and "(32, 64)" in html
+    assert "dhprebn" in text and "wrong" in text and "likely mistake (sign)" in text
+    assert "✘ batchnorm: 0/1 gradients pass" in text
+    # --no-run: the cell's own cmp never ran in the kernel (it would have failed there: no hprebn)
+    assert not [o for o in cells[2].outputs if o.output_type in ("stream", "error")]
+
+
+def test_cell_magic_checks_in_the_tutors_context_then_runs_the_cell_here(executed):
+    cells, _ = executed
+    assert "✔ cross-entropy: dlogits matches autograd." in outputs_text(cells[3])
+    assert "ran in the kernel: (4, 27)" in outputs_text(cells[4])  # the notebook's own small batch
+
+
+def test_checks_are_recorded_in_the_workspace(executed):
+    cells, workspace = executed
+    state = ProgressStore(workspace).load()
+    assert state["exercises"]["batchnorm"]["attempts"] == 1 and not state["exercises"]["batchnorm"]["passed"]
+    assert state["exercises"]["cross-entropy"]["passed"]
+    assert "hint 1 of 4" in outputs_text(cells[5])
+    assert state["exercises"]["batchnorm"]["steps"]["dhprebn"]["hints"] == 1
+    progress = outputs_text(cells[6])
+    assert "cross-entropy" in progress and "passed" in progress
+
+
+def test_drop_in_cmp_in_the_learners_notebook(executed):
+    cells, _ = executed
+    lines = outputs_text(cells[1]).splitlines()
+    assert lines[0] == f"{'logit_maxes':15s} | exact: True  | approximate: True  | maxdiff: 0.0"
+    assert "yours is (4,), logit_maxes.grad is (4, 1): not compared" in lines[2]
+    assert lines[3].startswith("  likely mistake (keepdim)")
+
+
+def test_unknown_exercise_is_one_line_and_the_cell_does_not_run(executed):
+    cells, _ = executed
+    text = outputs_text(cells[7])
+    assert text.startswith("backprop-ninja: no exercise 'nonsense'") and "Traceback" not in text
