@@ -193,11 +193,10 @@ y = x * 2
 """
 
 
-def test_a_spare_holds_nothing_of_an_earlier_isolated_run(sandbox):
-
+def test_a_spare_holds_nothing_of_an_earlier_injected_run(sandbox):
     answer = torch.full((4,), 1234.5)
-    isolated = sandbox.run_many([RunSpec("tiny", correct={"y": answer}, swap=("y",))], "y = x * 3\n", "learner.py", ["y"], 5.0)
-    assert isolated[0].error is None
-    for _ in range(2):  # the spare that waited during the isolated run, then the one forked after it
+    injected = sandbox.run_many([RunSpec("tiny", inject={"y": answer}, hook=("y",))], "y = x * 3\n", "learner.py", ["y"], 5.0)
+    assert injected[0].error is None
+    for _ in range(2):  # the spare that waited during the injected run, then the one forked after it
         spares(sandbox)
         assert run(sandbox, SEEKS_BYTES, names=("found", "y")).value("found").tensor.item() == 0

@@ -236,7 +236,7 @@ for line in sys.stdin:
     print(json.dumps({"type": "report", "exercise": req["exercise"], "passed": False, "device": "cpu", "loss": 3.3,
         "error": None, "file": req["file"], "output": "", "warnings": [], "grids": {},
         "tensors": [{"name": "dlogits", "of": "logits", "status": "wrong", "expected_shape": [32, 27],
-                     "shape": [32, 27], "max_abs_diff": 0.1, "note": None, "isolated": None,
+                     "shape": [32, 27], "max_abs_diff": 0.1, "note": None, "local": None,
                      "inherits_from": None, "diagnosis": None}]}), flush=True)
 """
 

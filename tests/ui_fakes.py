@@ -90,7 +90,7 @@ class FakeChecker:
                 "name": step.name, "of": step.of, "status": status, "expected_shape": [4, 6],
                 "shape": None if status == "missing" else [4, 6],
                 "max_abs_diff": None if status == "missing" else (0.5 if status == "wrong" else 0.0),
-                "note": None, "isolated": None, "inherits_from": None, "diagnosis": None,
+                "note": None, "local": None, "inherits_from": None, "diagnosis": None,
             })
             if status == "wrong":
                 cells = [[0.5 if c == 2 else 0.0 for c in range(6)] for _ in range(4)]
@@ -119,7 +119,7 @@ SAMPLES = ["mora", "kayah", "seel", "ndheyah", "reimanie", "jendra", "gradelyn",
 
 def grad_check_line(step: int, wrong: str | None = None) -> dict[str, Any]:
     tensors = [{"name": name, "of": of, "status": "wrong" if name == wrong else "close", "expected_shape": shape,
-                "shape": shape, "max_abs_diff": 0.25 if name == wrong else 1e-8, "note": None, "isolated": None,
+                "shape": shape, "max_abs_diff": 0.25 if name == wrong else 1e-8, "note": None, "local": None,
                 "inherits_from": None, "diagnosis": None} for name, of, shape in GRADIENTS]
     return {"type": "grad-check", "step": step, "passed": wrong is None, "tensors": tensors, "error": None}
 

@@ -1,4 +1,4 @@
-"""A check's verdict as a notebook shows it: an HTML table (status colours, shapes, max diff, the isolated
+"""A check's verdict as a notebook shows it: an HTML table (status colours, shapes, max diff, the own-line
 column, the likely mistake under each failing row) with the CLI's plain text as the fallback. No JavaScript."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from html import escape
 
 from tutor.engine.report import CheckReport
-from tutor.render import ISOLATED, inherited_lines, print_report
+from tutor.render import OWN_LINE, inherited_lines, print_report
 from tutor.verdicts import fmt_shape
 
 # The CLI's STATUS_STYLE as CSS (notebook themes vary: strong colours that read on light and dark).
@@ -20,7 +20,7 @@ STATUS_CSS = {
     "missing": "color:#6e7781",
     "invalid": "color:#9a6700;font-weight:bold",
 }
-COLUMNS = ("gradient", "expected", "yours", "exact", "close", "max abs diff", "isolated", "status")
+COLUMNS = ("gradient", "expected", "yours", "exact", "close", "max abs diff", "own line", "status")
 
 
 class VerdictView:
@@ -54,7 +54,7 @@ class VerdictView:
                 status += f" <span style='color:#6e7781'>(from {escape(t.inherits_from)})</span>"
             values = [
                 f"<code>{escape(t.name)}</code>", fmt_shape(t.expected_shape), fmt_shape(t.shape), tick(t.exact),
-                tick(t.close), f"{t.max_abs_diff:.2e}" if compared else "—", ISOLATED.get(t.isolated, "—"),
+                tick(t.close), f"{t.max_abs_diff:.2e}" if compared else "—", OWN_LINE.get(t.local or "", "—"),
             ]
             tds = "".join(f"<td style='{cell}'>{escape(v) if i else v}</td>" for i, v in enumerate(values))
             rows.append(f"<tr>{tds}<td style='{cell}{STATUS_CSS[t.status]}'>{status}</td></tr>")

@@ -22,7 +22,7 @@ from tutor.engine.wire import encode_frame, is_whole_frame
 GRACE_S = 1.5
 MAX_PAYLOAD = 512 * 1024 * 1024
 WRITE_CHUNK = 1 << 16
-# A wrong file takes two children back to back: its chained run, then (a few ms later) the isolated one. A
+# Checks can come back to back (a learner saving twice, a grad check batch after batch). A
 # spare forked after the first would not be ready for the second (on a GPU it needs half a second), so two
 # wait. BACKPROP_NINJA_SPARES sets another number for benchmarks (0: every child is forked on demand).
 SPARES = 2
