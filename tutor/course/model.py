@@ -27,6 +27,9 @@ class Step:
     line: str
     hints: tuple[str, ...]
     mistakes: tuple[Mistake, ...] = ()
+    # Shown once the step passes: the lecture's insight behind the answer, and where the lecture explains it.
+    why: str = ""
+    why_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class Exercise:
     second_context: ContextSpec
     steps: tuple[Step, ...]
     given: tuple[str, ...] = ()
+    # Where the lecture's chapter on this exercise starts ("H:MM:SS").
+    chapter_at: str = ""
     training: Training | None = None
     # Refuse files that use autograd in any form (`.backward()`, `.grad`, torch.autograd, ...).
     forbid_autograd: bool = False
