@@ -12,6 +12,7 @@ from tutor.engine.autograd_use import find_autograd_use
 from tutor.engine.context import Context, TrainingSplits, build_context
 from tutor.engine.data import Dataset, load_names
 from tutor.engine.judge import judge
+from tutor.engine.naming import add_source_notes
 from tutor.engine.report import CheckReport
 from tutor.engine.sandbox import LearnerError, LearnerRun, RunSpec, Sandbox
 
@@ -116,7 +117,9 @@ class Checker:
 
         runs = run([RunSpec(c.key) for c in contexts])  # every context in one forked child
         self.last_run = (first, runs[0])
-        return judge(exercise, contexts, runs, filename, isolate=isolate)
+        report = judge(exercise, contexts, runs, filename, isolate=isolate)
+        add_source_notes(report.tensors, source, report.error)
+        return report
 
     def close(self) -> None:
         self.sandbox.close()
