@@ -7,6 +7,32 @@ n (batch size), Xb, Yb (the batch), the parameters C, W1, b1, W2, b2, bngain, bn
 forward-pass tensor under the lecture's names (emb, embcat, hprebn, ..., logprobs, loss).
 None of them requires grad: the gradients are yours to write.
 
+The forward pass you differentiate, with every tensor's shape at n = 32:
+
+    emb = C[Xb]                                     # (32, 3, 10)  C: (27, 10), Xb: (32, 3)
+    embcat = emb.view(emb.shape[0], -1)             # (32, 30)
+    hprebn = embcat @ W1 + b1                       # (32, 64)     W1: (30, 64), b1: (64,)
+    bnmeani = 1/n*hprebn.sum(0, keepdim=True)       # (1, 64)
+    bndiff = hprebn - bnmeani                       # (32, 64)
+    bndiff2 = bndiff**2                             # (32, 64)
+    bnvar = 1/(n-1)*(bndiff2).sum(0, keepdim=True)  # (1, 64)
+    bnvar_inv = (bnvar + 1e-5)**-0.5                # (1, 64)
+    bnraw = bndiff * bnvar_inv                      # (32, 64)
+    hpreact = bngain * bnraw + bnbias               # (32, 64)     bngain, bnbias: (1, 64)
+    h = torch.tanh(hpreact)                         # (32, 64)
+    logits = h @ W2 + b2                            # (32, 27)     W2: (64, 27), b2: (27,)
+    logit_maxes = logits.max(1, keepdim=True).values  # (32, 1)
+    norm_logits = logits - logit_maxes              # (32, 27)
+    counts = norm_logits.exp()                      # (32, 27)
+    counts_sum = counts.sum(1, keepdims=True)       # (32, 1)
+    counts_sum_inv = counts_sum**-1                 # (32, 1)
+    probs = counts * counts_sum_inv                 # (32, 27)
+    logprobs = probs.log()                          # (32, 27)
+    loss = -logprobs[range(n), Yb].mean()           # ()           Yb: (32,)
+
+Helper lines and tensors of your own are fine; only the d-names below are checked. A tensor used
+twice in the forward pass gets two contributions: assign the first, then add the second with +=.
+
 Check:  backprop-ninja check atomic      Hint:  backprop-ninja hint atomic <step>
 """
 

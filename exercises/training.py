@@ -32,6 +32,10 @@ loop, which it owns (so it can grad-check it, time it fairly, stop it and evalua
 Defined when it runs: torch, F, n (= batch_size), Xb, Yb, the parameters and the forward tensors above.
 Autograd in any form (.backward(), .grad, torch.autograd, requires_grad) is refused: that is the point.
 Use what you derived in exercises 2 and 3: dlogits in one expression, dhprebn in one expression.
+Shapes at n = 32: emb (32, 3, 10), embcat (32, 30), hprebn, bnraw, hpreact and h (32, 200), bnmean,
+bnvar, bnvar_inv, bngain and bnbias (1, 200), logits (32, 27), W1 (30, 200), b1 (200,), W2 (200, 27),
+b2 (27,), C (27, 10). Helper lines (dlogits, dh, dhpreact, dhprebn, demb, ...) are fine; only the seven
+below are checked. A tensor used twice gets two contributions: assign the first, add the second with +=.
 
 Check one batch:  backprop-ninja check training
 Train:            backprop-ninja train          (grad check on 5 batches, then training, then samples)

@@ -141,7 +141,11 @@ def test_mistake_is_a_wrong_answer(exercise_id, step_name, index, which, device)
     assert isinstance(value, torch.Tensor)
     assert torch.broadcast_shapes(value.shape, want.shape) == want.shape
     assert torch.isfinite(value).all()
-    assert not _close(value, want, MARGIN), "this mistake equals the right answer"
+    if _close(value, want, MARGIN):
+        # A near miss (a dropped epsilon): it must still fail the check on the lecture's batch, where it is diagnosed.
+        first = _context(exercise_id, "first", device)
+        near = eval(compile(mistake.expr, "<near miss>", "eval"), mistake_namespace(exercise, first))
+        assert not _close(near, first.reference[step.name]), "this mistake equals the right answer"
 
 
 # Wrong code a learner might write, run with correct upstream gradients, and the step whose course

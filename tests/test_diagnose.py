@@ -7,10 +7,12 @@ import dataclasses
 import json
 
 import pytest
+import torch
 
 from tests.conftest import LEARNER_FILES, ROOT, run_cli
 from tutor.course.model import Mistake
 from tutor.engine.branches import tensor_uses
+from tutor.engine.compare import tolerance
 from tutor.engine.diagnose import explains
 from tutor.engine.isolate import finishing_statements, instrument, written_names
 
@@ -38,7 +40,7 @@ def verdict(report, name):
 # (old line, new line, failing step, diagnosis code, words the message must hold)
 CASES = [
     ("dprobs = (1.0 / probs) * dlogprobs", "dprobs = -(1.0 / probs) * dlogprobs", "dprobs", "sign", "negative"),
-    ("dlogprobs[range(n), Yb] = -1.0 / n", "dlogprobs[range(n), Yb] = -1.0", "dlogprobs", "scale", "n = 32"),
+    ("dlogprobs[range(n), Yb] = -1.0 / n", "dlogprobs[range(n), Yb] = -1.0", "dlogprobs", "scale", "gets -1/n, not -1"),
     ("dbnmeani = (-dbndiff).sum(0, keepdim=True)", "dbnmeani = (-dbndiff).sum(0, keepdim=True) / n", "dbnmeani", "scale", "1/n"),
     (
         "dbndiff2 = (1.0 / (n - 1)) * torch.ones_like(bndiff2) * dbnvar",
@@ -78,10 +80,10 @@ CASES = [
         "dcounts_sum_inv", "keepdim", "(32,)",
     ),
     ("dcounts += torch.ones_like(counts) * dcounts_sum", "pass", "dcounts", "branch", "counts_sum = counts.sum(1"),
-    ("dbndiff += (2 * bndiff) * dbndiff2", "pass", "dbndiff", "branch", "bndiff2 = bndiff**2"),
+    ("dbndiff += (2 * bndiff) * dbndiff2", "pass", "dbndiff", "branch", "squared into bndiff2"),
     (
         "dhprebn += 1.0 / n * (torch.ones_like(hprebn) * dbnmeani)", "pass",
-        "dhprebn", "branch", "bnmeani = 1/n*hprebn.sum(0, keepdim=True)",
+        "dhprebn", "branch", "feeds the mean bnmeani",
     ),
     ("dh = dlogits @ W2.T", "dh = dlogits @ W2.T + h", "dh", None, None),  # an error nothing explains
 ]
@@ -203,7 +205,10 @@ def test_course_mistakes_evaluate_to_a_wrong_answer_of_the_right_shape(checker, 
                 value = eval(mistake.expr, dict(ns))  # noqa: S307 - course data
                 expected = ctx.reference[step.name]
                 assert tuple(value.shape) == tuple(expected.shape), (exercise.id, step.name, mistake.code)
-                assert not explains(value, expected), (exercise.id, step.name, mistake.code)
+                # a wrong answer: far from the right one, or a near miss (a dropped epsilon) that still fails the check
+                rtol, atol = tolerance("cpu", expected.dtype)
+                near_miss = not torch.allclose(value, expected, rtol=rtol, atol=atol)
+                assert not explains(value, expected) or near_miss, (exercise.id, step.name, mistake.code)
 
 
 def test_branches_come_from_the_forward_code(checker, atomic):

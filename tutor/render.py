@@ -96,4 +96,7 @@ def print_report(report: CheckReport, console: Console, where: Callable[[int | N
     else:
         first = report.first_failure
         tail = f"; first to fix: {first.name}" if first else ""
-        console.print(Text(f"✘ {report.exercise}: {passed}/{total} gradients pass{tail}.", style="bold red"))
+        if total:
+            console.print(Text(f"✘ {report.exercise}: {passed}/{total} gradients pass{tail}.", style="bold red"))
+        else:
+            console.print(Text(f"✘ {report.exercise}: nothing was checked; fix the error above first.", style="bold red"))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tutor import __version__
-from tutor.cli import basics, learning, train, tui
+from tutor.cli import basics, learning, train, tui, why
 from tutor.cli.common import EXIT_USAGE, UsageError, console
 from tutor.course import CourseError, load_course
 
 # Each module has register(subparsers); a command's handler is called as handler(args, course) -> exit code.
-COMMAND_MODULES = [basics, learning, tui, train]
+COMMAND_MODULES = [basics, learning, why, tui, train]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,13 +41,19 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         course = load_course()
-        return args.handler(args, course)
+        code = args.handler(args, course)
+        sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at interpreter exit
+        return code
     except (UsageError, CourseError) as exc:
         console(stderr=True).print(f"backprop-ninja: {exc}", markup=False)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`progress --json | head`): stop quietly, as other command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def run() -> None:

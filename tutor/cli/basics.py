@@ -64,7 +64,8 @@ def cmd_init(args: argparse.Namespace, course: Course) -> int:
 
 def cmd_list(args: argparse.Namespace, course: Course) -> int:
     for exercise in course.exercises:
-        print(f"{exercise.order}. {exercise.id} — {exercise.title} ({len(exercise.steps)} steps)")
+        count = len(exercise.steps)
+        print(f"{exercise.order}. {exercise.id} — {exercise.title} ({count} step{'' if count == 1 else 's'})")
         if exercise.summary:
             print(f"   {exercise.summary}")
         print("   " + ", ".join(step.name for step in exercise.steps))

@@ -96,6 +96,14 @@ def cmd_hint(args: argparse.Namespace, course: Course) -> int:
     print(f"{exercise.id} · step {number} of {len(exercise.steps)} · {step.name}")
     print(f"  forward: {step.line}")
     print_hints(step, 1, revealed)
+    from tutor.cli.why import step_passed, why_lines
+
+    if step_passed(store, exercise, step):
+        # passed: the insight is what is left to learn; no further rung is spent
+        print(f"{step.name} has passed.")
+        print("\n".join(why_lines(exercise, step)))
+        report_warning(store)
+        return EXIT_PASS
     if revealed >= total:
         print(f"all {total} hints of {step.name} are revealed.")
         report_warning(store)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,17 @@ def _compiles(reader: _Reader, key: str, code: str, mode: str = "exec") -> str:
     return code
 
 
+TIMESTAMP = re.compile(r"^\d:[0-5]\d:[0-5]\d$")
+
+
+def _timestamp(reader: _Reader, key: str) -> str:
+    """A moment in the lecture as H:MM:SS."""
+    value = reader.text(key)
+    if not TIMESTAMP.match(value):
+        raise reader.error(key, f"should be a lecture timestamp H:MM:SS, not {value!r}")
+    return value
+
+
 def _context(reader: _Reader) -> ContextSpec:
     seed, batch = reader.get("seed", int), reader.get("batch_size", int)
     if batch < 2:
@@ -153,7 +165,10 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         hints = s.strings("hints")
         if len(hints) < 3:
             raise s.error("hints", f"needs at least 3 hints, has {len(hints)}")
-        steps.append(Step(name=s.text("name"), of=s.text("of"), line=s.text("line"), hints=hints, mistakes=mistakes))
+        steps.append(Step(
+            name=s.text("name"), of=s.text("of"), line=s.text("line"), hints=hints, mistakes=mistakes,
+            why=s.text("why"), why_at=_timestamp(s, "why_at"),
+        ))
     if not steps:
         raise top.error("steps", "needs at least one step")
     seen: set[str] = set()
@@ -203,6 +218,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         context=context,
         steps=tuple(steps),
         given=top.strings("given", ()),
+        chapter_at=_timestamp(top, "chapter_at"),
         training=training,
         forbid_autograd=top.get("forbid_autograd", bool, False),
         support=tuple(support),

@@ -30,6 +30,9 @@ class Step:
     # A supporting row (exercise 4's dlogits, dh, ...): judged only when the learner's file assigns it, so
     # that a wrong intermediate is named as the root; it never counts towards passing the exercise.
     support: bool = False
+    # Shown once the step passes: the lecture's insight behind the answer, and where the lecture explains it.
+    why: str = ""
+    why_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ class Exercise:
     context: ContextSpec
     steps: tuple[Step, ...]
     given: tuple[str, ...] = ()
+    # Where the lecture's chapter on this exercise starts ("H:MM:SS").
+    chapter_at: str = ""
     training: Training | None = None
     # Refuse files that use autograd in any form (`.backward()`, `.grad`, torch.autograd, ...).
     forbid_autograd: bool = False

@@ -33,7 +33,7 @@ class AutogradUse:
 
     def message(self) -> str:
         return (
-            f"line {self.line}: {self.what}. This exercise trains without autograd: compute every gradient "
+            f"{self.what}. This exercise trains without autograd: compute every gradient "
             "by hand from the forward tensors."
         )
 

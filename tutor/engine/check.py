@@ -15,6 +15,7 @@ from tutor.engine.data import Dataset, load_names
 from tutor.engine.isolate import written_names
 from tutor.engine.judge import judge
 from tutor.engine.local import LocalPool
+from tutor.engine.naming import add_source_notes
 from tutor.engine.privacy import hide_memory
 from tutor.engine.report import CheckReport
 from tutor.engine.sandbox import LearnerError, LearnerRun, RunSpec, Sandbox
@@ -128,7 +129,9 @@ class Checker:
         runs = self.sandbox.run_many(specs, source, filename, [row.name for row in rows], self.timeout)
         self.last_run = (first, runs[0])
         chain = tuple(name for name in exercise.chain if name in assigned)
-        return judge(exercise, rows, contexts, runs[:-1], filename, trial=trial, local=runs[-1], chain_used=chain)
+        report = judge(exercise, rows, contexts, runs[:-1], filename, trial=trial, local=runs[-1], chain_used=chain)
+        add_source_notes(report.tensors, source, report.error)
+        return report
 
     def close(self) -> None:
         self.sandbox.close()

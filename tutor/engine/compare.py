@@ -119,9 +119,13 @@ def compare(name: str, of: str, expected: torch.Tensor, value: LearnerValue, dev
         return verdict("invalid", f"{name} holds {bad} NaN or infinite value{'s' if bad != 1 else ''}")
     note = None
     if shaped is not actual:
+        exact_shape = (
+            "keepdim=True would give the exact shape" if len(value.shape or ()) < len(exp_shape)
+            else f"summing without keepdim (or a .view of {of}'s shape) would give the exact shape"
+        )
         note = (
             f"shape {fmt_shape(value.shape)} differs from {fmt_shape(exp_shape)} only by leading 1s, so it "
-            "broadcasts the same way and is accepted; keepdim=True would give the exact shape"
+            f"broadcasts the same way and is accepted; {exact_shape}"
         )
     diff = float((shaped - expected).abs().max()) if expected.numel() else 0.0
     exact = bool(torch.equal(shaped, expected))

@@ -70,9 +70,19 @@ def _mistake_values(exercise: Exercise, step: Step, ctx: Context) -> Iterator[tu
 
 def _course(exercise: Exercise, step: Step, ctx: Context, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
     for mistake, value in _mistake_values(exercise, step, ctx):
-        if tuple(value.shape) == tuple(expected.shape) and explains(value, actual) and not explains(value, expected):
+        if tuple(value.shape) == tuple(expected.shape) and explains(value, actual) and _apart(value, expected, actual):
             return {"code": mistake.code, "message": mistake.message}
     return None
+
+
+def _apart(mistake: torch.Tensor, expected: torch.Tensor, actual: torch.Tensor) -> bool:
+    """The mistake is not the right answer: far from it, or (a near miss such as a dropped epsilon) the
+    learner's tensor is ten times closer to the mistake than to the answer."""
+    if not explains(mistake, expected):
+        return True
+    off_mistake = float((actual - mistake).abs().max()) if actual.numel() else 0.0
+    off_answer = float((actual - expected).abs().max()) if actual.numel() else 0.0
+    return off_answer > 10 * off_mistake
 
 
 def _keepdim(step: Step, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
@@ -185,8 +195,8 @@ def diagnose(exercise: Exercise, step: Step, ctx: Context, actual: torch.Tensor 
     if authored is None:
         return found
     if found is not None and authored["code"] == "course":
-        # The generic code names the kind of mistake; the course's words say why, in the lecture's terms.
-        return {"code": found["code"], "message": f"{found['message'].rstrip('.')}. {authored['message']}"}
+        # The generic code labels the kind of mistake; the course's words alone say why, in the lecture's terms.
+        return {"code": found["code"], "message": authored["message"]}
     return authored
 
 

@@ -55,6 +55,8 @@ class ExerciseScreen(Screen):
         self.checking_since: float | None = None
         self.last_elapsed: float | None = None
         self.training_run: Any = None
+        # The step the tutor last put the cursor on; while it is still there, the cursor follows ▶ after a check.
+        self.placed_step: str | None = None
 
     @property
     def path(self) -> Path:
@@ -82,6 +84,9 @@ class ExerciseScreen(Screen):
         if self.initial_step:
             table.select_step(self.initial_step)
         self.store.set_current(self.exercise.id, table.selected_step)
+        self.placed_step = None if self.initial_step else table.selected_step
+        if len(self.exercise.steps) == 1:
+            self.add_class("-one-step")  # the table needs one row; the detail pane takes the rest
         self.watch(self.app, "watch_state", self.refresh_status)
         self.show_detail()
         table.focus()
@@ -144,8 +149,10 @@ class ExerciseScreen(Screen):
         self.last_elapsed = reply.get("elapsed", message.elapsed)
         table = self.query_one(StepTable)
         table.show_report(reply["tensors"])
-        if self.initial_step is None and table.root:
-            table.select_step(table.root)  # on first open, start at what to fix
+        if table.root and (self.initial_step is None or table.selected_step == self.placed_step):
+            # on first open, and after each check unless the learner moved since: go to what to fix
+            table.select_step(table.root)
+            self.placed_step = table.root
         self.initial_step = table.selected_step
         nxt = self.next_exercise
         if self.exercise.training is not None:
@@ -223,6 +230,7 @@ class ExerciseScreen(Screen):
     def reveal_hint(self, step: Step) -> None:
         self.store.reveal_hint(self.exercise.id, step.name, len(step.hints))
         self.show_detail()
+        self.query_one(DetailPane).show_hints()
 
     def action_reset(self) -> None:
         question = (f"Reset {self.path.name} to the starter file?\nYour current file is backed up first, "
@@ -281,6 +289,9 @@ class ExerciseScreen(Screen):
             self.app.open_exercise(nxt.id, replace=True)
 
     def action_home(self) -> None:
+        if self.app.screen.query("HelpPanel"):  # esc closes the keys panel first; a second esc leaves
+            self.app.action_hide_help_panel()
+            return
         if self.training_run is not None:
             self.notify("The training run was stopped (leaving its screen).", title="Training", timeout=6)
         self.app.pop_screen()

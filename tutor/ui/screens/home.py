@@ -56,7 +56,9 @@ class HomeScreen(Screen):
             state = self.app.store.exercise_state(exercise.id)
             steps = state.get("steps") or {}
             passing = sum(bool(s.get("passed")) for s in steps.values())
-            if state.get("passed"):
+            if state.get("passed") and state.get("last_status") not in (None, "passed"):
+                text = Text("✔ passed · failing now", style="bold yellow")  # the words of `progress`
+            elif state.get("passed"):
                 text = Text("✔ passed", style="bold green")
             elif state.get("attempts"):
                 text = Text(f"{passing}/{len(exercise.steps)} steps · {state['attempts']} check{'s' if state['attempts'] != 1 else ''}")

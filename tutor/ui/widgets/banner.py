@@ -20,6 +20,7 @@ ERROR_WORDS = {
     "crash": "a crash",
     "memory": "running out of memory",
     "output": "too much output",
+    "forbidden": "autograd (refused here)",
 }
 
 
@@ -50,7 +51,8 @@ def report_banner(reply: dict[str, Any], path: Path, follow_up: str) -> tuple[Re
         excerpt = source_excerpt(path, error.get("line"))
         if excerpt is not None:
             parts.append(excerpt)
-        parts.append(Text(f"{passing}/{len(tensors)} gradients were set before it stopped and pass.", style="dim"))
+        if tensors:
+            parts.append(Text(f"{passing}/{len(tensors)} gradients were set before it stopped and pass.", style="dim"))
         return Group(*parts), "error"
     if reply.get("passed"):
         what = "the gradient matches" if len(tensors) == 1 else f"all {len(tensors)} gradients match"

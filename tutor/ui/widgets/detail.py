@@ -59,6 +59,14 @@ def hint_section(step: Step, shown: int) -> list[RenderableType]:
 
 
 def step_detail(step: Step, tensor: dict[str, Any] | None, grids: dict[str, Any] | None, hints_shown: int) -> Group:
+    upper, lower = detail_parts(step, tensor, grids, hints_shown)
+    return Group(*_spaced(upper + lower))
+
+
+def detail_parts(
+    step: Step, tensor: dict[str, Any] | None, grids: dict[str, Any] | None, hints_shown: int
+) -> tuple[list[RenderableType], list[RenderableType]]:
+    """(the step, its verdict and the hints so far; then the why or the heatmaps below them)."""
     parts: list[RenderableType] = [
         Text.assemble((step.name, "bold"), f" — the gradient of the loss with respect to {step.of}"),
         Text("from the forward line:", style="dim"),
@@ -90,10 +98,23 @@ def step_detail(step: Step, tensor: dict[str, Any] | None, grids: dict[str, Any]
         if diagnosis:
             parts.append(Text.assemble(("Likely mistake", "bold yellow"), f" ({diagnosis.get('code')}): {diagnosis.get('message')}"))
     parts += hint_section(step, hints_shown)
-    if tensor is not None and grids:
+    upper, parts = parts, []
+    if tensor is not None and tensor["status"] in PASSING:
+        # passed: the insight, and the gradient itself; a map of float noise below tolerance teaches nothing
+        parts += why_section(step)
+        if grids:
+            parts += value_section(step.name, grids.get("value"))
+    elif tensor is not None and grids:
         parts += diff_section(step.name, tensor["status"], grids.get("diff"))
         parts += value_section(step.name, grids.get("value"))
-    return Group(*_spaced(parts))
+    return upper, parts
+
+
+def why_section(step: Step) -> list[RenderableType]:
+    if not step.why:
+        return []
+    head = Text.assemble(("Why", "bold"), (f"  the lecture at {step.why_at}", "dim"))
+    return [head, Text(step.why)]
 
 
 def _spaced(parts: list[RenderableType]) -> list[RenderableType]:
@@ -113,7 +134,20 @@ class DetailPane(VerticalScroll):
 
     def compose(self):
         yield Static(id="detail-body")
+        yield Static(id="detail-more")
 
     def show(self, step: Step, tensor: dict[str, Any] | None, grids: dict[str, Any] | None, hints_shown: int) -> None:
-        self.content_group = step_detail(step, tensor, grids, hints_shown)
-        self.query_one("#detail-body", Static).update(self.content_group)
+        upper, lower = detail_parts(step, tensor, grids, hints_shown)
+        self.content_group = Group(*_spaced(upper + lower))
+        self.query_one("#detail-body", Static).update(Group(*_spaced(upper)))
+        self.query_one("#detail-more", Static).update(Group(*_spaced([Text(""), *lower]) if lower else []))
+
+    def show_hints(self) -> None:
+        """Scroll so that the last revealed hint (the end of the upper part) is in view."""
+
+        def scroll() -> None:
+            body = self.query_one("#detail-body", Static)
+            bottom = body.virtual_region.bottom
+            self.scroll_to(y=max(0, bottom - self.scrollable_content_region.height), animate=False)
+
+        self.call_after_refresh(scroll)

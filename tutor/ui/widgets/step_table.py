@@ -28,7 +28,7 @@ def first_failing_root(tensors: list[dict[str, Any]]) -> str | None:
 def status_text(t: dict[str, Any]) -> Text:
     text = Text(t["status"], style=STATUS_STYLE.get(t["status"], ""))
     if t.get("inherits_from"):
-        text.append(f" · inherited from {t['inherits_from']}", style="italic")
+        text.append(f" · inh. {t['inherits_from']}", style="italic")  # short: the column fits at 80 columns
     elif t.get("local") == "pass" and t["status"] not in PASSING:
         text.append(" · your line is right", style="italic")
     return text
@@ -53,7 +53,10 @@ class StepTable(DataTable):
         self.root = first_failing_root(tensors)
         for step in self.exercise.rows:
             t = by_name.get(step.name)
-            if t is None:
+            if t is None:  # not judged this time (a refused file, a syntax error): no stale row from before
+                for key in ("step", "expected", "yours", "diff"):
+                    self.update_cell(step.name, key, Text(f"  {step.name}") if key == "step" else "")
+                self.update_cell(step.name, "status", Text("not checked", style="dim"), update_width=True)
                 continue
             marker = "▶ " if step.name == self.root else "  "
             name = Text(marker + step.name, style="bold reverse red" if step.name == self.root else "")

@@ -1,0 +1,76 @@
+"""The command line's teaching words: `why` after a pass, `hint` on a passed step, and the small wording fixes
+(`list`'s step count, a refused file said once, a closed pipe)."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LEARNER_FILES, ROOT, run_cli
+from tutor.cli.learning import record_workspace_check
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    assert run_cli("init", str(root)).returncode == 0
+    return root
+
+
+def pass_in_workspace(checker, workspace: Path, exercise) -> None:
+    mine = workspace / exercise.file_name
+    mine.write_text(exercise.solution.read_text())
+    report = checker.check(exercise, mine).to_json()
+    assert report["passed"]
+    record_workspace_check(argparse.Namespace(workspace=str(workspace)), exercise, mine, report)
+
+
+def test_why_waits_for_the_pass_then_gives_the_insight_and_the_lectures_moment(workspace, course, checker):
+    ws = ["--workspace", str(workspace)]
+    exercise = course.find("cross-entropy")
+    step = exercise.steps[0]
+    before = run_cli("why", "2", "dlogits", *ws)
+    assert before.returncode == 1 and before.stdout == ""
+    assert "once it passes" in before.stderr and "hint" in before.stderr
+
+    pass_in_workspace(checker, workspace, exercise)
+    after = run_cli("why", "cross-entropy", "logits", *ws)
+    assert after.returncode == 0, after.stderr
+    assert " ".join(step.why.split()[:6]) in " ".join(after.stdout.split())
+    assert step.why_at in after.stdout and exercise.chapter_at in after.stdout
+
+
+def test_hint_on_a_passed_step_shows_its_why_and_spends_no_rung(workspace, course, checker):
+    ws = ["--workspace", str(workspace)]
+    exercise = course.find("batchnorm")
+    pass_in_workspace(checker, workspace, exercise)
+    result = run_cli("hint", "3", "dhprebn", *ws)
+    assert result.returncode == 0, result.stderr
+    assert "has passed" in result.stdout and "why:" in result.stdout
+    assert "hint 1 of" not in result.stdout  # nothing revealed, nothing spent
+    from tutor.progress import ProgressStore
+
+    assert ProgressStore(workspace).hints_revealed("batchnorm", "dhprebn") == 0
+
+
+def test_list_counts_one_step_in_the_singular():
+    out = run_cli("list").stdout
+    assert "(1 step)" in out and "(1 steps)" not in out and "(26 steps)" in out
+
+
+def test_a_refused_file_says_its_line_once_and_no_zero_count(tmp_path):
+    result = run_cli("check", "training", "--file", str(LEARNER_FILES / "training_uses_autograd.py"))
+    assert result.returncode == 1
+    assert "line 4: line 4" not in result.stdout and ": line " not in result.stdout
+    assert "0/0" not in result.stdout and "nothing was checked" in result.stdout
+
+
+def test_progress_json_into_a_closed_pipe_ends_quietly(workspace):
+    # `true` reads nothing and exits at once: every write of the tutor meets a closed pipe
+    command = f"{sys.executable} -m tutor progress --json --workspace {workspace} | true"
+    done = subprocess.run(command, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr

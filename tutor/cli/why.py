@@ -1,0 +1,53 @@
+"""`why`: the lecture's insight behind a step, and where the lecture explains it, once the step has passed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+from tutor.cli.common import EXIT_FAIL, EXIT_PASS, add_workspace_option, find_exercise
+from tutor.cli.learning import find_step, open_store, report_warning
+from tutor.course import Course, Exercise
+from tutor.course.model import Step
+from tutor.progress import ProgressStore
+
+
+def step_passed(store: ProgressStore, exercise: Exercise, step: Step) -> bool:
+    record = store.exercise_state(exercise.id)["steps"].get(step.name)
+    return bool(record and record.get("passed"))
+
+
+def why_lines(exercise: Exercise, step: Step) -> list[str]:
+    """The why, wrapped, then the lecture's moment for it."""
+    lines = textwrap.wrap(f"why: {step.why}", width=100, subsequent_indent="     ")
+    lines.append(f"     the lecture explains it at {step.why_at} (chapter {exercise.title!r} starts at {exercise.chapter_at})")
+    return lines
+
+
+def cmd_why(args: argparse.Namespace, course: Course) -> int:
+    exercise = find_exercise(course, args.exercise)
+    step = find_step(exercise, args.step)
+    store = open_store(args)
+    report_warning(store)
+    if not step_passed(store, exercise, step):
+        print(
+            f"backprop-ninja: the why of {step.name} is shown once it passes (`backprop-ninja check {exercise.id}`); "
+            f"until then `backprop-ninja hint {exercise.id} {step.name}` helps.",
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
+    print(f"{exercise.id} · {step.name} ✔")
+    print("\n".join(why_lines(exercise, step)))
+    return EXIT_PASS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    why = sub.add_parser(
+        "why", help="the insight behind a step you have passed",
+        description="Show why a passed step's answer is what it is, and where the lecture explains it.",
+    )
+    why.add_argument("exercise", metavar="EXERCISE", help="exercise id or number")
+    why.add_argument("step", metavar="STEP", help="the gradient (dcounts), its forward tensor (counts) or the step's number")
+    add_workspace_option(why)
+    why.set_defaults(handler=cmd_why)

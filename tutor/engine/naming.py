@@ -1,0 +1,99 @@
+"""Read the learner's source for what a verdict alone cannot say: a near-miss name ("did you mean"), a
+gradient taken from `.grad` (None: no autograd runs here), and a gradient whose finishing statement never
+ran because the code stopped earlier.
+
+It looks at the file's syntax tree and the verdicts only, never at tensor values.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+
+from tutor.engine.compare import TensorVerdict
+from tutor.engine.isolate import written_names
+from tutor.engine.sandbox import LearnerError
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions each cost 1."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def _writes(tree: ast.Module) -> dict[str, list[int]]:
+    """Line numbers of the top-level statements that write each name, in file order."""
+    lines: dict[str, list[int]] = {}
+    for stmt in tree.body:
+        for name in written_names(stmt):
+            lines.setdefault(name, []).append(stmt.lineno)
+    return lines
+
+
+def close_name(wanted: str, written: Sequence[str], taken: set[str]) -> str | None:
+    """A name the file writes that is most likely a slip for `wanted`: the same name with or without a
+    leading d, or one or two letters off (for names long enough that such a slip is not another word)."""
+    candidates = [w for w in written if w not in taken and w != wanted]
+    for w in candidates:
+        if w in (wanted[1:], "d" + wanted) or wanted in ("d" + w,):
+            return w
+    limit = 1 if len(wanted) < 6 else 2
+    scored = sorted((edit_distance(wanted, w), w) for w in candidates)
+    return scored[0][1] if scored and scored[0][0] <= limit else None
+
+
+def _grad_reads(tree: ast.Module) -> dict[str, int]:
+    """Names assigned from an expression that reads `.grad` (None here), with the line."""
+    found: dict[str, int] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and any(
+            isinstance(node, ast.Attribute) and node.attr == "grad" for node in ast.walk(stmt.value)
+        ):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    found[target.id] = stmt.lineno
+    return found
+
+
+def add_source_notes(tensors: list[TensorVerdict], source: str, error: LearnerError | None) -> None:
+    """Sharpen the notes and diagnoses of failing tensors with what the source shows."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return
+    writes = _writes(tree)
+    grads = _grad_reads(tree)
+    steps = {t.name for t in tensors}
+    stopped_at = error.line if error is not None and error.kind == "exception" and error.line else None
+    for t in tensors:
+        if t.passed:
+            continue
+        lines = writes.get(t.name, [])
+        if t.name in grads and t.status == "missing":
+            t.note = (
+                f"{t.name} is None: line {grads[t.name]} reads .grad, and no autograd runs here (the forward "
+                "tensors do not require grad and nothing calls backward()), so .grad is None; compute it by hand"
+            )
+            continue
+        if stopped_at is not None and lines and lines[-1] > stopped_at:
+            where = f"line {lines[-1]}, which finishes {t.name}, never ran: your code stopped at line {stopped_at}"
+            if t.status == "missing":
+                t.note = f"{t.name} is not assigned: {where}"
+            else:
+                t.diagnosis = {"code": "stopped", "message": f"{where}; fix that error first"}
+            continue
+        if t.status == "missing" and not lines:
+            slip = close_name(t.name, list(writes), steps)
+            if slip is not None:
+                t.note = (
+                    f"{t.name} is not assigned; did you mean {slip}, which line {writes[slip][0]} assigns? "
+                    f"The tutor reads the name {t.name}"
+                )
+
+
+__all__ = ["add_source_notes", "close_name", "edit_distance"]
