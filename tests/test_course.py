@@ -51,7 +51,7 @@ def _copy_course(tmp_path: Path, course) -> Path:
         ('name = "dprobs"', 'nome = "dprobs"', "steps[1].name"),
         ('starter = "atomic.py"', 'starter = "nope.py"', "starter"),
         ("forward = '''\nemb = C[Xb]", "forward = '''\nemb = C[Xb", "model.forward"),
-        ('batch_size = 20', 'batch_size = 32', "context.second.batch_size"),
+        ('batch_size = 32', 'batch_size = 1', "context.batch_size"),
     ],
 )
 def test_malformed_toml_names_file_exercise_and_key(tmp_path, course, old, new, key):
