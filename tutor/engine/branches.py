@@ -151,7 +151,9 @@ def trace(
             if name in outputs:
                 term = (outputs[name] * upstream.to(outputs[name].dtype)).sum()
                 total = term if total is None else total + term
-        leaves = {name: ns[name] for name in watched if isinstance(ns.get(name), torch.Tensor) and ns[name].requires_grad}
+        leaves = {
+            name: ns[name] for name in watched if isinstance(ns.get(name), torch.Tensor) and ns[name].requires_grad and ns[name].is_leaf
+        }
         if total is not None and total.requires_grad:
             total.backward()
 
