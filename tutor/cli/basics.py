@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 from tutor.cli.common import (
@@ -35,13 +36,14 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
             report = checker.check(exercise, path)
     except (CheckerError, DataError) as exc:
         raise UsageError(str(exc)) from None
-    record_workspace_check(args, exercise, path, report.to_json())
     if args.json:
-        print(json.dumps(report.to_json()))
+        print(json.dumps(report.to_json()), flush=True)
     else:
         from tutor.render import print_report
 
         print_report(report, console())
+    # after the verdict is out: a progress file that cannot be had at once must not hold it back
+    record_workspace_check(args, exercise, path, report.to_json())
     return EXIT_PASS if report.passed else EXIT_FAIL
 
 
@@ -53,7 +55,7 @@ def cmd_init(args: argparse.Namespace, course: Course) -> int:
         raise UsageError(str(exc)) from None
     for path, created in results:
         print(f"{'created' if created else 'kept   '}  {path}")
-    print(f"workspace ready at {root}; next: backprop-ninja check 1 --workspace {root}")
+    print(f"workspace ready at {root}; next: backprop-ninja check 1 --workspace {shlex.quote(str(root))}")
     return EXIT_PASS
 
 
