@@ -16,7 +16,7 @@ from tutor.cli.common import (
     console,
     find_exercise,
     learner_file,
-    positive_float,
+    timeout_seconds,
     quiet_torch_import,
 )
 from tutor.cli.learning import record_workspace_check
@@ -28,12 +28,13 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
     exercise = find_exercise(course, args.exercise)
     path = learner_file(args, exercise)
     quiet_torch_import()
-    from tutor.engine.check import Checker, CheckerError
+    from tutor.engine.check import Checker, CheckerError, read_learner_file
     from tutor.engine.data import DataError
 
     try:
+        source = read_learner_file(path)  # a FIFO, a device or a huge file is refused before any start-up
         with Checker(course, data=args.data, device=args.device, timeout=args.timeout) as checker:
-            report = checker.check(exercise, path)
+            report = checker.check(exercise, path, source=source)
     except (CheckerError, DataError) as exc:
         raise UsageError(str(exc)) from None
     if args.json:
@@ -75,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--file", metavar="PATH", help="the file to check (default: the exercise's file in the workspace)")
     check.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     add_engine_options(check)
-    check.add_argument("--timeout", type=positive_float, default=10.0, metavar="S", help="seconds your code may run (default: 10)")
+    check.add_argument("--timeout", type=timeout_seconds, default=10.0, metavar="S", help="seconds your code may run (default: 10)")
     add_workspace_option(check)
     check.set_defaults(handler=cmd_check)
 

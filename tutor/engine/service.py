@@ -41,6 +41,7 @@ class CheckService:
         return self._checkers[key]
 
     def handle(self, request: Any) -> dict[str, Any]:
+        from tutor.course import CourseError
         from tutor.engine.check import CheckerError
         from tutor.engine.data import DataError
         from tutor.engine.grids import tensor_grids
@@ -59,7 +60,7 @@ class CheckService:
             checker = self.checker(request.get("data"), str(request.get("device", "cpu")))
             checker.timeout = float(timeout)
             report = checker.check(exercise, Path(request["file"]))
-        except (CheckerError, DataError) as exc:
+        except (CheckerError, DataError, CourseError) as exc:
             return error_reply(str(exc))
         reply: dict[str, Any] = {"type": "report", **report.to_json(), "elapsed": report.elapsed, "grids": {}}
         if checker.last_run is not None:
