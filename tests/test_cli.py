@@ -60,7 +60,7 @@ def test_learner_error_exits_1_with_its_line():
         (["check", "7", "--file", "x.py"], "no exercise '7'"),
         (["check", "1", "--file", "does/not/exist.py"], "does not exist"),
         (["check", "1", "--file", "solutions/atomic.py", "--data", "missing.txt"], "missing.txt does not exist"),
-        (["check", "1", "--file", "solutions/atomic.py", "--timeout", "-1"], "positive"),
+        (["check", "1", "--file", "solutions/atomic.py", "--timeout", "-1"], "between 0.1 and 600"),
     ],
 )
 def test_usage_errors_exit_2_without_traceback(args, message):

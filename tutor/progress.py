@@ -4,6 +4,12 @@ The file is `<workspace>/.backprop-ninja/progress.json`. Every change takes an e
 file, applies itself and writes a new file atomically (temp file in the same folder, fsync, os.replace), so
 a kill -9 leaves the old or the new state and two tutors on one workspace never erase each other's updates.
 A file that cannot be understood is moved aside to a timestamped backup, never overwritten.
+
+The learner's code runs with the same rights as the tutor, so it may trample the file or hold its lock:
+every write also refreshes `progress.json.bak`, the last good copy, from which an unusable file is
+recovered; and the lock is waited for at most LOCK_TIMEOUT_S, after which a change is refused
+(ProgressBusy: reported as not saved) and a read goes ahead without the lock (writes are atomic renames,
+so an unlocked reader still sees a whole file).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -25,6 +32,9 @@ from tutor.workspace import MARKER, backup_path
 VERSION = 1
 FILE_NAME = "progress.json"
 LOCK_NAME = "progress.lock"
+BACKUP_NAME = "progress.json.bak"
+LOCK_TIMEOUT_S = 3.0
+LOCK_POLL_S = 0.05
 
 ExerciseStatus = Literal["passed", "failed", "error"]
 T = TypeVar("T")
@@ -36,6 +46,10 @@ class ProgressFileError(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class ProgressBusy(OSError):
+    """Another process held progress.lock for longer than the store waits; nothing was changed."""
 
 
 def now_iso() -> str:
@@ -156,11 +170,16 @@ def _reason(exc: OSError) -> str:
 class ProgressStore:
     """Progress of one workspace; each method reads the file afresh, so several stores may share a workspace."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, one_shot: bool = False, lock_timeout: float = LOCK_TIMEOUT_S) -> None:
+        """`one_shot`: a single command owns this store (not the tutor's long session), which changes how
+        a state kept in memory is described."""
         self.root = Path(root)
         self.state_dir = self.root / MARKER
         self.path = self.state_dir / FILE_NAME
+        self.backup = self.state_dir / BACKUP_NAME
         self.lock_path = self.state_dir / LOCK_NAME
+        self.lock_timeout = lock_timeout
+        self.one_shot = one_shot
         self.warning: str | None = None
         # Set once the file cannot be written (or read): from then on this store keeps its state here only.
         self._memory: dict[str, Any] | None = None
@@ -171,10 +190,10 @@ class ProgressStore:
         """A JSON-able snapshot of the whole state; never raises for a corrupt or unreadable file."""
         if self._memory is not None:
             return copy.deepcopy(self._memory)
-        if not self.path.exists():
+        if not self.path.exists() and not self.backup.exists():
             return fresh_state()
-        with self._locked():
-            return self._read()
+        with self._locked() as locked:
+            return self._read(may_move=locked is not None)
 
     def exercise_state(self, exercise_id: str) -> dict[str, Any]:
         return self.load()["exercises"].get(exercise_id) or fresh_exercise()
@@ -235,8 +254,11 @@ class ProgressStore:
             self.warning = message
 
     @contextmanager
-    def _locked(self) -> Iterator[bool]:
-        """An exclusive lock on progress.lock (never deleted: deleting a lock file races with its next user)."""
+    def _locked(self) -> Iterator[bool | None]:
+        """An exclusive lock on progress.lock (never deleted: deleting a lock file races with its next user).
+
+        Yields True when locked, False on a file system without locks (still correct for a single tutor),
+        None when another process held the lock for longer than lock_timeout."""
         try:
             self.state_dir.mkdir(exist_ok=True)
         except OSError:
@@ -248,40 +270,53 @@ class ProgressStore:
                 break
             except OSError:
                 continue
-        locked = False
+        locked: bool | None = False
         try:
             if fd is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                    locked = True
-                except OSError:
-                    pass  # a file system without locks: still correct for a single tutor
+                locked = _lock_within(fd, self.lock_timeout)
             yield locked
         finally:
             if fd is not None:
                 os.close(fd)  # releases the lock
 
-    def _read(self) -> dict[str, Any]:
-        """The state on disk (call with the lock held); an unusable file is moved aside and a fresh state begins."""
+    def _read(self, may_move: bool = True) -> dict[str, Any]:
+        """The state on disk (call with the lock held); an unusable file is moved aside and the state recovered
+        from the last good copy, else started afresh. `may_move` False (the lock was not had): nothing on disk
+        is touched, the recovered state is only returned."""
         try:
             return parse_state(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return fresh_state()
+            problem = None
         except UnicodeDecodeError:
             problem = ProgressFileError("corrupt", "it is not UTF-8 text")
         except ProgressFileError as exc:
             problem = exc
         except OSError as exc:
             return self._keep_in_memory(f"cannot read {self.path} ({_reason(exc)}); it is left as it is")
-        return self._set_aside(problem)
+        recovered = self._last_good()
+        if problem is None:  # no main file: a writer killed between the two renames, or a learner's rm
+            return recovered if recovered is not None else fresh_state()
+        if not may_move:
+            return recovered if recovered is not None else fresh_state()
+        return self._set_aside(problem, recovered)
+
+    def _last_good(self) -> dict[str, Any] | None:
+        """The state in progress.json.bak, when that is a usable progress file."""
+        try:
+            return parse_state(self.backup.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ProgressFileError):
+            return None
 
     def _keep_in_memory(self, why: str) -> dict[str, Any]:
         """From now on this store works on a fresh state in memory and leaves the file alone."""
         self._memory = fresh_state()
-        self._warn(f"{why}, and progress is kept in memory until the tutor exits")
+        self._warn(f"{why}, and {self._memory_note()}")
         return copy.deepcopy(self._memory)
 
-    def _set_aside(self, problem: ProgressFileError) -> dict[str, Any]:
+    def _memory_note(self) -> str:
+        return "this command's changes are not saved" if self.one_shot else "progress is kept in memory until the tutor exits"
+
+    def _set_aside(self, problem: ProgressFileError, recovered: dict[str, Any] | None) -> dict[str, Any]:
         backup = backup_path(self.state_dir, "progress", f".{problem.kind}.json")
         try:
             os.rename(self.path, backup)
@@ -289,6 +324,10 @@ class ProgressStore:
             return self._keep_in_memory(
                 f"{self.path} cannot be used: {problem}; it could not be moved aside ({_reason(exc)}), so it is left untouched"
             )
+        if recovered is not None:
+            self._warn(f"{self.path} could not be used: {problem}. It was kept as {backup} and progress was "
+                       f"recovered from the last good copy ({self.backup.name}).")
+            return recovered
         self._warn(f"{self.path} could not be used: {problem}. It was kept as {backup} and progress starts afresh.")
         return fresh_state()
 
@@ -305,6 +344,10 @@ class ProgressStore:
         if self._memory is not None:
             return change(self._memory)
         with self._locked() as locked:
+            if locked is None:
+                raise ProgressBusy(
+                    f"progress not saved: another process has held {self.lock_path} for over {self.lock_timeout:g} s"
+                )
             state = self._read()
             result = change(state)
             if locked:
@@ -312,14 +355,34 @@ class ProgressStore:
             if self._memory is not None:  # _read found a file it must not overwrite
                 self._memory = state
                 return result
+            text = json.dumps(state, indent=1, sort_keys=True) + "\n"
             try:
-                write_atomically(self.path, json.dumps(state, indent=1, sort_keys=True) + "\n")
+                write_atomically(self.path, text)
             except OSError as exc:
                 self._memory = state
-                self._warn(
-                    f"cannot save progress to {self.path} ({_reason(exc)}); it is kept in memory until the tutor exits"
-                )
+                self._warn(f"cannot save progress to {self.path} ({_reason(exc)}); {self._memory_note()}")
+                return result
+            try:
+                write_atomically(self.backup, text)  # the last good copy, for when progress.json is trampled
+            except OSError:
+                pass  # the state itself is saved; only the spare copy is older
         return result
+
+
+def _lock_within(fd: int, timeout: float) -> bool | None:
+    """flock(LOCK_EX) waiting at most `timeout` seconds: True locked, None still held by another, False when
+    the file system has no locks."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(LOCK_POLL_S)
+        except OSError:
+            return False
 
 
 def exercise_record(state: dict[str, Any], exercise_id: str) -> dict[str, Any]:

@@ -20,7 +20,9 @@ class WorkspaceError(Exception):
 
 def default_workspace() -> Path:
     """Per-user location: $XDG_DATA_HOME/backprop-ninja/workspace (~/.local/share/... by default)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    base = os.environ.get("XDG_DATA_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative path is invalid and must be ignored
+        base = str(Path.home() / ".local" / "share")
     return Path(base) / "backprop-ninja" / "workspace"
 
 
@@ -98,7 +100,10 @@ class Workspace:
         except OSError as exc:
             raise WorkspaceError(f"cannot reset {target}: {exc.strerror or exc}") from None
         finally:
-            tmp.unlink(missing_ok=True)
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass  # a read-only folder refuses even this: the error above is the one to report
 
 
 def timestamp(moment: datetime | None = None) -> str:

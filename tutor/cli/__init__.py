@@ -8,8 +8,9 @@ import sys
 
 from tutor import __version__
 from tutor.cli import basics, learning, train, tui, why
-from tutor.cli.common import EXIT_USAGE, UsageError, console
+from tutor.cli.common import EXIT_FAIL, EXIT_USAGE, UsageError, console
 from tutor.course import CourseError, load_course
+from tutor.progress import ProgressBusy
 
 # Each module has register(subparsers); a command's handler is called as handler(args, course) -> exit code.
 COMMAND_MODULES = [basics, learning, why, tui, train]
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, CourseError) as exc:
         console(stderr=True).print(f"backprop-ninja: {exc}", markup=False)
         return EXIT_USAGE
+    except ProgressBusy as exc:  # another process sits on the progress lock: nothing was changed
+        print(f"backprop-ninja: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 from tutor.cli.common import (
@@ -15,7 +16,7 @@ from tutor.cli.common import (
     console,
     find_exercise,
     learner_file,
-    positive_float,
+    timeout_seconds,
     quiet_torch_import,
 )
 from tutor.cli.learning import record_workspace_check
@@ -32,21 +33,23 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
 
         return cmd_check_notebook(args, course, exercise, path)
     quiet_torch_import()
-    from tutor.engine.check import Checker, CheckerError
+    from tutor.engine.check import Checker, CheckerError, read_learner_file
     from tutor.engine.data import DataError
 
     try:
+        source = read_learner_file(path)  # a FIFO, a device or a huge file is refused before any start-up
         with Checker(course, data=args.data, device=args.device, timeout=args.timeout) as checker:
-            report = checker.check(exercise, path)
+            report = checker.check(exercise, path, source=source)
     except (CheckerError, DataError) as exc:
         raise UsageError(str(exc)) from None
-    record_workspace_check(args, exercise, path, report.to_json())
     if args.json:
-        print(json.dumps(report.to_json()))
+        print(json.dumps(report.to_json()), flush=True)
     else:
         from tutor.render import print_report
 
         print_report(report, console())
+    # after the verdict is out: a progress file that cannot be had at once must not hold it back
+    record_workspace_check(args, exercise, path, report.to_json())
     return EXIT_PASS if report.passed else EXIT_FAIL
 
 
@@ -58,7 +61,7 @@ def cmd_init(args: argparse.Namespace, course: Course) -> int:
         raise UsageError(str(exc)) from None
     for path, created in results:
         print(f"{'created' if created else 'kept   '}  {path}")
-    print(f"workspace ready at {root}; next: backprop-ninja check 1 --workspace {root}")
+    print(f"workspace ready at {root}; next: backprop-ninja check 1 --workspace {shlex.quote(str(root))}")
     return EXIT_PASS
 
 
@@ -80,7 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     check.add_argument("--cell", type=cell_numbers, metavar="N[,M]", help="a notebook's cells to check (default: found by the names they assign)")
     add_engine_options(check)
-    check.add_argument("--timeout", type=positive_float, default=10.0, metavar="S", help="seconds your code may run (default: 10)")
+    check.add_argument("--timeout", type=timeout_seconds, default=10.0, metavar="S", help="seconds your code may run (default: 10)")
     add_workspace_option(check)
     check.set_defaults(handler=cmd_check)
 

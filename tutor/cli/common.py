@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 from tutor.course import Course, Exercise
+from tutor.engine.limits import TIMEOUT_RANGE
 from tutor.workspace import Workspace, default_workspace, resolve_workspace
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -53,13 +54,15 @@ def quiet_torch_import() -> None:
     import torch  # noqa: F401
 
 
-def positive_float(text: str) -> float:
+def timeout_seconds(text: str) -> float:
+    """--timeout: a number of seconds within TIMEOUT_RANGE (inf, nan, 1e300 and 1e-9 are refused)."""
+    low, high = TIMEOUT_RANGE
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    if not low <= value <= high:  # also false for nan
+        raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g} seconds, not {text}")
     return value
 
 

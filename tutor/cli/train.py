@@ -17,7 +17,7 @@ from tutor.cli.common import (
     add_workspace_option,
     console,
     learner_file,
-    positive_float,
+    timeout_seconds,
     quiet_torch_import,
 )
 from tutor.course import Course, Exercise
@@ -96,6 +96,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--steps", type=positive_int, metavar="N", help="training steps (default: a quick run; 200000 is the lecture's)")
     train.add_argument("--json", action="store_true", help="print one JSON object instead of progress and tables")
     add_engine_options(train)
-    train.add_argument("--timeout", type=positive_float, default=10.0, metavar="S", help="seconds each grad-check run may take (default: 10)")
+    train.add_argument("--timeout", type=timeout_seconds, default=10.0, metavar="S", help="seconds each grad-check run may take (default: 10)")
     add_workspace_option(train)
     train.set_defaults(handler=cmd_train)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tutor.cli.common import EXIT_PASS, UsageError, add_engine_options, add_workspace_option, positive_float
+from tutor.cli.common import EXIT_PASS, UsageError, add_engine_options, add_workspace_option, timeout_seconds
 from tutor.course import Course
 from tutor.workspace import WorkspaceError
 
@@ -33,5 +33,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_workspace_option(tui)
     tui.add_argument("--no-watch", action="store_true", help="do not re-check on save (press c to check)")
     add_engine_options(tui)
-    tui.add_argument("--timeout", type=positive_float, default=10.0, metavar="S", help="seconds your code may run (default: 10)")
+    tui.add_argument("--timeout", type=timeout_seconds, default=10.0, metavar="S", help="seconds your code may run (default: 10)")
     tui.set_defaults(handler=cmd_tui)

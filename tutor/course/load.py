@@ -106,6 +106,8 @@ def _context(reader: _Reader) -> ContextSpec:
     seed, batch = reader.get("seed", int), reader.get("batch_size", int)
     if batch < 2:
         raise reader.error("batch_size", "should be at least 2 (BatchNorm needs n - 1 > 0)")
+    if not 0 <= seed < 2**63:  # torch's generators take a 64-bit seed; a larger one fails only at check time
+        raise reader.error("seed", f"{seed} is out of range (0 to 2**63 - 1)")
     return ContextSpec(seed=seed, batch_size=batch)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import stat
 import time
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import torch
 from tutor.course.model import ContextSpec, Course, Exercise, Step
 from tutor.engine.autograd_use import find_autograd_use
 from tutor.engine.context import Context, TrainingSplits, build_context, draw_second_spec
+from tutor.engine.course_code import course_code
 from tutor.engine.data import Dataset, load_names
 from tutor.engine.isolate import written_names
 from tutor.engine.judge import judge
+from tutor.engine.limits import MAX_LEARNER_BYTES, TIMEOUT_RANGE
 from tutor.engine.local import LocalPool
 from tutor.engine.naming import add_source_notes
 from tutor.engine.privacy import hide_memory
@@ -39,9 +42,25 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
+
 def read_learner_file(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        info = path.stat()
+    except FileNotFoundError:
+        raise CheckerError(f"{path} does not exist") from None
+    except OSError as exc:
+        raise CheckerError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CheckerError(f"{path} is a folder, not a Python file")
+    if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read, /dev/zero would never end
+        raise CheckerError(f"{path} is not a regular file (a pipe or a device?); name a Python file")
+    if info.st_size > MAX_LEARNER_BYTES:
+        raise CheckerError(f"{path} is {info.st_size:,} bytes; a file to check may be at most {MAX_LEARNER_BYTES // 1024} KiB")
+    try:
+        text = path.read_text(encoding="utf-8")
+        if len(text) > MAX_LEARNER_BYTES:  # it grew after the stat
+            raise CheckerError(f"{path} is larger than {MAX_LEARNER_BYTES // 1024} KiB")
+        return text
     except FileNotFoundError:
         raise CheckerError(f"{path} does not exist") from None
     except IsADirectoryError:
@@ -66,8 +85,8 @@ class Checker:
         hide_memory()  # this process will hold autograd's answers
         self.course = course
         self.device = resolve_device(device)
-        if timeout <= 0:
-            raise CheckerError("--timeout must be a positive number of seconds")
+        if not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]:
+            raise CheckerError(f"--timeout must be between {TIMEOUT_RANGE[0]:g} and {TIMEOUT_RANGE[1]:g} seconds")
         self.timeout = timeout
         self.sandbox = Sandbox()  # starts importing torch in its own process right away
         self.dataset = dataset or load_names(data)
@@ -82,7 +101,8 @@ class Checker:
         spec = spec or exercise.context
         key = (exercise.id, spec)
         if key not in self._contexts:
-            ctx = build_context(exercise, self.splits, self.device, spec)
+            with course_code(exercise):
+                ctx = build_context(exercise, self.splits, self.device, spec)
             self.sandbox.load_context(ctx.key, ctx.inputs, ctx.scalars, self.device)
             self._contexts[key] = ctx
         return self._contexts[key]

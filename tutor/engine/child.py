@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from tutor.engine.guard import AutogradUsed, forbid_autograd
 from tutor.engine.isolate import FINISH_HOOK, instrument
+from tutor.engine.reaper import become_subreaper
 from tutor.engine.wire import encode_frame, pack_tensors, read_frame, unpack_tensors
 
 OUTPUT_KEEP = 16 * 1024
@@ -75,9 +76,44 @@ def _limit_memory(extra_bytes: int) -> None:
         pass
 
 
+# Error text sent back is cut here already (the tutor cuts again: the frame is untrusted), so a 30 MB
+# exception message costs neither a 30 MB frame nor a 30 MB line on the learner's terminal.
+MESSAGE_KEEP = 2000
+SOURCE_KEEP = 300
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit:,} more characters cut)"
+
+
 def _error(kind: str, message: str, line: int | None, source_lines: list[str]) -> dict[str, Any]:
     text = source_lines[line - 1].rstrip() if line and 0 < line <= len(source_lines) else None
-    return {"kind": kind, "message": message, "line": line, "source": text}
+    return {"kind": kind, "message": _cut(message, MESSAGE_KEEP), "line": line,
+            "source": _cut(text, SOURCE_KEEP) if text is not None else None}
+
+
+def _short_repr(value: Any) -> str:
+    """repr() of what the learner's code raised or exited with, never longer than the error it goes into
+    (str/bytes are cut before repr: a 30 MB string is never copied again)."""
+    try:
+        if isinstance(value, (str, bytes)) and len(value) > MESSAGE_KEEP:
+            return _cut(repr(value[:MESSAGE_KEEP]), MESSAGE_KEEP) + f" ({len(value):,} long)"
+        return _cut(repr(value), MESSAGE_KEEP)
+    except BaseException:  # a learner's __repr__ may raise anything
+        return f"<a {type(value).__name__}>"
+
+
+def _describe_exception(exc: BaseException) -> str:
+    """"Type: message", cut, without trusting the exception's __str__."""
+    try:
+        args = exc.args
+        if len(args) == 1 and isinstance(args[0], str) and len(args[0]) > MESSAGE_KEEP:
+            text = args[0][:MESSAGE_KEEP] + f"… ({len(args[0]) - MESSAGE_KEEP:,} more characters cut)"
+        else:
+            text = _cut(str(exc), MESSAGE_KEEP)
+    except BaseException:
+        text = "(its message could not be read)"
+    return f"{type(exc).__name__}: {text}".strip().rstrip(":")
 
 
 def _learner_line(exc: BaseException, filename: str) -> int | None:
@@ -99,9 +135,32 @@ def _is_memory(exc: BaseException) -> bool:
 def describe(value: Any) -> dict[str, Any]:
     if value is None:
         return {"kind": "missing"}
-    if isinstance(value, torch.Tensor):
+    # type(), not isinstance(): an object may claim `__class__ = torch.Tensor` without being one
+    if issubclass(type(value), torch.Tensor):
         return {"kind": "tensor"}
     return {"kind": "other", "type": type(value).__name__}
+
+
+def pack_values(found: dict[str, torch.Tensor]) -> tuple[dict[str, dict[str, Any]], bytes, dict[str, str]]:
+    """Pack each tensor the learner left on its own, so that one that cannot be read (a subclass whose
+    `dtype` raises, a tensor without storage) spoils only its own step. Returns the entries by name (with
+    `requires_grad`), the blob, and for each unreadable name a short description of why."""
+    entries: dict[str, dict[str, Any]] = {}
+    parts: list[bytes] = []
+    unreadable: dict[str, str] = {}
+    offset = 0
+    for name, value in found.items():
+        try:
+            plain = torch.Tensor.as_subclass(value, torch.Tensor) if type(value) is not torch.Tensor else value
+            (entry,), data = pack_tensors({name: plain})
+            entry = {**entry, "offset": offset, "requires_grad": bool(plain.requires_grad)}
+        except BaseException as exc:  # whatever a subclass's properties raise
+            unreadable[name] = f"{type(value).__name__} that cannot be read as a tensor ({type(exc).__name__})"
+            continue
+        entries[name] = entry
+        parts.append(data)
+        offset += len(data)
+    return entries, b"".join(parts), unreadable
 
 
 def enter_sandbox(parent: int) -> None:
@@ -109,6 +168,8 @@ def enter_sandbox(parent: int) -> None:
     zygote, no terminal signals, stdio on /dev/null, no core dumps."""
     os.setpgid(0, 0)
     _die_with_parent()
+    # What the learner's code forks stays below this process even after its parent dies (see reaper.py).
+    become_subreaper()
     if os.getppid() != parent:  # the zygote died before the line above could take effect
         os._exit(0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -174,6 +235,9 @@ def build_runs(
     return runs
 
 
+# The exit code of a child whose result pipe the learner's code closed: no frame can come back.
+RESULT_LOST = 71
+
 # A spare's first byte on its result pipe: set up, waiting for the request (written before any learner code).
 READY = b"R"
 
@@ -206,9 +270,12 @@ def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: i
         reply, blob = {"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}, b""
     data = encode_frame(reply, blob)
     view = memoryview(data)
-    while view:
-        view = view[os.write(result_fd, view) :]
-    os.close(result_fd)  # the zygote has its verdict now, not after this big process is torn down
+    try:
+        while view:
+            view = view[os.write(result_fd, view) :]
+        os.close(result_fd)
+    except OSError:  # the learner's code closed (or replaced) the result pipe: say so by the exit code
+        os._exit(RESULT_LOST)  # the zygote has its verdict now, not after this big process is torn down
     os._exit(0)
 
 
@@ -301,10 +368,10 @@ def _execute(
         limit = request.get("output_limit", 1024 * 1024)
         error = _error("output", f"your code printed more than {limit // 1024} KiB; it was stopped", _learner_line(exc, filename), lines)
     except SystemExit as exc:
-        error = _error("exception", f"your code called exit({exc.code!r}); the rest of the file did not run", _learner_line(exc, filename), lines)
+        error = _error("exception", f"your code called exit({_short_repr(exc.code)}); the rest of the file did not run", _learner_line(exc, filename), lines)
     except BaseException as exc:
         kind = "memory" if _is_memory(exc) else "exception"
-        message = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        message = _describe_exception(exc)
         error = _error(kind, message, _learner_line(exc, filename), lines)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -316,15 +383,15 @@ def _execute(
         # a local-rule run reports the learner's own value at the line that finished it
         value = captured[name] if name in captured else namespace.get(name)
         entry = {"name": name, **describe(value)}
-        if isinstance(value, torch.Tensor):
+        if entry["kind"] == "tensor":
             found[name] = value
         values.append(entry)
-    meta, blob = pack_tensors(found)
-    by_name = {m["name"]: m for m in meta}
+    by_name, blob, unreadable = pack_values(found)
     for entry in values:
         if entry["name"] in by_name:
             entry.update(by_name[entry["name"]])
-            entry["requires_grad"] = bool(found[entry["name"]].requires_grad)
+        elif entry["name"] in unreadable:
+            entry.update(kind="other", type=unreadable[entry["name"]])
     modified = []
     for name, before in pristine.items():
         now = namespace.get(name)

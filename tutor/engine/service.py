@@ -41,6 +41,7 @@ class CheckService:
         return self._checkers[key]
 
     def handle(self, request: Any) -> dict[str, Any]:
+        from tutor.course import CourseError
         from tutor.engine.check import CheckerError
         from tutor.engine.data import DataError
         from tutor.engine.grids import tensor_grids
@@ -59,7 +60,7 @@ class CheckService:
             checker = self.checker(request.get("data"), str(request.get("device", "cpu")))
             checker.timeout = float(timeout)
             report = check_file(checker, exercise, Path(request["file"]))
-        except (CheckerError, DataError) as exc:
+        except (CheckerError, DataError, CourseError) as exc:
             return error_reply(str(exc))
         except ValueError as exc:  # NotebookError: an unreadable notebook, or no exercise cell in it
             return error_reply(str(exc))

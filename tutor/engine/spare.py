@@ -17,11 +17,21 @@ import time
 from typing import Any
 
 from tutor.engine.child import READY, run_specs, wait_and_run
-from tutor.engine.wire import encode_frame, is_whole_frame
+from tutor.engine.reaper import kill_adopted, kill_tree, reap_adopted
+from tutor.engine.wire import PREFIX_SIZE, encode_frame, frame_size, is_whole_frame
 
 GRACE_S = 1.5
 MAX_PAYLOAD = 512 * 1024 * 1024
 WRITE_CHUNK = 1 << 16
+# After the result pipe's EOF with no whole frame, how long the child gets to exit on its own before it is
+# killed: its exit status is the verdict, and a kill would read as "memory".
+EXIT_GRACE_S = 1.0
+
+
+class TutorGone(Exception):
+    """The tutor's end of the zygote's request pipe closed during a run: nobody waits for the verdict."""
+
+
 # Checks can come back to back (a learner saving twice, a grad check batch after batch). A
 # spare forked after the first would not be ready for the second (on a GPU it needs half a second), so two
 # wait. BACKPROP_NINJA_SPARES sets another number for benchmarks (0: every child is forked on demand).
@@ -38,6 +48,15 @@ def _kill_group(pid: int) -> None:
             target()
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def _hung_up(fd: int) -> bool:
+    """Whether every writer of the pipe `fd` reads from has gone (POLLHUP; end of file where poll is missing)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        return any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
+    return False
 
 
 def _close(fd: int | None) -> None:
@@ -94,6 +113,22 @@ class Spare:
         self.wait_status = status
         return False
 
+    def _exits_within(self, seconds: float) -> bool:
+        """Whether it ends (and is reaped) within `seconds`, without killing it."""
+        end = time.monotonic() + seconds
+        while True:
+            if not self.alive():
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.005)
+
+    def _end_tree(self) -> None:
+        """Kill the child, its group, and every process below it whatever session or group it moved to."""
+        _kill_group(self.pid)
+        if self.wait_status is None:
+            kill_tree(self.pid)
+
     def poll_ready(self) -> bool:
         """Whether it has finished setting up (its READY byte is read here, without waiting)."""
         if not self.ready and self.result_fd is not None and select.select([self.result_fd], [], [], 0)[0]:
@@ -109,8 +144,12 @@ class Spare:
         self.request_fd = self.result_fd = None
         return not self.alive()
 
-    def run(self, frame: bytes, limit_s: float) -> tuple[dict[str, Any], bytes, bool]:
+    def run(self, frame: bytes, limit_s: float, watch_fd: int | None = None) -> tuple[dict[str, Any], bytes, bool]:
         """Hand over the request and collect the result within `limit_s` from now (not from the fork).
+
+        The result counts as soon as one whole frame has arrived, not at the pipe's end of file: a process
+        the learner's code forked may hold the pipe open for as long as it likes. `watch_fd` (the zygote's
+        request pipe) hanging up means the tutor died: TutorGone, after killing the child's whole tree.
 
         Returns the zygote's reply, the child's frame, and whether the child died before it took the whole
         request (then it never ran the learner's code)."""
@@ -125,6 +164,9 @@ class Spare:
         chunks: list[bytes] = []
         size = 0
         status = "exited"
+        expected: int | None = None  # the whole frame's size, once its prefix is in
+        skip = 0 if ready else len(READY)  # a spare not yet set up sends READY before its frame
+        watched = [watch_fd] if watch_fd is not None else []
         try:
             while True:
                 left = deadline - time.monotonic()
@@ -132,7 +174,12 @@ class Spare:
                     status = "timeout"
                     break
                 writers = [request_fd] if pending else []
-                readable, writable, _ = select.select([result_fd], writers, [], left)
+                readable, writable, _ = select.select([result_fd, *watched], writers, [], left)
+                if watched and watched[0] in readable:
+                    if _hung_up(watched[0]):
+                        kill_tree(self.pid)
+                        raise TutorGone
+                    watched = []  # bytes from the tutor mid-run break the protocol; they wait for the next read
                 if writable:
                     try:
                         pending = pending[os.write(request_fd, pending[:WRITE_CHUNK]) :]
@@ -142,30 +189,44 @@ class Spare:
                         break
                     if not pending:
                         _close(request_fd)
-                if not readable:
+                if result_fd not in readable:
                     continue
                 chunk = os.read(result_fd, 1 << 20)
                 if not chunk:
                     break
                 size += len(chunk)
-                if size > MAX_PAYLOAD:
+                if size > MAX_PAYLOAD + skip:
                     status = "oversized"
                     break
                 chunks.append(chunk)
+                if skip and size >= skip and not b"".join(chunks).startswith(READY):
+                    skip = 0  # whatever came first, it was not READY: all of it is the frame
+                if expected is None and size >= skip + PREFIX_SIZE:
+                    expected = frame_size(b"".join(chunks)[skip : skip + PREFIX_SIZE])
+                    if expected > MAX_PAYLOAD:
+                        status = "oversized"
+                        break
+                if expected is not None and size >= skip + expected:
+                    break  # the whole frame is in: what any other writer adds is not read
         finally:
             _close(request_fd)
             _close(result_fd)
         unread = bool(pending) and status == "exited"  # it died before it took the whole request
-        payload = b"".join(chunks) if status == "exited" else b""
-        if not ready and payload.startswith(READY):
-            payload = payload[len(READY) :]
-        _kill_group(self.pid)  # anything the learner's code started in its own group goes too
+        payload = b"".join(chunks)[skip:] if status == "exited" else b""
+        if expected is not None and len(payload) > expected:
+            payload = payload[:expected]
         reply: dict[str, Any] = {"status": status, "elapsed": time.monotonic() - handed, "code": None, "signal": None}
         if is_whole_frame(payload):
-            # it answered and closed the pipe just before exiting: no need to wait while it is torn down
+            # it answered: no need to wait while it is torn down
+            self._end_tree()
             self.alive()
-        else:  # how it ended is the verdict: wait for it
-            _, self.wait_status = os.waitpid(self.pid, 0)
+        else:  # how it ended is the verdict: give it a moment to exit by itself, then wait for it
+            if status == "exited" and not self._exits_within(min(EXIT_GRACE_S, max(0.0, deadline - time.monotonic()))):
+                # it closed its result pipe (or had it closed) and lives on: it will never answer
+                status = reply["status"] = "closed"
+            self._end_tree()
+            if self.wait_status is None:
+                _, self.wait_status = os.waitpid(self.pid, 0)
             if os.WIFSIGNALED(self.wait_status):
                 reply["signal"] = os.WTERMSIG(self.wait_status)
                 if status == "exited":
@@ -173,6 +234,8 @@ class Spare:
                     payload = b""
             elif os.WIFEXITED(self.wait_status):
                 reply["code"] = os.WEXITSTATUS(self.wait_status)
+            if status == "closed":
+                reply["signal"] = None
         # for the tutor's tests and benchmarks, never seen by the learner's code
         reply["child"] = {"pid": self.pid, "ready": ready, "age_s": round(handed - self.born, 4)}
         return reply, payload, unread
@@ -181,7 +244,8 @@ class Spare:
 class SparePool:
     """The zygote's spares: refilled after each context and each run, emptied when the contexts change."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch_fd: int | None = None) -> None:
+        self.watch_fd = watch_fd  # the zygote's request pipe: its hang-up during a run means the tutor died
         self.spares: list[Spare] = []
         self.generation = 0
         self._dying: list[Spare] = []
@@ -206,10 +270,11 @@ class SparePool:
         limit = float(header["timeout"]) * max(1, len(run_specs(header))) + GRACE_S
         for attempt in (1, 2):
             spare, waiting = self._take(contexts)
-            reply, payload, unread = spare.run(frame, limit)
+            reply, payload, unread = spare.run(frame, limit, self.watch_fd)
             reply["child"]["spare"] = waiting
             if spare.wait_status is None:
                 self._dying.append(spare)
+            self._kill_orphans()
             if not unread or attempt == 2:
                 return reply, payload
         raise AssertionError("unreachable")
@@ -222,6 +287,7 @@ class SparePool:
     def close(self) -> None:
         self._drop(self.spares)
         self.spares = []
+        kill_adopted(set())
         for spare in self._dying:
             try:
                 os.waitpid(spare.pid, 0)
@@ -243,3 +309,10 @@ class SparePool:
 
     def _reap(self) -> None:
         self._dying = [spare for spare in self._dying if spare.alive()]
+        self._kill_orphans()
+
+    def _kill_orphans(self) -> None:
+        """Processes the learner's code left behind and the zygote adopted (it is a subreaper): all go."""
+        keep = {spare.pid for spare in self.spares} | {spare.pid for spare in self._dying}
+        kill_adopted(keep)
+        reap_adopted()

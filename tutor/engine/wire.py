@@ -77,9 +77,20 @@ def decode_frame(data: bytes) -> tuple[dict[str, Any], bytes]:
     if len(data) < 12:
         raise WireError("frame shorter than its prefix")
     head_len, blob_len = struct.unpack(">IQ", data[:12])
+    if head_len > MAX_HEADER:
+        raise WireError(f"header of {head_len} bytes is over the {MAX_HEADER >> 20} MiB limit")
     if len(data) != 12 + head_len + blob_len:
         raise WireError("frame length does not match its prefix")
     return decode_frame_parts(data[12 : 12 + head_len], data[12 + head_len :])
+
+
+PREFIX_SIZE = 12  # ">IQ": the header's and the blob's lengths
+
+
+def frame_size(prefix: bytes) -> int:
+    """The whole frame's size in bytes, from its first PREFIX_SIZE bytes."""
+    head_len, blob_len = struct.unpack(">IQ", prefix[:PREFIX_SIZE])
+    return PREFIX_SIZE + head_len + blob_len
 
 
 def is_whole_frame(data: bytes) -> bool:

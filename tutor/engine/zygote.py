@@ -17,7 +17,8 @@ import torch.autograd.functional  # noqa: F401 - loaded once here, so a child's 
 import torch.func  # noqa: F401
 
 from tutor.engine.child import run_specs
-from tutor.engine.spare import SparePool
+from tutor.engine.reaper import become_subreaper
+from tutor.engine.spare import SparePool, TutorGone
 from tutor.engine.wire import read_frame, unpack_tensors, write_frame
 
 
@@ -27,14 +28,19 @@ def main() -> None:
     inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must never corrupt the protocol
     contexts: dict[str, dict[str, Any]] = {}
-    spares = SparePool()
+    # Orphans of the learner's processes come back here, not to init, so that none outlives its check.
+    become_subreaper()
+    spares = SparePool(watch_fd=inbox.fileno())
     try:
         while True:
             try:
                 header, blob = read_frame(inbox)
             except EOFError:
                 return
-            refill = serve(header, blob, contexts, spares, outbox)
+            try:
+                refill = serve(header, blob, contexts, spares, outbox)
+            except TutorGone:  # the tutor died mid-check: the child's tree is gone, and so is this process
+                return
             # A spare forked below copies this process: it must not hold the request just served (the
             # last check's batch and injected gradients), so nothing here refers to it any more.
             del header, blob

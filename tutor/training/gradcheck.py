@@ -14,6 +14,7 @@ import torch
 from tutor.course.model import Exercise
 from tutor.engine.check import Checker
 from tutor.engine.context import Context, context_from_namespace, run_model_code
+from tutor.engine.course_code import course_code
 from tutor.training.events import GradCheckStep
 from tutor.training.loop import gradient_names, training_of
 
@@ -22,14 +23,16 @@ def loop_contexts(checker: Checker, exercise: Exercise, total_steps: int, count:
     """Contexts (forward tensors + autograd's gradients) for steps 0..count-1 of the training loop."""
     model, training = exercise.model, training_of(exercise)
     spec = exercise.context
-    ns = run_model_code(exercise, checker.splits, spec)  # init, then the first minibatch from g
+    with course_code(exercise):
+        ns = run_model_code(exercise, checker.splits, spec)  # init, then the first minibatch from g
     batch = compile(model.batch, f"<{exercise.id}: model.batch>", "exec")
     params = {name: ns[name] for name in model.parameters}
     grads = dict(zip(model.parameters, gradient_names(exercise)))
     for step in range(count):
         if step:
             exec(batch, ns)
-        ctx = context_from_namespace(exercise, {**ns, **params}, checker.device, spec, tag=f"step{step}")
+        with course_code(exercise):
+            ctx = context_from_namespace(exercise, {**ns, **params}, checker.device, spec, tag=f"step{step}")
         yield ctx
         lr = training.lr_at(step, total_steps)
         with torch.no_grad():

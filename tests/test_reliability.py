@@ -1,0 +1,265 @@
+"""Progress that survives a held lock and a trampled file, course errors as one line, and the command line's
+refusals (timeout range, files that are not files, data quirks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LEARNER_FILES, ROOT, run_cli
+from tests.ui_fakes import FakeChecker, FakeTrainer
+from tests.ui_helpers import settle, workspace
+from tutor.progress import ProgressBusy, ProgressStore
+
+HOLD_LOCK = """
+import fcntl, sys, time
+fd = open(sys.argv[1], "a")
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+class LockHolder:
+    """Another process (as a learner's helper would be) holding progress.lock until stopped."""
+
+    def __init__(self, root: Path) -> None:
+        lock = root / ".backprop-ninja" / "progress.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock)], stdout=subprocess.PIPE,
+                                     text=True, start_new_session=True)
+        assert self.proc.stdout.readline().strip() == "locked"
+
+    def __enter__(self) -> LockHolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+REPORT = {"passed": False, "error": None, "tensors": [{"name": "dlogprobs", "status": "exact"},
+                                                        {"name": "dprobs", "status": "wrong"}]}
+
+
+# ---- the lock ------------------------------------------------------------------------------------------------
+
+
+def test_a_held_lock_refuses_a_change_within_the_timeout_and_reads_still_work(tmp_path):
+    store = ProgressStore(tmp_path, lock_timeout=0.5)
+    store.record_check("atomic", REPORT)
+    with LockHolder(tmp_path):
+        started = time.monotonic()
+        with pytest.raises(ProgressBusy, match="progress.lock"):
+            store.record_check("atomic", REPORT)
+        assert time.monotonic() - started < 2.0
+        assert store.exercise_state("atomic")["steps"]["dlogprobs"]["passed"]  # read without the lock
+    assert store.exercise_state("atomic")["attempts"] == 1
+
+
+def test_check_returns_its_verdict_while_another_process_holds_the_lock(course, tmp_path):
+    workspace(course, tmp_path)
+    shutil.copyfile(ROOT / "solutions" / "atomic.py", tmp_path / "atomic.py")
+    with LockHolder(tmp_path):
+        started = time.monotonic()
+        result = run_cli("check", "1", "--workspace", str(tmp_path), "--timeout", "5", timeout=120)
+        took = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert "all 26 gradients match autograd" in result.stdout
+    assert "not counted" in result.stderr and "Traceback" not in result.stderr
+    # the start-up of a fresh CLI (torch, the contexts) plus the check and at most the lock's wait
+    assert took < 5 + 5 + 30, took
+
+
+async def test_the_tutor_quits_at_once_while_the_lock_is_held(course, tmp_path):
+    from tutor.ui.app import TutorApp
+
+    ws = workspace(course, tmp_path)
+    store = ProgressStore(ws.root)
+    store.set_current("atomic", None)
+    with LockHolder(tmp_path):
+        app = TutorApp(course, ws, store, FakeChecker(course), trainer=FakeTrainer(), watch=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("c")  # a check: its record waits on the lock in the background
+            await pilot.pause(0.1)
+            started = time.monotonic()
+            await pilot.press("q")
+            while app.is_running and time.monotonic() - started < 5:
+                await pilot.pause(0.02)
+            took = time.monotonic() - started
+        assert not app.is_running
+        assert took < 1.0, f"q took {took:.2f} s with the progress lock held"
+
+
+# ---- a trampled progress file ---------------------------------------------------------------------------------
+
+
+def test_an_overwritten_progress_file_is_recovered_with_every_pass(tmp_path):
+    store = ProgressStore(tmp_path)
+    store.record_check("atomic", REPORT)
+    store.record_check("cross-entropy", {"passed": True, "error": None, "tensors": [{"name": "dlogits", "status": "close"}]})
+    (tmp_path / ".backprop-ninja" / "progress.json").write_text("not progress any more")
+    fresh = ProgressStore(tmp_path)
+    state = fresh.load()
+    assert state["exercises"]["atomic"]["steps"]["dlogprobs"]["passed"]
+    assert state["exercises"]["cross-entropy"]["passed"]
+    assert "recovered" in (fresh.warning or "")
+    assert list((tmp_path / ".backprop-ninja").glob("progress.*.corrupt.json"))  # the bad content kept aside
+
+
+def test_learner_code_that_overwrites_progress_loses_no_pass(checker, atomic, tmp_path):
+    store = ProgressStore(tmp_path)
+    store.record_check("atomic", REPORT)
+    path = tmp_path / "atomic.py"
+    shutil.copyfile(LEARNER_FILES / "overwrites_progress.py", path)
+    checker.check(atomic, path)
+    assert (tmp_path / ".backprop-ninja" / "progress.json").read_text() == "not progress any more"
+    assert ProgressStore(tmp_path).exercise_state("atomic")["steps"]["dlogprobs"]["passed"]
+
+
+def test_one_shot_commands_do_not_promise_to_keep_progress_until_the_tutor_exits(tmp_path):
+    state_dir = tmp_path / ".backprop-ninja"
+    state_dir.mkdir()
+    (state_dir / "progress.json").mkdir()  # cannot be read as a file, nor moved over
+    store = ProgressStore(tmp_path, one_shot=True)
+    store.load()
+    assert store.warning and "until the tutor exits" not in store.warning
+    assert "not saved" in store.warning
+
+
+# ---- course errors ---------------------------------------------------------------------------------------------
+
+COURSE_FAULTS = {
+    "forward divides by zero": ("emb = C[Xb]", "emb = C[Xb]\n_ = 1/0", "model.forward"),
+    "forward names nothing": ("emb = C[Xb]", "emb = C[Xb] + undefined_name", "model.forward"),
+    "seed beyond 64 bits": ("seed = 2147483647", "seed = 99999999999999999999", "seed"),
+    "a step of no tensor": ('of = "logprobs"', 'of = "nosuch"', "of"),
+    "an unknown parameter": ('"bngain", "bnbias"]', '"bngain", "bnbias", "W9"]', "parameters"),
+}
+
+
+@pytest.mark.parametrize("label", COURSE_FAULTS.keys())
+def test_a_broken_course_is_one_line_naming_file_exercise_and_key(tmp_path, monkeypatch, capsys, label):
+    import tutor.cli
+    from tutor.course import load_course
+
+    old, new, key = COURSE_FAULTS[label]
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
+    shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
+    toml = tmp_path / "exercises" / "atomic.toml"
+    text = toml.read_text()
+    assert old in text
+    toml.write_text(text.replace(old, new, 1))
+    monkeypatch.setattr(tutor.cli, "load_course", lambda: load_course(tmp_path))
+    code = tutor.cli.main(["check", "1", "--file", str(ROOT / "solutions" / "atomic.py"), "--workspace", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "atomic.toml" in lines[0] and "'atomic'" in lines[0] and key in lines[0]
+    assert "Traceback" not in out + err
+
+
+# ---- the command line's refusals -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["inf", "1e300", "1e-9", "nan", "0"])
+def test_timeout_outside_its_range_is_refused(value, capsys):
+    from tutor.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["check", "1", "--file", "x.py", "--timeout", value])
+    assert stop.value.code == 2
+    assert "between 0.1 and 600" in capsys.readouterr().err
+
+
+def test_files_that_are_not_regular_files_are_refused(tmp_path, capsys):
+    from tutor.cli import main
+
+    fifo = tmp_path / "pipe.py"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.py"
+    big.write_text("x = 1\n" * 300_000)
+    for path, words in (("/dev/zero", "not a regular file"), (str(fifo), "not a regular file"), (str(big), "at most")):
+        started = time.monotonic()
+        assert main(["check", "1", "--file", path]) == 2
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1, err
+        assert time.monotonic() - started < 30
+
+
+def test_a_data_file_may_start_with_a_byte_order_mark(tmp_path):
+    from tutor.engine.data import load_names
+
+    path = tmp_path / "names.txt"
+    path.write_bytes("\ufeff".encode() + "\n".join(f"name{chr(97 + i)}" for i in range(12)).encode())
+    assert load_names(path).words[0] == "namea"
+
+
+def test_one_name_is_one_name(tmp_path):
+    from tutor.engine.data import DataError, load_names
+
+    path = tmp_path / "names.txt"
+    path.write_text("emma\n")
+    with pytest.raises(DataError, match="holds 1 name;"):
+        load_names(path)
+
+
+def test_data_problems_are_found_in_every_chunk(tmp_path, monkeypatch):
+    from tutor.engine import data
+
+    monkeypatch.setattr(data, "CHUNK", 64)  # many chunks, a line split across two of them
+    path = tmp_path / "names.txt"
+    path.write_text("".join(f"name{i:03d}x\n" for i in range(40)) + "bad.name\n")
+    with pytest.raises(data.DataError, match=r":41: the name 'bad.name'"):
+        data.load_names(path)
+
+
+def test_examples_are_the_lectures(tmp_path):
+    import torch
+
+    from tutor.engine.data import build_examples
+
+    stoi = {".": 0, "-": 1, "a": 2, "b": 3, "é": 4}
+    X, Y = build_examples(["a-b", "é", "ba"], stoi, 3)
+    xs, ys = [], []
+    for w in ["a-b", "é", "ba"]:  # the lecture's build_dataset
+        context = [0] * 3
+        for ch in w + ".":
+            xs.append(context)
+            ys.append(stoi[ch])
+            context = context[1:] + [stoi[ch]]
+    assert X.tolist() == xs and Y.tolist() == ys and X.dtype == torch.long
+
+
+def test_a_relative_xdg_data_home_is_ignored(monkeypatch, tmp_path):
+    from tutor.workspace import default_workspace
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/data")
+    assert default_workspace() == tmp_path / ".local" / "share" / "backprop-ninja" / "workspace"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "abs"))
+    assert default_workspace() == tmp_path / "abs" / "backprop-ninja" / "workspace"
+
+
+def test_init_quotes_the_workspace_in_its_hint(tmp_path, capsys):
+    from tutor.cli import main
+
+    root = tmp_path / "my work"
+    assert main(["init", str(root)]) == 0
+    assert f"--workspace '{root}'" in capsys.readouterr().out
+
+
+def test_json_progress_file_stays_json(tmp_path):
+    store = ProgressStore(tmp_path)
+    store.record_check("atomic", REPORT)
+    for name in ("progress.json", "progress.json.bak"):
+        assert json.loads((tmp_path / ".backprop-ninja" / name).read_text())["version"] == 1
