@@ -4,11 +4,14 @@
     (torch import, dataset, context and reference built from scratch);
 (b) warm: one Checker kept alive (as the TUI's worker keeps it), checking the same file again and again,
     with a pause between checks (untimed: the learner typing) in which the sandbox readies its spare
-    children (on a GPU that takes about half a second); also a wrong file (one sign flipped early), which
-    pays for the isolated re-run and the diagnosis.
+    children (on a GPU that takes about half a second) and the checker draws the next check's second
+    batch; also a wrong file (one sign flipped early), which pays for the diagnosis.
+Every timed check is the full one: the lecture's batch, a second batch with other sizes, and the local-rule
+run with random injected gradients, all in one child.
 Prints one JSON line: the medians, their ratio, the run counts, and how many timed checks found their
-last child set up and waiting. Target: warm p50 <= 50 ms on 2 cores. BACKPROP_NINJA_SPARES=0 measures the sandbox
-without spares (every child forked on demand).
+last child set up and waiting. Targets on 2 cores: warm p50 <= 25 ms for the right file, <= 40 ms for the
+wrong one, and >= 80x faster than a fresh process. BACKPROP_NINJA_SPARES=0 measures the sandbox without
+spares (every child forked on demand).
 
     python bench/check_latency.py [--runs 20] [--fresh-runs N] [--device cpu] [--pause 1.0]
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import stat
+from concurrent.futures import Future, ThreadPoolExecutor
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from tutor.engine.data import Dataset, load_names
 from tutor.engine.isolate import written_names
 from tutor.engine.judge import judge
 from tutor.engine.limits import MAX_LEARNER_BYTES, TIMEOUT_RANGE
-from tutor.engine.local import LocalPool
+from tutor.engine.local import LocalPool, LocalTrial
 from tutor.engine.naming import add_source_notes
 from tutor.engine.privacy import hide_memory
 from tutor.engine.report import CheckReport
@@ -93,6 +94,10 @@ class Checker:
         self.splits = TrainingSplits(self.dataset)
         self._contexts: dict[tuple[str, ContextSpec], Context] = {}
         self._pools: dict[tuple[str, tuple[str, ...]], LocalPool] = {}
+        # The next check's second batch and local-rule draw, prepared while the learner types.
+        self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-check")
+        self._next: dict[str, Future[tuple[Context, tuple[str, ...], LocalTrial]]] = {}
+        self._last_rows: tuple[Step, ...] = ()
         # The run on the lecture's batch of the latest check, for views that draw its tensors.
         self.last_run: tuple[Context, LearnerRun] | None = None
 
@@ -116,6 +121,17 @@ class Checker:
         """The lecture's batch, then a second batch drawn for this check."""
         return [self.context(exercise), self.second_context(exercise)]
 
+    def _prepare(self, exercise: Exercise, rows: tuple[Step, ...]) -> tuple[Context, tuple[str, ...], LocalTrial]:
+        trial = self.pool(exercise, self.context(exercise), rows).trial()
+        return self.second_context(exercise), tuple(row.name for row in rows), trial
+
+    def _prepared(self, exercise: Exercise) -> tuple[Context, tuple[str, ...], LocalTrial] | None:
+        ahead = self._next.pop(exercise.id, None)
+        try:
+            return ahead.result() if ahead is not None else None
+        except Exception:  # noqa: BLE001 - whatever went wrong is met again, and reported, on the spot
+            return None
+
     def pool(self, exercise: Exercise, ctx: Context, rows: tuple[Step, ...]) -> LocalPool:
         key = (ctx.key, tuple(row.name for row in rows))
         if key not in self._pools:
@@ -126,11 +142,22 @@ class Checker:
         started = time.perf_counter()
         if source is None:
             source = read_learner_file(file)
-        report = self.check_in(exercise, self.contexts(exercise), source, str(file))
+        ready = self._prepared(exercise)
+        contexts = [self.context(exercise), ready[0] if ready else self.second_context(exercise)]
+        report = self.check_in(exercise, contexts, source, str(file), ready[1:] if ready else None)
         report.elapsed = time.perf_counter() - started
+        # drawn now, used once: the learner's code never sees a batch or a draw before its check
+        self._next[exercise.id] = self._ahead.submit(self._prepare, exercise, self._last_rows)
         return report
 
-    def check_in(self, exercise: Exercise, contexts: list[Context], source: str, filename: str) -> CheckReport:
+    def check_in(
+        self,
+        exercise: Exercise,
+        contexts: list[Context],
+        source: str,
+        filename: str,
+        drawn: tuple[tuple[str, ...], LocalTrial] | None = None,
+    ) -> CheckReport:
         """Judge `source` on the given contexts (the lecture's batch first; later ones are sent with the
         request) and under the local rule on the first: a row passes only where it passes every run."""
         first = contexts[0]
@@ -140,9 +167,14 @@ class Checker:
                 return CheckReport(exercise=exercise.id, device=first.device, loss=first.loss, tensors=[], error=refused, file=filename)
         if not self.sandbox.has_context(first.key):
             self.sandbox.load_context(first.key, first.inputs, first.scalars, self.device)
-        assigned = assigned_names(source)
+        assigned = assigned_names(source) if exercise.support or exercise.chain else set()
         rows = tuple(row for row in exercise.rows if not row.support or row.name in assigned)
-        trial = self.pool(exercise, first, rows).trial()
+        self._last_rows = rows
+        names = tuple(row.name for row in rows)
+        if drawn is not None and drawn[0] == names and drawn[1].key == first.key:
+            trial = drawn[1]
+        else:
+            trial = self.pool(exercise, first, rows).trial()
         specs = [RunSpec(first.key)]
         specs += [RunSpec(inline=ctx.scalars, tensors=ctx.inputs) for ctx in contexts[1:]]
         specs.append(RunSpec(first.key, tensors=trial.given, inject=trial.inject, hook=trial.hook))
@@ -154,6 +186,7 @@ class Checker:
         return report
 
     def close(self) -> None:
+        self._ahead.shutdown(wait=False, cancel_futures=True)
         self.sandbox.close()
 
     def __enter__(self) -> Checker:

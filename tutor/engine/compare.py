@@ -139,11 +139,16 @@ def compare(
             f"shape {fmt_shape(value.shape)} differs from {fmt_shape(exp_shape)} only by leading 1s, so it "
             f"broadcasts the same way and is accepted; {exact_shape}"
         )
-    diff = float((shaped - expected).abs().max()) if expected.numel() else 0.0
-    exact = bool(torch.equal(shaped, expected))
     rtol, atol = tolerance(device, expected.dtype)
-    if atol_relative and expected.numel():
-        atol = max(atol, atol_relative * float(expected.abs().max()))
-    close = exact or bool(torch.allclose(shaped, expected, rtol=rtol, atol=atol))
+    if expected.numel():
+        gap = (shaped - expected).abs()
+        diff = float(gap.max())
+        if atol_relative:
+            atol = max(atol, atol_relative * float(expected.abs().max()))
+        # torch.allclose's rule, on the gap computed once: |a - e| <= atol + rtol * |e|
+        exact = diff == 0.0
+        close = exact or bool((gap <= atol + rtol * expected.abs()).all())
+    else:
+        diff, exact, close = 0.0, True, True
     status: Status = "exact" if exact else "close" if close else "wrong"
     return verdict(status, note, max_abs_diff=diff, exact=exact, close=close)

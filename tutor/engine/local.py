@@ -86,6 +86,7 @@ class LocalTrial:
     upstream: dict[str, tuple[str, ...]]  # row name -> the injected gradients its line reads
     context: Context  # the lecture's batch seen through this trial (for diagnoses)
     owners: dict[str, str]  # forward tensor -> the learner's name for its gradient
+    key: str = ""  # the key of the context it was drawn for
 
 
 @dataclass
@@ -163,7 +164,7 @@ class LocalPool:
         # with the gradients the learner's lines actually read
         view.derived["trace"] = {"cuts": self.cuts, "inject": injected}
         view.derived["gradients"] = {**ctx.reference, **given, **inject}
-        return LocalTrial(given, inject, tuple(row.name for row in self.rows), expected, upstream, view, self.owners)
+        return LocalTrial(given, inject, tuple(row.name for row in self.rows), expected, upstream, view, self.owners, ctx.key)
 
 
 __all__ = ["LocalPool", "LocalTrial", "gradient_owners", "upstream_graph"]

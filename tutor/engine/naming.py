@@ -62,6 +62,8 @@ def _grad_reads(tree: ast.Module) -> dict[str, int]:
 
 def add_source_notes(tensors: list[TensorVerdict], source: str, error: LearnerError | None) -> None:
     """Sharpen the notes and diagnoses of failing tensors with what the source shows."""
+    if all(t.passed for t in tensors):
+        return
     try:
         tree = ast.parse(source)
     except SyntaxError:
