@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual.geometry import Region, Spacing
 from textual.widgets import DataTable
 
 from tutor.course.model import Exercise
@@ -71,6 +72,18 @@ class StepTable(DataTable):
         names = [s.name for s in self.exercise.rows]
         if name in names:
             self.move_cursor(row=names.index(name))
+
+    def show_step(self, name: str) -> None:
+        """Scroll so that the row of `name` is in view, leaving the cursor where it is."""
+        names = [s.name for s in self.exercise.rows]
+        if name not in names:
+            return
+        index = names.index(name)
+        header = self.header_height if self.show_header else 0  # fixed at the top: rows scroll beneath it
+        y = header + sum(row.height for row in self.ordered_rows[:index])
+        row = Region(0, y, 1, self.ordered_rows[index].height)
+        self.scroll_to_region(row, animate=False, spacing=Spacing(top=header), force=True, immediate=True,
+                              x_axis=False)
 
     @property
     def selected_step(self) -> str:
