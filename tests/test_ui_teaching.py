@@ -218,3 +218,16 @@ async def test_the_first_to_fix_stays_in_view_when_the_learner_moved_the_cursor(
             assert await wait_for(pilot, lambda root=root: table.root == root, timeout=5)
             assert await wait_for(pilot, lambda root=root: in_view(root), timeout=2), (root, table.scroll_y)
             assert table.selected_step == "dprobs"  # their cursor stays where they put it
+
+
+async def test_a_step_reopened_at_80x24_keeps_the_rows_above_it_in_view(course, tmp_path):
+    store = FakeStore()
+    store.set_current("atomic", "dprobs")
+    app = tutor_app(course, tmp_path, store=store, watch=False)
+    path = app.workspace.file_for(course.find("atomic"))
+    path.write_text(path.read_text().replace("dlogprobs = None", "dlogprobs = X").replace("dprobs = None", "dprobs = X"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(StepTable)
+        assert table.root == "dcounts_sum_inv" and table.selected_step == "dprobs"
+        assert table.scroll_y == 0  # dlogprobs, above the reopened step, is still shown
