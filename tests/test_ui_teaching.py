@@ -1,5 +1,6 @@
-"""Pilot tests of the screen keeping up with the learner: the cursor follows ▶, esc closes the keys panel
-first, the why after a pass, no stale rows after a refused file, "failing now" on the home screen."""
+"""Pilot tests of the screen keeping up with the learner: the cursor follows ▶ and ▶ stays in view, esc closes
+the keys panel first, the panel lists the tutor's keys first, the footer keeps ? and q at 80 columns, the why
+after a pass, no stale rows after a refused file, "failing now" on the home screen."""
 
 from __future__ import annotations
 
@@ -117,3 +118,116 @@ async def test_home_says_failing_now_for_a_pass_broken_later(course, tmp_path):
         assert isinstance(app.screen, HomeScreen)
         cell = app.screen.query_one("#exercises").get_cell("cross-entropy", "progress")
         assert "failing now" in str(cell)
+
+
+async def test_the_keys_panel_lists_the_tutors_keys_first_under_their_own_heading(course, tmp_path):
+    from tutor.ui.widgets.keys_panel import GENERIC_HEADING, TUTOR_HEADING, KeysTable
+
+    store = FakeStore()
+    store.set_current("atomic", None)
+    app = tutor_app(course, tmp_path, store=store, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        text = plain(app.screen.query_one(KeysTable).render())
+        lines = [" ".join(line.split()) for line in text.splitlines()]
+        tutor, generic = lines.index(TUTOR_HEADING), lines.index(GENERIC_HEADING)
+        ours, theirs = lines[tutor + 1:generic], lines[generic + 1:]
+        for row in ("c f5 Re-check", "h Hint", "r Reset", "esc Exercises", "q Quit", "? Keys"):
+            assert row in ours, (row, ours)
+        for row in ("↑ Cursor up", "tab Focus Next", "^p palette", "^q Quit"):
+            assert row in theirs, (row, theirs)
+        assert not set(ours) & set(theirs) - {""}
+
+
+def shown_footer_keys(app) -> dict[str, object]:
+    """The footer's keys that are displayed, by key; asserts the footer needs no scrolling to show them."""
+    footer = app.screen.query_one("KeysFooter")
+    assert footer.virtual_size.width <= footer.size.width
+    keys = {key.key: key for key in footer.query("FooterKey") if key.display}
+    for key in keys.values():
+        assert key.region.right <= app.size.width and key.region.width > 0
+    return keys
+
+
+async def test_the_footer_keeps_keys_and_quit_at_80_columns(course, tmp_path):
+    store = FakeStore()
+    store.set_current("atomic", None)
+    app = tutor_app(course, tmp_path, store=store)
+    path = tmp_path / "atomic.py"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        keys = shown_footer_keys(app)
+        assert {"question_mark", "q", "c", "h", "escape"} <= set(keys)
+        assert keys["question_mark"].description == "Keys" and keys["q"].description == "Quit"
+        source = path.read_text()
+        for step in course.find("atomic").steps:
+            source = source.replace(f"{step.name} = None", f"{step.name} = X")
+        save(path, source)
+        assert await wait_for(pilot, lambda: "n" in shown_footer_keys(app), timeout=5)  # passed: n joins
+        assert {"question_mark", "q"} <= set(shown_footer_keys(app))
+        await pilot.resize_terminal(120, 30)
+        await settle(pilot)
+        wide = shown_footer_keys(app)
+        assert {"question_mark", "q", "n", "e", "s", "r", "ctrl+p"} <= set(wide)  # room for every key again
+
+
+async def test_the_footer_keeps_keys_and_quit_during_a_training_run(course, tmp_path):
+    from tests.ui_fakes import FakeRun, FakeTrainer, training_script
+
+    store = FakeStore()
+    store.set_current("training", None)
+    run = FakeRun(training_script(), hold_at=3)
+    app = tutor_app(course, tmp_path, store=store, trainer=FakeTrainer(run), watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        assert await wait_for(pilot, run.held.is_set, timeout=5)
+        await pilot.pause(0.2)
+        keys = shown_footer_keys(app)
+        assert {"question_mark", "q", "x", "v"} <= set(keys)
+        run.cancel()
+        await settle(pilot)
+
+
+async def test_the_first_to_fix_stays_in_view_when_the_learner_moved_the_cursor(course, tmp_path):
+    store = FakeStore()
+    store.set_current("atomic", None)
+    app = tutor_app(course, tmp_path, store=store)
+    path = tmp_path / "atomic.py"
+    names = [step.name for step in course.find("atomic").rows]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(StepTable)
+        visible = table.scrollable_content_region.height - table.header_height
+        assert 3 <= visible < 12  # the test needs a table shorter than its rows
+        await pilot.press("down")  # the learner moves: the cursor no longer follows ▶
+        assert table.selected_step == "dprobs"
+
+        def in_view(name: str) -> bool:
+            row = names.index(name)
+            return table.scroll_y <= row < table.scroll_y + visible
+
+        for root in ("dbndiff", "dlogit_maxes", "dC"):
+            source = path.read_text()
+            for name in names[: names.index(root)]:
+                source = source.replace(f"{name} = None", f"{name} = X")
+            source = source.replace(f"{root} = X", f"{root} = None")
+            save(path, source)
+            assert await wait_for(pilot, lambda root=root: table.root == root, timeout=5)
+            assert await wait_for(pilot, lambda root=root: in_view(root), timeout=2), (root, table.scroll_y)
+            assert table.selected_step == "dprobs"  # their cursor stays where they put it
+
+
+async def test_a_step_reopened_at_80x24_keeps_the_rows_above_it_in_view(course, tmp_path):
+    store = FakeStore()
+    store.set_current("atomic", "dprobs")
+    app = tutor_app(course, tmp_path, store=store, watch=False)
+    path = app.workspace.file_for(course.find("atomic"))
+    path.write_text(path.read_text().replace("dlogprobs = None", "dlogprobs = X").replace("dprobs = None", "dprobs = X"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(StepTable)
+        assert table.root == "dcounts_sum_inv" and table.selected_step == "dprobs"
+        assert table.scroll_y == 0  # dlogprobs, above the reopened step, is still shown

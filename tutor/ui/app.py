@@ -17,6 +17,7 @@ from tutor.ui.messages import FileChanged, WatchProblem
 from tutor.ui.safe_store import GuardedStore
 from tutor.ui.screens.exercise import ExerciseScreen
 from tutor.ui.screens.home import HomeScreen
+from tutor.ui.widgets.keys_panel import KeysPanel
 from tutor.watch import FolderWatcher
 from tutor.workspace import Workspace, WorkspaceError, resolve_workspace
 
@@ -145,6 +146,11 @@ class TutorApp(App):
             self.action_hide_help_panel()
         else:
             self.action_show_help_panel()
+
+    def action_show_help_panel(self) -> None:
+        # The tutor's keys first, under their own heading (the palette's "Keys" command comes here too).
+        if not self.screen.query("HelpPanel"):
+            self.screen.mount(KeysPanel())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

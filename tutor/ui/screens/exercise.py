@@ -18,7 +18,7 @@ from textual import work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from tutor.course.model import Exercise, Step
@@ -27,6 +27,7 @@ from tutor.ui.screens.home import shown_path
 from tutor.ui.screens.modals import ConfirmScreen, TextScreen
 from tutor.ui.widgets.banner import Banner, report_banner
 from tutor.ui.widgets.detail import DetailPane
+from tutor.ui.widgets.keys_footer import KeysFooter
 from tutor.ui.widgets.step_table import StepTable
 from tutor.ui.widgets.training import FINAL, TrainingPanel
 from tutor.workspace import WorkspaceError
@@ -40,9 +41,9 @@ class ExerciseScreen(Screen):
         Binding("e", "edit", "Edit"),
         Binding("s", "solution", "Solution"),
         Binding("r", "reset", "Reset"),
-        Binding("n", "next", "Next exercise"),
+        Binding("n", "next", "Next"),
         Binding("t", "train", "Train"),
-        Binding("x", "stop_training", "Stop training"),
+        Binding("x", "stop_training", "Stop"),
         Binding("v", "toggle_training", "Run/steps"),
         Binding("escape", "home", "Exercises"),
     ]
@@ -75,7 +76,7 @@ class ExerciseScreen(Screen):
         if self.exercise.training is not None:
             training = self.exercise.training
             yield TrainingPanel(self.path, training.grad_check_steps, training.default_steps, id="training")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = f"{self.exercise.order}. {self.exercise.title}"
@@ -153,6 +154,8 @@ class ExerciseScreen(Screen):
             # on first open, and after each check unless the learner moved since: go to what to fix
             table.select_step(table.root)
             self.placed_step = table.root
+        if table.root:  # ▶ in view even when the learner's cursor is elsewhere (their cursor stays)
+            table.call_after_refresh(table.show_step, table.root)
         self.initial_step = table.selected_step
         nxt = self.next_exercise
         if self.exercise.training is not None:

@@ -66,7 +66,7 @@ def step_detail(step: Step, tensor: dict[str, Any] | None, grids: dict[str, Any]
 def detail_parts(
     step: Step, tensor: dict[str, Any] | None, grids: dict[str, Any] | None, hints_shown: int
 ) -> tuple[list[RenderableType], list[RenderableType]]:
-    """(the step, its verdict and the hints so far; then the why or the heatmaps below them)."""
+    """(the step, its verdict, once passed its why, and the hints so far; then the heatmaps below them)."""
     parts: list[RenderableType] = [
         Text.assemble((step.name, "bold"), f" — the gradient of the loss with respect to {step.of}"),
         Text("from the forward line:", style="dim"),
@@ -97,11 +97,13 @@ def detail_parts(
         diagnosis = tensor.get("diagnosis")
         if diagnosis:
             parts.append(Text.assemble(("Likely mistake", "bold yellow"), f" ({diagnosis.get('code')}): {diagnosis.get('message')}"))
+    passed = tensor is not None and tensor["status"] in PASSING
+    if passed:  # the insight straight under the verdict, where an 80×24 screen still shows it
+        parts += why_section(step)
     parts += hint_section(step, hints_shown)
     upper, parts = parts, []
-    if tensor is not None and tensor["status"] in PASSING:
-        # passed: the insight, and the gradient itself; a map of float noise below tolerance teaches nothing
-        parts += why_section(step)
+    if passed:
+        # and the gradient itself; a map of float noise below tolerance teaches nothing
         if grids:
             parts += value_section(step.name, grids.get("value"))
     elif tensor is not None and grids:

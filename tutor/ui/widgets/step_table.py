@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual.events import Resize
+from textual.geometry import Region, Spacing
 from textual.widgets import DataTable
 
 from tutor.course.model import Exercise
@@ -41,12 +43,20 @@ class StepTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.exercise = exercise
         self.root: str | None = None
+        self.laid_out = False
 
     def on_mount(self) -> None:
         for label, key, width in COLUMNS:
             self.add_column(label, key=key, width=width)
         for step in self.exercise.rows:
             self.add_row(Text(f"  {step.name}"), "", "", "", Text("not checked", style="dim"), key=step.name)
+
+    def on_resize(self, event: Resize) -> None:
+        if event.size.height and not self.laid_out:
+            # The cursor placed on mount was scrolled to before the table had its height; scroll again now.
+            self.laid_out = True
+            self.scroll_to(y=0, animate=False, immediate=True)
+            self.show_step(self.selected_step)
 
     def show_report(self, tensors: list[dict[str, Any]]) -> None:
         by_name = {t["name"]: t for t in tensors}
@@ -71,6 +81,18 @@ class StepTable(DataTable):
         names = [s.name for s in self.exercise.rows]
         if name in names:
             self.move_cursor(row=names.index(name))
+
+    def show_step(self, name: str) -> None:
+        """Scroll so that the row of `name` is in view, leaving the cursor where it is."""
+        names = [s.name for s in self.exercise.rows]
+        if name not in names:
+            return
+        index = names.index(name)
+        header = self.header_height if self.show_header else 0  # fixed at the top: rows scroll beneath it
+        y = header + sum(row.height for row in self.ordered_rows[:index])
+        row = Region(0, y, 1, self.ordered_rows[index].height)
+        self.scroll_to_region(row, animate=False, spacing=Spacing(top=header), force=True, immediate=True,
+                              x_axis=False)
 
     @property
     def selected_step(self) -> str:

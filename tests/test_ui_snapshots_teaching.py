@@ -1,0 +1,80 @@
+"""Snapshots of the teaching screens at 80×24 and 120×40: a failing step with its diagnosis, a revealed hint, a
+passed step with its why, and the one-step exercise 2 (update with --snapshot-update only after reading them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ui_fakes import FakeChecker, FakeStore
+from tests.ui_helpers import settle, tutor_app, workspace
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+
+class DiagnosingChecker(FakeChecker):
+    """The fake checker, with what the real one adds to a wrong line: the local verdict with its upstream
+    gradients, and the step's first course mistake as the diagnosis."""
+
+    def check(self, exercise_id, path):
+        reply = super().check(exercise_id, path)
+        exercise = self.course.find(exercise_id)
+        names = [t["name"] for t in reply["tensors"]]
+        for i, t in enumerate(reply["tensors"]):
+            if t["status"] == "wrong":
+                mistake = exercise.step(t["name"]).mistakes[0]
+                t.update(local="fail", upstream=names[max(0, i - 1):i],
+                         diagnosis={"code": mistake.code, "message": mistake.message})
+        return reply
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    # Paths on screen are shown under ~, so a per-test HOME keeps the pictures stable.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path / "workspace"
+
+
+def exercise_app(course, root, exercise_id: str, step: str | None, answers: dict[str, str], hints: int = 0):
+    """The tutor opened on one exercise (and step) whose file assigns `answers` (X passes, WRONG is wrong)."""
+    ws = workspace(course, root)
+    exercise = course.find(exercise_id)
+    path = ws.file_for(exercise)
+    source = path.read_text()
+    for name, value in answers.items():
+        source = source.replace(f"{name} = None", f"{name} = {value}")
+    path.write_text(source)
+    store = FakeStore()
+    store.set_current(exercise_id, step)
+    for _ in range(hints):
+        store.reveal_hint(exercise_id, step, len(exercise.step(step).hints))
+    return tutor_app(course, root, store=store, checker=DiagnosingChecker(course), watch=False)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_failing_step_with_its_diagnosis(snap_compare, course, home, size):
+    app = exercise_app(course, home, "atomic", None, {"dlogprobs": "X", "dprobs": "WRONG"})
+    assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_revealed_hint(snap_compare, course, home, size):
+    app = exercise_app(course, home, "atomic", None, {"dlogprobs": "X", "dprobs": "WRONG"})
+
+    async def reveal(pilot):
+        await settle(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=reveal)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_passed_step_with_its_why(snap_compare, course, home, size):
+    app = exercise_app(course, home, "atomic", "dprobs", {"dlogprobs": "X", "dprobs": "X"})
+    assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_one_step_exercise(snap_compare, course, home, size):
+    app = exercise_app(course, home, "cross-entropy", "dlogits", {"dlogits": "WRONG"}, hints=2)
+    assert snap_compare(app, terminal_size=size, run_before=settle)
