@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -74,6 +75,20 @@ def test_a_notebook_alone_is_checked(course, tmp_path):
     (tmp_path / "atomic.py").unlink()
     notebook = write_notebook(tmp_path / "atomic.ipynb", lecture_cells())
     assert ws.checked_file(course.find("atomic")) == notebook
+
+
+def test_one_lecture_notebook_linked_under_each_name_is_watched_through_the_link(course, tmp_path):
+    from tutor.watch import FolderWatcher
+
+    ws = workspace(course, tmp_path)
+    lecture = write_notebook(tmp_path / "makemore_part4.ipynb", lecture_cells())
+    (tmp_path / "atomic.ipynb").symlink_to(lecture.name)
+    assert ws.checked_file(course.find("atomic")) == tmp_path / "atomic.ipynb"
+    watcher = FolderWatcher(tmp_path, ws.watched_names(course.find("atomic")), lambda name: None)
+    before = watcher.scan()["atomic.ipynb"]
+    time.sleep(0.01)
+    save_notebook(lecture, lecture_cells(ex2=["dlogits = 0"]))
+    assert watcher.scan()["atomic.ipynb"] != before  # a save of the notebook the link names is a save of the link
 
 
 def test_reset_restores_the_py_and_never_touches_the_notebook(course, tmp_path):
@@ -187,15 +202,30 @@ async def test_edit_and_train_use_the_notebook(course, tmp_path, monkeypatch):
     workspace(course, tmp_path)
     notebook = write_notebook(tmp_path / "training.ipynb", lecture_cells())
     app = tutor_app(course, tmp_path, store=store, watch=False, trainer=trainer)
+    monkeypatch.setattr(app, "suspend", contextlib.nullcontext)  # the test's terminal cannot hand over
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("e")
         await settle(pilot)
-        if opened:  # a terminal that can hand over to the editor
-            assert opened == [["my-editor", "--wait", str(notebook)]]
-        else:
-            assert any("cannot hand over" in str(n.message) for n in app._notifications)
+        assert opened == [["my-editor", "--wait", str(notebook)]]
         await pilot.press("t")
         await settle(pilot)
         assert trainer.started == [("training", notebook)]
         assert app.screen.query_one("#training").path == notebook
+
+
+def test_training_from_a_notebook_places_an_error_at_its_cell_and_line(course, tmp_path):
+    from tutor.training import train_exercise
+
+    backward = answer_lines("training.py")
+    backward.insert(1, "dlogits = dlogits * undefined_name")
+    cells = lecture_cells(ex4=backward)
+    notebook = write_notebook(tmp_path / "training.ipynb", cells)
+    number = cell_number(cells, "# Exercise 4")
+    line = cells[number - 1][1].split("\n").index("    dlogits = dlogits * undefined_name") + 1
+    result = train_exercise(course, course.find("training"), notebook, steps=1, reference=False)
+    assert not result.passed and result.error is not None
+    assert result.error["cell"] == number and result.error["line"] == line
+    assert result.error["message"].startswith(f"cell {number}, line {line}: ")
+    assert "undefined_name" in result.error["message"]
+    assert result.error["source"] == "    dlogits = dlogits * undefined_name"
