@@ -51,7 +51,22 @@ class Workspace:
         return self.state_dir.is_dir()
 
     def file_for(self, exercise: Exercise) -> Path:
+        """The exercise's .py file: what init creates and reset restores."""
         return self.root / exercise.file_name
+
+    def notebook_for(self, exercise: Exercise) -> Path:
+        """The exercise's notebook, when the learner puts one in the workspace: atomic.ipynb next to atomic.py."""
+        return self.root / f"{Path(exercise.file_name).stem}.ipynb"
+
+    def checked_file(self, exercise: Exercise) -> Path:
+        """The file the tutor checks and watches: the notebook whenever the workspace holds one (it takes the
+        place of the .py, whatever their times), else the .py. Moving the notebook away goes back to the .py."""
+        notebook = self.notebook_for(exercise)
+        return notebook if notebook.exists() else self.file_for(exercise)
+
+    def watched_names(self, exercise: Exercise) -> tuple[str, str]:
+        """The names whose saves re-check the exercise: either file may come, go or be saved."""
+        return self.file_for(exercise).name, self.notebook_for(exercise).name
 
     def init(self, course: Course) -> list[tuple[Path, bool]]:
         """Copy starter files that are not there yet; returns (path, created) and never overwrites."""

@@ -39,7 +39,7 @@ def learner_file(args: argparse.Namespace, exercise: Exercise) -> Path:
     if getattr(args, "file", None):
         return Path(args.file)
     workspace = Workspace(resolve_workspace(args.workspace))
-    path = workspace.file_for(exercise)
+    path = workspace.checked_file(exercise)  # the workspace's notebook for the exercise when it holds one
     if not path.exists():
         raise UsageError(
             f"no {exercise.file_name} in the workspace {workspace.root}; "

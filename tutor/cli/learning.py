@@ -59,7 +59,7 @@ def record_workspace_check(args: argparse.Namespace, exercise: Exercise, path: P
     """Count a check in the workspace's progress when it judged the workspace's own file (not any --file)."""
     workspace = Workspace(resolve_workspace(args.workspace))
     try:
-        own = path.resolve() == workspace.file_for(exercise).resolve()
+        own = path.resolve() == workspace.checked_file(exercise).resolve()
     except OSError:
         own = False
     if not own:
@@ -239,6 +239,9 @@ def cmd_reset(args: argparse.Namespace, course: Course) -> int:
         print(f"kept your file as {backup}")
     print(f"restored the starter file at {target}")
     print(f"cleared the progress of {exercise.id}")
+    notebook = workspace.notebook_for(exercise)
+    if notebook.exists():
+        print(f"{notebook} is not touched: it stays the file that is checked; move it away to work in {target.name}")
     report_warning(store)
     return EXIT_PASS
 

@@ -65,6 +65,8 @@ class CheckService:
         except ValueError as exc:  # NotebookError: an unreadable notebook, or no exercise cell in it
             return error_reply(str(exc))
         reply: dict[str, Any] = {"type": "report", **report.to_json(), "elapsed": report.elapsed, "grids": {}}
+        if reply["error"] is not None and request["file"].endswith(".ipynb"):
+            reply["error"]["source"] = report.error.source  # the cell's line: the tutor cannot read it from the .ipynb
         if checker.last_run is not None:
             ctx, run = checker.last_run
             for step in exercise.steps:

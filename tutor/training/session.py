@@ -83,7 +83,28 @@ def recheck_gradients(exercise: Exercise, device: str, step: int, tensors: dict[
     return None
 
 
-def train_exercise(
+def train_exercise(course: Course, exercise: Exercise, file: Path, *, source: str | None = None, **options: Any) -> TrainingResult:
+    """Train from a .py file, or from a notebook's training loop: its backward block (between the loss and the
+    parameter update), with an error's line placed at the notebook's cell and the line within it."""
+    if source is not None or file.suffix != ".ipynb":
+        return train_file(course, exercise, file, source=source, **options)
+    from tutor.notebook import NotebookError, extract_exercise
+
+    try:
+        extract = extract_exercise(file, exercise, course)
+    except NotebookError as exc:
+        raise CheckerError(str(exc)) from None
+    result = train_file(course, exercise, file, source=extract.source, **options)
+    error = result.error
+    place = extract.locate(error.get("line")) if error else None
+    if error is not None and place is not None:
+        cell, line, original = place
+        label = next(c.label for c in extract.cells if c.number == cell)
+        error.update(cell=cell, line=line, source=original, message=f"{label}, line {line}: {error.get('message', '')}")
+    return result
+
+
+def train_file(
     course: Course,
     exercise: Exercise,
     file: Path,

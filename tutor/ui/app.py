@@ -91,7 +91,7 @@ class TutorApp(App):
         if not self.watch_enabled:
             self.watch_state = "not watching: press c to re-check"
             return
-        names = [e.file_name for e in self.course.exercises]
+        names = [name for e in self.course.exercises for name in self.workspace.watched_names(e)]
         self.watcher = FolderWatcher(self.workspace.root, names, lambda name: self.post_message(FileChanged(name)),
                                      lambda problem: self.post_message(WatchProblem(problem)))
         self.watcher.start()
@@ -106,7 +106,7 @@ class TutorApp(App):
     # -- events from threads ---------------------------------------------------------------------------
     def on_file_changed(self, message: FileChanged) -> None:
         for screen in self.screen_stack:
-            if isinstance(screen, ExerciseScreen) and screen.exercise.file_name == message.name:
+            if isinstance(screen, ExerciseScreen) and message.name in self.workspace.watched_names(screen.exercise):
                 screen.file_changed()
 
     def on_watch_problem(self, message: WatchProblem) -> None:

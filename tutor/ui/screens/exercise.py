@@ -61,7 +61,16 @@ class ExerciseScreen(Screen):
 
     @property
     def path(self) -> Path:
-        return self.app.workspace.file_for(self.exercise)
+        """The file checked and watched: the workspace's notebook for this exercise if it holds one, else the .py."""
+        return self.app.workspace.checked_file(self.exercise)
+
+    @property
+    def notebook_kept(self) -> str:
+        """What reset says of a notebook it leaves alone (empty when the .py is the checked file)."""
+        if self.path.suffix != ".ipynb":
+            return ""
+        return (f"\nYour notebook {self.path.name} is not touched and stays the file the tutor checks; "
+                f"move it out of the workspace to work in {self.exercise.file_name}.")
 
     @property
     def store(self):
@@ -80,7 +89,7 @@ class ExerciseScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = f"{self.exercise.order}. {self.exercise.title}"
-        self.sub_title = self.exercise.file_name
+        self.sub_title = self.path.name
         table = self.query_one(StepTable)
         if self.initial_step:
             table.select_step(self.initial_step)
@@ -118,6 +127,7 @@ class ExerciseScreen(Screen):
                 "the tutor checks it again as soon as it reappears."), "problem")
             self.refresh_status()
             return
+        self.sub_title = self.path.name  # a notebook put in (or moved away) changes the file checked
         self.checking_since = time.monotonic()
         if self.reply is None:
             banner.say(Text("Checking your file… (the first check also starts torch; later ones take a blink)"), "info")
@@ -236,8 +246,8 @@ class ExerciseScreen(Screen):
         self.query_one(DetailPane).show_hints()
 
     def action_reset(self) -> None:
-        question = (f"Reset {self.path.name} to the starter file?\nYour current file is backed up first, "
-                    f"and this exercise's progress and hints are cleared.")
+        question = (f"Reset {self.exercise.file_name} to the starter file?\nYour current file is backed up first, "
+                    f"and this exercise's progress and hints are cleared.{self.notebook_kept}")
         self.app.push_screen(ConfirmScreen(question, yes="Reset"), lambda ok: self.reset() if ok else None)
 
     def reset(self) -> None:
@@ -248,7 +258,8 @@ class ExerciseScreen(Screen):
             return
         self.store.reset_exercise(self.exercise.id)
         saved = f"; your old file is in {shown_path(backup)}" if backup else ""
-        self.notify(f"{self.path.name} is the starter again{saved}.", title="Reset", timeout=8)
+        self.notify(f"{self.exercise.file_name} is the starter again{saved}.{self.notebook_kept}", title="Reset",
+                    timeout=8)
         self.reply = None
         self.recheck()
 
@@ -318,6 +329,7 @@ class ExerciseScreen(Screen):
             self.notify(f"{self.path.name} is not in the workspace; press r to restore the starter.",
                         title="Nothing to train", severity="warning")
             return
+        panel.path = self.path  # the notebook's training loop when the workspace holds one
         panel.start()
         self.show_training(True)
         try:

@@ -38,17 +38,31 @@ def source_excerpt(path: Path, line: int | None) -> RenderableType | None:
                   highlight_lines={line}, theme="ansi_dark", background_color="default", word_wrap=True)
 
 
+def error_excerpt(path: Path, error: dict[str, Any]) -> RenderableType | None:
+    """The learner's line under an error: from the file, or for a notebook the cell's line the report carries."""
+    if path.suffix != ".ipynb":
+        return source_excerpt(path, error.get("line"))
+    line, source = error.get("line"), error.get("source")
+    if not line or not isinstance(source, str):
+        return None
+    return Syntax(source, "python", line_numbers=True, start_line=line, highlight_lines={line}, theme="ansi_dark",
+                  background_color="default", word_wrap=True)
+
+
 def report_banner(reply: dict[str, Any], path: Path, follow_up: str) -> tuple[RenderableType, str]:
     """(what to show, a CSS class: passed / failing / error); follow_up says what to do after a pass."""
     tensors = reply.get("tensors", [])
     passing = sum(t["status"] in PASSING for t in tensors)
     error = reply.get("error")
     if error:
-        where = f" at line {error['line']} of {path.name}" if error.get("line") else ""
+        if path.suffix == ".ipynb":  # the message starts with the notebook's cell and the line within it
+            where = f" in {path.name}"
+        else:
+            where = f" at line {error['line']} of {path.name}" if error.get("line") else ""
         head = Text.assemble(("Your code stopped with ", "bold"), (ERROR_WORDS.get(error["kind"], error["kind"]), "bold"),
                              (where, "bold"), ": ", error.get("message", ""))
         parts: list[RenderableType] = [head]
-        excerpt = source_excerpt(path, error.get("line"))
+        excerpt = error_excerpt(path, error)
         if excerpt is not None:
             parts.append(excerpt)
         if tensors:

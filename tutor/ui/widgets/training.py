@@ -18,7 +18,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ProgressBar, Static
 
 from tutor.training_client import FINAL
-from tutor.ui.widgets.banner import ERROR_WORDS, source_excerpt
+from tutor.ui.widgets.banner import ERROR_WORDS, error_excerpt
 from tutor.ui.widgets.loss_plot import LossPlot
 from tutor.ui.widgets.step_table import PASSING, fmt_shape, status_text
 
@@ -139,10 +139,13 @@ def outcome(line: dict[str, Any], path: Path) -> tuple[RenderableType, str]:
                              f"\nFix {error.get('gradient')} (the gradient of {error.get('parameter')}), save, and "
                              "press t again."), "problem"
     if error:
-        where = f" at line {error['line']}" if error.get("line") else ""
+        if path.suffix == ".ipynb":  # the message starts with the notebook's cell and the line within it
+            where = f" in {path.name}"
+        else:
+            where = f" at line {error['line']}" if error.get("line") else ""
         head = Text.assemble((f"✘ {ERROR_WORDS.get(error.get('kind'), error.get('kind'))}{where}: ", "bold"),
                              error.get("message", ""))
-        excerpt = source_excerpt(path, error.get("line"))
+        excerpt = error_excerpt(path, error)
         return (Group(head, excerpt) if excerpt is not None else head), "problem"
     return Text("✘ Training did not finish.", style="bold"), "problem"
 
