@@ -79,7 +79,7 @@ class TrainingView:
 
     def _grad_check(self, event: GradCheckStep) -> None:
         report = event.report
-        passed = sum(t.passed for t in report.tensors)
+        passed = sum(t.passed for t in report.tensors if not t.support)
         if report.passed:
             worst = max((t.max_abs_diff or 0.0) for t in report.tensors)
             self.console.print(Text(f"  batch {event.step}: all {passed} gradients match (max abs diff {worst:.1e})", style="green"))

@@ -27,7 +27,9 @@ class CheckReport:
 
     @property
     def first_failure(self) -> TensorVerdict | None:
-        return next((t for t in self.tensors if not t.passed), None)
+        """The row to fix first: the first failing one whose own line is at fault, else the first failing."""
+        failing = [t for t in self.tensors if not t.passed]
+        return next((t for t in failing if not t.inherits_from), failing[0] if failing else None)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -45,7 +45,8 @@ def grad_check_view(lines: list[dict[str, Any]], planned: int) -> RenderableType
     marks.append(" ·" * max(0, planned - len(lines)), style="dim")
     diffs = [t.get("max_abs_diff") or 0.0 for line in lines for t in line.get("tensors", [])]
     if lines and all(line.get("passed") for line in lines):
-        marks.append(f"  all {len(lines[0].get('tensors', []))} gradients match (max |diff| {max(diffs, default=0):.1e})",
+        counted = [t for t in lines[0].get("tensors", []) if not t.get("support")]
+        marks.append(f"  all {len(counted)} gradients match (max |diff| {max(diffs, default=0):.1e})",
                      style="dim")
     failed = next((line for line in lines if not line.get("passed")), None)
     return marks if failed is None else Group(marks, failed_batch(failed))
