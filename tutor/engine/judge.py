@@ -207,12 +207,6 @@ def judge(
             break
     for row, t in zip(rows, tensors):
         if t.passed:
-            # right by value, but computed from a gradient that is wrong: it matches only because what the
-            # wrong input changes cancels here (db1 from a wrong dhprebn: BatchNorm makes it ~0 either way)
-            root = nearest_failing(row.name, upstream, failing, own_fail)
-            if root is not None:
-                _fail(t, f"matches autograd, but only by chance: it is computed from {root}, which is wrong")
-                t.inherits_from = root
             continue
         if row.name in own_fail:
             if t.local == "fail" and trial is not None and local is not None:
@@ -231,6 +225,17 @@ def judge(
             t.diagnosis = size_diagnosis(first_ctx, contexts[1])
         elif t.local == "pass":
             t.diagnosis = CHANGED_LATER
+
+    # Right by value, but computed from a gradient that is wrong: it matches only because what the wrong input
+    # changes cancels here (db1 from a wrong dhprebn: BatchNorm makes it ~0 either way). A gradient that was
+    # right when read and only changed afterwards (changed-later) is no wrong input.
+    wrong_inputs = {t.name for t in tensors if not t.passed and (t.diagnosis or {}).get("code") != "changed-later"}
+    for row, t in zip(rows, tensors):
+        if t.passed:
+            root = nearest_failing(row.name, upstream, wrong_inputs, own_fail)
+            if root is not None:
+                _fail(t, f"matches autograd, but only by chance: it is computed from {root}, which is wrong")
+                t.inherits_from = root
 
     if chain_used:
         for t in tensors:
