@@ -274,6 +274,28 @@ def test_timeout_outside_its_range_is_refused(value, capsys):
     assert "between 0.1 and 600" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [["check", "1", "--file", "x.py"], ["tui"], ["train"]])
+@pytest.mark.parametrize("value, reason", [("1e300", "between 0.1 and 600"), ("-1", "between 0.1 and 600"),
+                                           ("ten", "'ten' is not a number"), ("", "'' is not a number")])
+def test_a_refused_timeout_is_one_line_without_the_usage_block(command, value, reason, capsys):
+    from tutor.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([*command, f"--timeout={value}"])
+    out, err = capsys.readouterr()
+    assert stop.value.code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"backprop-ninja {command[0]}: argument --timeout: "), err
+    assert reason in err and "usage" not in err
+
+
+def test_other_usage_mistakes_still_show_the_usage(capsys):
+    from tutor.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["check", "1", "--nosuch"])
+    assert stop.value.code == 2 and "usage:" in capsys.readouterr().err
+
+
 def test_files_that_are_not_regular_files_are_refused(tmp_path, capsys):
     from tutor.cli import main
 
