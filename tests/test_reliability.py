@@ -296,6 +296,44 @@ def test_other_usage_mistakes_still_show_the_usage(capsys):
     assert stop.value.code == 2 and "usage:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("fails", ["copyfile", "replace"])
+def test_reset_on_a_read_only_workspace_says_why_in_one_line(tmp_path, monkeypatch, capsys, fails):
+    """A read-only folder refuses the starter's temp copy (or the rename over the learner's file) and then
+    the cleanup's unlink as well: the first refusal is the one reported, and nothing is changed."""
+    import errno
+
+    from tutor import workspace as workspace_module
+    from tutor.cli import main
+
+    ws = tmp_path / "ws"
+    assert main(["init", str(ws)]) == 0
+    mine = ws / "atomic.py"
+    mine.write_text("dlogprobs = None  # my work\n")
+    ProgressStore(ws).record_check("atomic", REPORT)
+    capsys.readouterr()
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    def read_only_fs(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    if fails == "copyfile":
+        monkeypatch.setattr(workspace_module.shutil, "copyfile", read_only)
+    else:
+        monkeypatch.setattr(workspace_module.os, "replace", read_only_fs)
+    monkeypatch.setattr(Path, "unlink", read_only)
+    code = main(["reset", "atomic", "--yes", "--workspace", str(ws)])
+    monkeypatch.undo()
+    out, err = capsys.readouterr()
+    reason = "Permission denied" if fails == "copyfile" else "Read-only file system"
+    assert code == 1 and "Traceback" not in out + err
+    assert err == f"backprop-ninja: cannot reset {mine}: {reason}; nothing changed\n"
+    assert "restored" not in out and "cleared" not in out
+    assert mine.read_text() == "dlogprobs = None  # my work\n"
+    assert ProgressStore(ws).exercise_state("atomic")["attempts"] == 1
+
+
 def test_files_that_are_not_regular_files_are_refused(tmp_path, capsys):
     from tutor.cli import main
 
