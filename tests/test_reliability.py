@@ -125,6 +125,99 @@ def test_learner_code_that_overwrites_progress_loses_no_pass(checker, atomic, tm
     assert ProgressStore(tmp_path).exercise_state("atomic")["steps"]["dlogprobs"]["passed"]
 
 
+PASSED_CE = {"passed": True, "error": None, "tensors": [{"name": "dlogits", "status": "close"}]}
+
+
+def test_learner_code_that_forges_progress_and_its_copy_loses_no_pass(tmp_path, capsys):
+    """`backprop-ninja check` on a file that writes a valid-looking progress.json and .bak: the check is
+    counted on top of every pass recorded before, and the forged file is kept aside."""
+    from tutor.cli import main
+
+    ws = tmp_path / "ws"
+    assert main(["init", str(ws)]) == 0
+    store = ProgressStore(ws)
+    store.record_check("atomic", REPORT)
+    store.record_check("cross-entropy", PASSED_CE)
+    shutil.copyfile(LEARNER_FILES / "forges_progress.py", ws / "atomic.py")
+    capsys.readouterr()
+    assert main(["check", "atomic", "--workspace", str(ws), "--timeout", "5"]) == 1
+    err = capsys.readouterr().err
+    assert "kept as" in err and "recovered" in err and "Traceback" not in err
+    state = ProgressStore(ws).load()
+    assert "made-up" not in state["exercises"]
+    assert state["exercises"]["cross-entropy"]["passed"]
+    assert state["exercises"]["atomic"]["steps"]["dlogprobs"]["passed"]
+    assert state["exercises"]["atomic"]["attempts"] == 2
+    for name in ("progress.json", "progress.json.bak"):
+        assert "made-up" not in (ws / ".backprop-ninja" / name).read_text()
+    (aside,) = (ws / ".backprop-ninja").glob("progress.*.foreign.json")
+    assert "made-up" in aside.read_text()
+
+
+def test_an_older_copy_put_back_is_caught_too(tmp_path):
+    store = ProgressStore(tmp_path)
+    store.record_check("atomic", REPORT)
+    older = (tmp_path / ".backprop-ninja" / "progress.json").read_text()
+    store.record_check("cross-entropy", PASSED_CE)
+    for name in ("progress.json", "progress.json.bak"):
+        (tmp_path / ".backprop-ninja" / name).write_text(older)
+    (tmp_path / ".backprop-ninja" / "progress.json").unlink()
+    fresh = ProgressStore(tmp_path)
+    assert fresh.exercise_state("cross-entropy")["passed"]
+    assert "missing" in (fresh.warning or "")
+    (tmp_path / ".backprop-ninja" / "progress.json").write_text(older)
+    fresh = ProgressStore(tmp_path)
+    assert fresh.exercise_state("cross-entropy")["passed"] and "kept as" in (fresh.warning or "")
+    assert list((tmp_path / ".backprop-ninja").glob("progress.*.foreign.json"))
+
+
+def test_a_write_cut_short_before_the_journal_caught_up_is_the_tutors_own(tmp_path, monkeypatch):
+    from tutor import progress
+
+    store = ProgressStore(tmp_path)
+    store.record_check("atomic", REPORT)
+    real_write = progress.Journal.write
+    # kill -9 right after progress.json was replaced: the journal only knows the write was under way
+    monkeypatch.setattr(progress.Journal, "write", lambda self, text, pending: pending is not None and real_write(self, text, pending))
+    store.record_check("cross-entropy", PASSED_CE)
+    monkeypatch.undo()
+    fresh = ProgressStore(tmp_path)
+    assert fresh.exercise_state("cross-entropy")["passed"] and fresh.warning is None
+    assert not list((tmp_path / ".backprop-ninja").glob("progress.*.json"))
+
+
+def test_the_journal_never_applies_to_a_new_workspace_at_the_same_path(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    ProgressStore(ws).record_check("cross-entropy", PASSED_CE)
+    ws.rename(tmp_path / "old")  # the learner keeps the old workspace and starts a new one in its place
+    (ws / ".backprop-ninja").mkdir(parents=True)
+    store = ProgressStore(ws)
+    assert store.load()["exercises"] == {} and store.warning is None
+
+
+def test_without_a_place_for_the_journal_the_last_good_copy_still_works(tmp_path, monkeypatch):
+    blocked = tmp_path / "state"
+    blocked.write_text("a file where the folder would go")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocked))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    store = ProgressStore(ws)
+    store.record_check("cross-entropy", PASSED_CE)
+    assert store.warning is None
+    (ws / ".backprop-ninja" / "progress.json").write_text("not progress any more")
+    fresh = ProgressStore(ws)
+    assert fresh.exercise_state("cross-entropy")["passed"] and "recovered" in (fresh.warning or "")
+
+
+def test_the_journal_key_is_private(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    ProgressStore(tmp_path).record_check("atomic", REPORT)
+    key = tmp_path / "state" / "backprop-ninja" / "progress.key"
+    assert key.stat().st_mode & 0o077 == 0 and len(key.read_bytes()) == 32
+    assert (tmp_path / "state" / "backprop-ninja").stat().st_mode & 0o077 == 0
+
+
 def test_one_shot_commands_do_not_promise_to_keep_progress_until_the_tutor_exits(tmp_path):
     state_dir = tmp_path / ".backprop-ninja"
     state_dir.mkdir()
@@ -179,6 +272,66 @@ def test_timeout_outside_its_range_is_refused(value, capsys):
         main(["check", "1", "--file", "x.py", "--timeout", value])
     assert stop.value.code == 2
     assert "between 0.1 and 600" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["check", "1", "--file", "x.py"], ["tui"], ["train"]])
+@pytest.mark.parametrize("value, reason", [("1e300", "between 0.1 and 600"), ("-1", "between 0.1 and 600"),
+                                           ("ten", "'ten' is not a number"), ("", "'' is not a number")])
+def test_a_refused_timeout_is_one_line_without_the_usage_block(command, value, reason, capsys):
+    from tutor.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([*command, f"--timeout={value}"])
+    out, err = capsys.readouterr()
+    assert stop.value.code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"backprop-ninja {command[0]}: argument --timeout: "), err
+    assert reason in err and "usage" not in err
+
+
+def test_other_usage_mistakes_still_show_the_usage(capsys):
+    from tutor.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["check", "1", "--nosuch"])
+    assert stop.value.code == 2 and "usage:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fails", ["copyfile", "replace"])
+def test_reset_on_a_read_only_workspace_says_why_in_one_line(tmp_path, monkeypatch, capsys, fails):
+    """A read-only folder refuses the starter's temp copy (or the rename over the learner's file) and then
+    the cleanup's unlink as well: the first refusal is the one reported, and nothing is changed."""
+    import errno
+
+    from tutor import workspace as workspace_module
+    from tutor.cli import main
+
+    ws = tmp_path / "ws"
+    assert main(["init", str(ws)]) == 0
+    mine = ws / "atomic.py"
+    mine.write_text("dlogprobs = None  # my work\n")
+    ProgressStore(ws).record_check("atomic", REPORT)
+    capsys.readouterr()
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    def read_only_fs(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    if fails == "copyfile":
+        monkeypatch.setattr(workspace_module.shutil, "copyfile", read_only)
+    else:
+        monkeypatch.setattr(workspace_module.os, "replace", read_only_fs)
+    monkeypatch.setattr(Path, "unlink", read_only)
+    code = main(["reset", "atomic", "--yes", "--workspace", str(ws)])
+    monkeypatch.undo()
+    out, err = capsys.readouterr()
+    reason = "Permission denied" if fails == "copyfile" else "Read-only file system"
+    assert code == 1 and "Traceback" not in out + err
+    assert err == f"backprop-ninja: cannot reset {mine}: {reason}; nothing changed\n"
+    assert "restored" not in out and "cleared" not in out
+    assert mine.read_text() == "dlogprobs = None  # my work\n"
+    assert ProgressStore(ws).exercise_state("atomic")["attempts"] == 1
 
 
 def test_files_that_are_not_regular_files_are_refused(tmp_path, capsys):

@@ -10,12 +10,22 @@ every write also refreshes `progress.json.bak`, the last good copy, from which a
 recovered; and the lock is waited for at most LOCK_TIMEOUT_S, after which a change is refused
 (ProgressBusy: reported as not saved) and a read goes ahead without the lock (writes are atomic renames,
 so an unlocked reader still sees a whole file).
+
+A file that is valid but was not written by the tutor (the learner's code rewrote progress.json and its .bak)
+is caught by the journal: a copy of the last state the store wrote, kept outside the workspace in
+$XDG_STATE_HOME/backprop-ninja/ (~/.local/state/...) and signed with an HMAC whose key is kept there too.
+On every read, a progress.json that differs from the journal is set aside (progress.TIME.foreign.json) and
+the journal's state restored. Each write first notes in the journal the digest of the text it is about to
+write, so a write cut short by kill -9 is told apart from a foreign one. The journal is only a guard against
+stray or casual writes: code running as the same user can read the key too.
 """
 
 from __future__ import annotations
 
 import copy
 import fcntl
+import hashlib
+import hmac
 import json
 import os
 import tempfile
@@ -35,6 +45,9 @@ LOCK_NAME = "progress.lock"
 BACKUP_NAME = "progress.json.bak"
 LOCK_TIMEOUT_S = 3.0
 LOCK_POLL_S = 0.05
+JOURNAL_APP = "backprop-ninja"
+KEY_NAME = "progress.key"
+KEY_BYTES = 32
 
 ExerciseStatus = Literal["passed", "failed", "error"]
 T = TypeVar("T")
@@ -132,8 +145,10 @@ def parse_state(text: str) -> dict[str, Any]:
     return state
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace path's content with text so that a crash at any moment leaves the old or the new file."""
+def write_atomically(path: Path, text: str, durable: bool = True) -> None:
+    """Replace path's content with text so that a crash at any moment leaves the old or the new file.
+
+    `durable` False skips the fsyncs: still whole after a kill -9, but not promised to survive a power cut."""
     try:
         mode = path.stat().st_mode & 0o777
     except OSError:
@@ -144,7 +159,8 @@ def write_atomically(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         try:
@@ -152,6 +168,8 @@ def write_atomically(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+    if not durable:
+        return
     try:
         # Make the rename itself durable; some file systems cannot fsync a folder, and the data is safe anyway.
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -167,6 +185,125 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def state_home() -> Path | None:
+    """$XDG_STATE_HOME/backprop-ninja (~/.local/state/backprop-ninja by default); None when there is no home."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative path is invalid and must be ignored
+        try:
+            base = str(Path.home() / ".local" / "state")
+        except (RuntimeError, KeyError, OSError):
+            return None
+    return Path(base) / JOURNAL_APP
+
+
+class Journal:
+    """The last progress a store wrote for one workspace, kept outside it and signed (see the module's doc).
+
+    Every failure here (no home, a read-only state folder, a journal of another folder or with a bad
+    signature) makes the journal absent: the store then relies on progress.json.bak alone."""
+
+    _save = staticmethod(write_atomically)
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.workspace = os.path.realpath(state_dir)
+        self.home = state_home()
+        name = hashlib.sha256(os.fsencode(self.workspace)).hexdigest()[:32]
+        self.path = self.home / "journal" / f"{name}.json" if self.home else None
+
+    def _identity(self) -> list[int] | None:
+        """The workspace's .backprop-ninja folder itself: a journal never applies to a new folder at the same path."""
+        try:
+            info = os.stat(self.state_dir)
+        except OSError:
+            return None
+        return [info.st_dev, info.st_ino]
+
+    def _key(self, create: bool) -> bytes | None:
+        if self.home is None:
+            return None
+        key_path = self.home / KEY_NAME
+        try:
+            key = key_path.read_bytes()
+            return key if len(key) == KEY_BYTES else None
+        except FileNotFoundError:
+            if not create:
+                return None
+        except OSError:
+            return None
+        try:
+            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp_name = tempfile.mkstemp(dir=self.home, prefix=f".{KEY_NAME}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(os.urandom(KEY_BYTES))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                try:
+                    os.link(tmp_name, key_path)  # whole or absent; another tutor's key, if first, wins
+                except FileExistsError:
+                    pass
+            finally:
+                os.unlink(tmp_name)
+            key = key_path.read_bytes()
+        except OSError:
+            return None
+        return key if len(key) == KEY_BYTES else None
+
+    @staticmethod
+    def _sign(key: bytes, record: dict[str, Any]) -> str:
+        body = json.dumps(record, sort_keys=True, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+    def read(self) -> dict[str, Any] | None:
+        """{"text": the last progress written, "pending": digest of a write under way or None}, when usable."""
+        if self.path is None:
+            return None
+        try:
+            record = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        key = self._key(create=False)
+        if key is None or not isinstance(record, dict):
+            return None
+        mac = record.pop("mac", None)
+        if not isinstance(mac, str) or not hmac.compare_digest(mac, self._sign(key, record)):
+            return None
+        if record.get("workspace") != self.workspace or record.get("folder") != self._identity():
+            return None
+        if not isinstance(record.get("text"), str):
+            return None
+        return record
+
+    def write(self, text: str | None, pending: str | None) -> bool:
+        identity = self._identity()
+        key = self._key(create=True) if identity is not None else None
+        if key is None or self.path is None:
+            return False
+        record: dict[str, Any] = {"workspace": self.workspace, "folder": identity, "text": text, "pending": pending}
+        record["mac"] = self._sign(key, record)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Not fsynced: it is written twice per change under the lock. After a power cut it may be a
+            # change behind; the newer progress.json is then kept aside as foreign, not lost.
+            self._save(self.path, json.dumps(record) + "\n", durable=False)
+        except OSError:
+            return False
+        return True
+
+    def forget(self) -> None:
+        """Drop a journal that could not be brought up to date, so that it never undoes a newer write."""
+        if self.path is not None:
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+
+
 class ProgressStore:
     """Progress of one workspace; each method reads the file afresh, so several stores may share a workspace."""
 
@@ -180,6 +317,10 @@ class ProgressStore:
         self.lock_path = self.state_dir / LOCK_NAME
         self.lock_timeout = lock_timeout
         self.one_shot = one_shot
+        self.journal = Journal(self.state_dir)
+        # The text of progress.json as last read and trusted (None: no file to trust), noted in the journal
+        # before each write as the state to come back to.
+        self._disk_text: str | None = None
         self.warning: str | None = None
         # Set once the file cannot be written (or read): from then on this store keeps its state here only.
         self._memory: dict[str, Any] | None = None
@@ -190,7 +331,7 @@ class ProgressStore:
         """A JSON-able snapshot of the whole state; never raises for a corrupt or unreadable file."""
         if self._memory is not None:
             return copy.deepcopy(self._memory)
-        if not self.path.exists() and not self.backup.exists():
+        if not self.path.exists() and not self.backup.exists() and self.journal.read() is None:
             return fresh_state()
         with self._locked() as locked:
             return self._read(may_move=locked is not None)
@@ -280,25 +421,84 @@ class ProgressStore:
                 os.close(fd)  # releases the lock
 
     def _read(self, may_move: bool = True) -> dict[str, Any]:
-        """The state on disk (call with the lock held); an unusable file is moved aside and the state recovered
-        from the last good copy, else started afresh. `may_move` False (the lock was not had): nothing on disk
-        is touched, the recovered state is only returned."""
+        """The state on disk (call with the lock held); a file the tutor did not write is set aside and the
+        journal's state restored; an unusable file is moved aside and the state recovered from the last good
+        copy, else started afresh. `may_move` False (the lock was not had): nothing on disk is touched, the
+        recovered state is only returned."""
+        self._disk_text = None
+        text: str | None = None
+        problem: ProgressFileError | None = None
         try:
-            return parse_state(self.path.read_text(encoding="utf-8"))
+            text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            problem = None
+            pass
         except UnicodeDecodeError:
             problem = ProgressFileError("corrupt", "it is not UTF-8 text")
-        except ProgressFileError as exc:
-            problem = exc
         except OSError as exc:
             return self._keep_in_memory(f"cannot read {self.path} ({_reason(exc)}); it is left as it is")
+        journal = self.journal.read()
+        if journal is not None and text != journal["text"]:
+            # Unless it is our own write that ended before the journal caught up, someone else wrote this.
+            if text is None or _digest(text) != journal.get("pending"):
+                try:
+                    good = parse_state(journal["text"])
+                except ProgressFileError:  # not from this tutor's version: rely on the files as before
+                    good = None
+                if good is not None:
+                    return self._restore(good, journal["text"], text, problem, may_move)
+        if text is not None and problem is None:
+            try:
+                state = parse_state(text)
+                self._disk_text = text
+                return state
+            except ProgressFileError as exc:
+                problem = exc
         recovered = self._last_good()
         if problem is None:  # no main file: a writer killed between the two renames, or a learner's rm
             return recovered if recovered is not None else fresh_state()
         if not may_move:
             return recovered if recovered is not None else fresh_state()
         return self._set_aside(problem, recovered)
+
+    def _restore(
+        self, state: dict[str, Any], good: str, text: str | None, problem: ProgressFileError | None, may_move: bool
+    ) -> dict[str, Any]:
+        """Put the journal's last state (good, its text) back over a progress.json the tutor did not write
+        (kept aside first) or lost."""
+        if not may_move:
+            return state
+        where = f"the tutor's own copy ({self.journal.path})"
+        if text is None and problem is None:
+            message = f"{self.path} was missing; progress was recovered from {where}."
+        else:
+            if problem is None:
+                try:
+                    parse_state(text or "")
+                    problem = ProgressFileError("foreign", "it differs from the progress the tutor last saved")
+                except ProgressFileError as exc:
+                    problem = exc
+            aside = backup_path(self.state_dir, "progress", f".{problem.kind}.json")
+            try:
+                os.rename(self.path, aside)
+            except OSError as exc:
+                return self._keep_in_memory(
+                    f"{self.path} cannot be used: {problem}; it could not be moved aside ({_reason(exc)}), so it is left untouched",
+                    state,
+                )
+            message = f"{self.path} could not be used: {problem}. It was kept as {aside} and progress was recovered from {where}."
+        try:
+            write_atomically(self.path, good)
+        except OSError as exc:
+            self._memory = state
+            self._warn(f"{message} It cannot be saved back ({_reason(exc)}); {self._memory_note()}")
+            return copy.deepcopy(state)
+        try:
+            write_atomically(self.backup, good)
+        except OSError:
+            pass
+        self._disk_text = good
+        self._warn(message)
+        return state
 
     def _last_good(self) -> dict[str, Any] | None:
         """The state in progress.json.bak, when that is a usable progress file."""
@@ -307,9 +507,9 @@ class ProgressStore:
         except (OSError, UnicodeDecodeError, ProgressFileError):
             return None
 
-    def _keep_in_memory(self, why: str) -> dict[str, Any]:
-        """From now on this store works on a fresh state in memory and leaves the file alone."""
-        self._memory = fresh_state()
+    def _keep_in_memory(self, why: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
+        """From now on this store works on state (else a fresh one) in memory and leaves the file alone."""
+        self._memory = state if state is not None else fresh_state()
         self._warn(f"{why}, and {self._memory_note()}")
         return copy.deepcopy(self._memory)
 
@@ -356,12 +556,20 @@ class ProgressStore:
                 self._memory = state
                 return result
             text = json.dumps(state, indent=1, sort_keys=True) + "\n"
+            # First the journal notes what is about to be written, so a kill -9 before it is committed below
+            # still reads as the tutor's own write; a journal that cannot say so must not undo it later.
+            journaled = self.journal.write(self._disk_text, _digest(text))
+            if not journaled:
+                self.journal.forget()
             try:
                 write_atomically(self.path, text)
             except OSError as exc:
                 self._memory = state
                 self._warn(f"cannot save progress to {self.path} ({_reason(exc)}); {self._memory_note()}")
                 return result
+            self._disk_text = text
+            if journaled:
+                self.journal.write(text, None)
             try:
                 write_atomically(self.backup, text)  # the last good copy, for when progress.json is trampled
             except OSError:

@@ -8,7 +8,7 @@ import sys
 
 from tutor import __version__
 from tutor.cli import basics, learning, train, tui, why
-from tutor.cli.common import EXIT_FAIL, EXIT_USAGE, UsageError, console
+from tutor.cli.common import EXIT_FAIL, EXIT_USAGE, Parser, UsageError, console
 from tutor.course import CourseError, load_course
 from tutor.progress import ProgressBusy
 
@@ -17,7 +17,7 @@ COMMAND_MODULES = [basics, learning, why, tui, train]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="backprop-ninja",
         description="Write the backward pass of a 2-layer MLP with BatchNorm by hand; the tutor checks every "
         "gradient against PyTorch autograd. Exercises are named by id or number (1-4).",

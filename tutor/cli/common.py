@@ -19,6 +19,19 @@ class UsageError(Exception):
     """Something the user fixes in the command line; printed as one line, exit 2."""
 
 
+# Options whose refused value is said in one line: the usage block above it would only hide the reason.
+ONE_LINE_OPTIONS = ("--timeout",)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, except that a refused value of ONE_LINE_OPTIONS is one line, exit 2, no usage."""
+
+    def error(self, message: str):  # type: ignore[override]
+        if message.startswith(tuple(f"argument {option}:" for option in ONE_LINE_OPTIONS)):
+            self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
+        super().error(message)
+
+
 def console(stderr: bool = False):
     from rich.console import Console
 
