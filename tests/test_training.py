@@ -13,7 +13,8 @@ from tests.conftest import LEARNER_FILES, run_cli
 from tutor.engine.autograd_use import find_autograd_use
 from tutor.training import Progress, train_exercise
 
-GRADIENTS = ["dC", "dW1", "db1", "dW2", "db2", "dbngain", "dbnbias"]
+# every row the reference solution computes, in the order of a backward pass
+ROWS = ["dlogits", "dh", "dW2", "db2", "dhpreact", "dbngain", "dbnbias", "dhprebn", "dembcat", "dW1", "db1", "demb", "dC"]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def test_reference_solution_trains_and_matches_autograd(course, training):
     result = train_exercise(course, training, training.solution, on_event=events.append)
     steps = training.training.default_steps
     assert [s.step for s in result.grad_check] == list(range(training.training.grad_check_steps))
-    assert all(s.report.passed and [t.name for t in s.report.tensors] == GRADIENTS for s in result.grad_check)
+    assert all(s.report.passed and [t.name for t in s.report.tensors] == ROWS for s in result.grad_check)
     assert result.passed, result.error
     assert result.learner.steps == result.reference.steps == steps
     assert len(result.learner.lossi) == steps
@@ -153,7 +154,8 @@ def test_cli_json_shape_and_exit_codes(training):
     assert starter.returncode == 1
     report = json.loads(starter.stdout)
     assert report["passed"] is False and report["train"] is None and len(report["grad_check"]) == 1
-    assert report["error"]["parameter"] == "C" and all(t["status"] == "missing" for t in report["grad_check"][0]["tensors"])
+    # the first gradient of the backward pass is the first to fix
+    assert report["error"]["parameter"] == "W2" and all(t["status"] == "missing" for t in report["grad_check"][0]["tensors"])
 
     refused = run_cli("train", "--file", str(LEARNER_FILES / "training_uses_autograd.py"), "--json")
     assert refused.returncode == 1 and json.loads(refused.stdout)["error"]["kind"] == "forbidden"
