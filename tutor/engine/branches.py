@@ -108,7 +108,8 @@ def trace(
         result = _result_shape(stmt, ctx)
         if result is not None:
             broadcast.update({f"{name}@{index}": result for name in watched})
-        sources.update({f"{name}@{index}": ast.get_source_segment(model.forward, stmt) or lines[stmt.lineno - 1] for name in watched})
+        segment = ast.get_source_segment(model.forward, stmt) or lines[stmt.lineno - 1]
+        sources.update({f"{name}@{index}": segment for name in watched})
         tapped = ast.fix_missing_locations(ast.Module(body=[_Taps(watched, index).visit(stmt)], type_ignores=[]))
         targets = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         codes.append((compile(tapped, f"<{exercise.id}: forward taps>", "exec"), targets & cuts))

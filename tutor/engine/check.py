@@ -108,7 +108,7 @@ class Checker:
         if key not in self._contexts:
             with course_code(exercise):
                 ctx = build_context(exercise, self.splits, self.device, spec)
-            self.sandbox.load_context(ctx.key, ctx.inputs, ctx.scalars, self.device)
+            self.sandbox.load_context(ctx.key, ctx.inputs, ctx.scalars, self.device, warm=warm_up_source(exercise))
             self._contexts[key] = ctx
         return self._contexts[key]
 
@@ -166,7 +166,7 @@ class Checker:
             if refused is not None:
                 return CheckReport(exercise=exercise.id, device=first.device, loss=first.loss, tensors=[], error=refused, file=filename)
         if not self.sandbox.has_context(first.key):
-            self.sandbox.load_context(first.key, first.inputs, first.scalars, self.device)
+            self.sandbox.load_context(first.key, first.inputs, first.scalars, self.device, warm=warm_up_source(exercise))
         assigned = assigned_names(source) if exercise.support or exercise.chain else set()
         rows = tuple(row for row in exercise.rows if not row.support or row.name in assigned)
         self._last_rows = rows
@@ -194,6 +194,14 @@ class Checker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def warm_up_source(exercise: Exercise) -> str:
+    """The exercise's solution, which the sandbox runs on stand-in values to warm up the ops it uses."""
+    try:
+        return exercise.solution.read_text(encoding="utf-8")
+    except OSError:
+        return ""
 
 
 def assigned_names(source: str) -> set[str]:

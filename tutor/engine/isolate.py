@@ -76,9 +76,9 @@ def instrument(tree: ast.Module, names: Sequence[str]) -> ast.Module:
         body.append(stmt)
         for name in by_stmt.get(index, []):
             call = ast.Expr(ast.Call(ast.Name(FINISH_HOOK, ast.Load()), [ast.Constant(name)], []))
-            body.append(ast.copy_location(call, stmt))
-    module = ast.Module(body=body, type_ignores=[])
-    return ast.fix_missing_locations(module)
+            # only the new nodes need positions (the statement's): the learner's own nodes have theirs
+            body.append(ast.fix_missing_locations(ast.copy_location(call, stmt)))
+    return ast.Module(body=body, type_ignores=[])
 
 
 def attribute_roots(tensors: list[TensorVerdict]) -> None:

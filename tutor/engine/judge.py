@@ -114,15 +114,14 @@ def _local_words(exercise: Exercise, row: Step, trial: LocalTrial, ctx: Context,
     if mine is None:
         return None
     expected, truth = trial.expected[row.name], ctx.reference[row.name]
-    if _reads_copy(exercise, row, trial, local, mine):
+    found = diagnose(exercise, row, trial.context, mine)
+    if found is None and _reads_copy(exercise, row, trial, local, mine):
         names = ", ".join(n for n in trial.upstream[row.name] if n in trial.inject)
-        found: Diagnosis | None = {
+        found = {
             "code": "reads-copy",
             "message": f"your {row.name} does not read {names}, the gradient flowing in: it computes from a copy "
             f"made before {names} was finished. Read {names} itself",
         }
-    else:
-        found = diagnose(exercise, row, trial.context, mine)
     if not t.extra.get("lecture_passed") or (found and found["code"] == "reads-copy"):
         return found
     # right on the lecture's batch, wrong under the local rule: what it leaves out is ~0 there

@@ -31,6 +31,9 @@ DTYPES: dict[str, torch.dtype] = {
 }
 
 
+_ITEMSIZE = {dtype: torch.empty((), dtype=dtype).element_size() for dtype in DTYPES.values()}
+
+
 class WireError(Exception):
     """A frame that is truncated, oversized or does not parse."""
 
@@ -150,7 +153,7 @@ def pack_tensors(
     return meta, b"".join(parts)
 
 
-def unpack_tensor(entry: dict[str, Any], blob: bytes) -> torch.Tensor | None:
+def unpack_tensor(entry: dict[str, Any], blob: bytes | bytearray) -> torch.Tensor | None:
     """Rebuild one tensor on the CPU; None when it travelled without bytes."""
     dtype = DTYPES.get(str(entry.get("dtype")))
     shape = entry.get("shape")
@@ -166,8 +169,10 @@ def unpack_tensor(entry: dict[str, Any], blob: bytes) -> torch.Tensor | None:
     numel = 1
     for d in shape:
         numel *= d
-    if numel * torch.empty((), dtype=dtype).element_size() != nbytes:
+    if numel * _ITEMSIZE[dtype] != nbytes:
         raise WireError(f"tensor {entry.get('name')!r} has {nbytes} bytes for shape {shape}")
+    if isinstance(blob, bytearray):  # a writable frame: the tensor is a view of it, no copy
+        return torch.frombuffer(blob, dtype=dtype, count=numel, offset=offset).reshape(shape)
     data = bytearray(blob[offset : offset + nbytes])
     return torch.frombuffer(data, dtype=dtype).reshape(shape)
 

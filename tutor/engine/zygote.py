@@ -58,6 +58,7 @@ def serve(header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any
             "tensors": unpack_tensors(header["tensors"], blob),
             "scalars": header.get("scalars", {}),
             "device": header["device"],
+            "warm": header.get("warm") if isinstance(header.get("warm"), str) else "",
         }
         spares.contexts_changed()
         write_frame(outbox, {"ok": True})
