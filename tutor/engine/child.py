@@ -191,6 +191,7 @@ def place_contexts(contexts: dict[str, dict[str, Any]]) -> dict[str, dict[str, t
         # the learner's likely ops, run once here: the pages and caches they touch are this child's own by
         # the time the learner's file arrives (a forked child pays for every page it first writes)
         warm_up_ops(ctx.get("warm", ""), {**ctx, "tensors": placed[key]})
+    forbid_autograd()  # nothing below needs autograd: from here on only the learner's code runs here
     return placed
 
 
@@ -287,7 +288,7 @@ def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: i
         if request["device"] == "cpu" and request.get("memory_limit"):
             _limit_memory(int(request["memory_limit"]))
         runs = build_runs(header, blob, contexts, placed)
-        forbid_autograd()  # from here on this process runs only the learner's code
+        forbid_autograd()  # already done while setting up, unless that failed half-way (then it raises above)
         reply, blob = _execute_all(request, runs)
     except BaseException as exc:  # the tutor's own failure inside the child: report, never hang
         reply, blob = {"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}, b""

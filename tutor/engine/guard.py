@@ -33,8 +33,11 @@ class _NoEngine:
 def forbid_autograd() -> None:
     """Turn grad mode off and replace autograd's entry points with ones that raise AutogradUsed.
 
-    Only for a process that runs nothing but the learner's code from here on (a sandboxed child)."""
+    Only for a process that runs nothing but the learner's code from here on (a sandboxed child). Calling it
+    again costs next to nothing."""
     torch.set_grad_enabled(False)
+    if getattr(torch.Tensor.backward, "__name__", "") == "refuse":
+        return
     torch.Tensor.backward = _refuse("Tensor.backward()")  # type: ignore[method-assign]
     torch.autograd.backward = _refuse("torch.autograd.backward()")  # type: ignore[assignment]
     torch.autograd.grad = _refuse("torch.autograd.grad()")  # type: ignore[assignment]
