@@ -19,7 +19,7 @@ import torch
 
 from tutor.engine.child import RESULT_LOST
 from tutor.engine.isolate import instrument
-from tutor.engine.wire import WireError, decode_frame, pack_tensors, read_frame, unpack_tensor, write_frame
+from tutor.engine.wire import WireError, decode_frame, pack_tensors, read_frame, unpack_tensor, widen_pipe, write_frame
 
 ErrorKind = Literal["syntax", "exception", "timeout", "crash", "memory", "output", "forbidden"]
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
@@ -277,6 +277,8 @@ class Sandbox:
             env=env,
             start_new_session=True,  # Ctrl-C in the terminal reaches the tutor, which decides
         )
+        if self._proc.stdin is not None:
+            widen_pipe(self._proc.stdin.fileno())
 
     def _exchange(self, header: dict[str, Any], blob: bytes = b"") -> tuple[dict[str, Any], bytes]:
         proc = self._proc

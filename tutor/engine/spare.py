@@ -18,7 +18,7 @@ from typing import Any
 
 from tutor.engine.child import READY, run_specs, wait_and_run
 from tutor.engine.reaper import kill_adopted, kill_tree, reap_adopted
-from tutor.engine.wire import PREFIX_SIZE, encode_frame, frame_size, is_whole_frame
+from tutor.engine.wire import PREFIX_SIZE, encode_frame, frame_size, is_whole_frame, widen_pipe
 
 GRACE_S = 1.5
 MAX_PAYLOAD = 512 * 1024 * 1024
@@ -83,6 +83,8 @@ class Spare:
     def fork(cls, contexts: dict[str, dict[str, Any]], generation: int) -> Spare:
         request_r, request_w = os.pipe()
         result_r, result_w = os.pipe()
+        widen_pipe(request_w)
+        widen_pipe(result_w)
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child never returns from wait_and_run

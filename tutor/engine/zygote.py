@@ -19,13 +19,14 @@ import torch.func  # noqa: F401
 from tutor.engine.child import run_specs
 from tutor.engine.reaper import become_subreaper
 from tutor.engine.spare import SparePool, TutorGone
-from tutor.engine.wire import read_frame, unpack_tensors, write_frame
+from tutor.engine.wire import read_frame, unpack_tensors, widen_pipe, write_frame
 
 
 def main() -> None:
     torch.set_num_threads(1)
 
     inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
+    widen_pipe(outbox.fileno())
     sys.stdout = sys.stderr  # a stray print must never corrupt the protocol
     contexts: dict[str, dict[str, Any]] = {}
     # Orphans of the learner's processes come back here, not to init, so that none outlives its check.
