@@ -12,7 +12,7 @@ from tutor.engine.sandbox import LearnerValue
 from tutor.engine.wire import dtype_name
 from tutor.verdicts import PASSING, Status, fmt_shape
 
-__all__ = ["PASSING", "TOLERANCES", "Status", "TensorVerdict", "aligned", "compare", "fmt_shape", "tolerance"]
+__all__ = ["PASSING", "TOLERANCES", "Status", "TensorVerdict", "aligned", "compare", "compare_all", "fmt_shape", "tolerance"]
 
 
 # (rtol, atol) for "close", by device type and dtype. float32 on the CPU is torch.allclose's default
@@ -153,3 +153,47 @@ def compare(
         diff, exact, close = 0.0, True, True
     status: Status = "exact" if exact else "close" if close else "wrong"
     return verdict(status, note, max_abs_diff=diff, exact=exact, close=close)
+
+
+def compare_all(
+    rows: list[tuple[str, str]],
+    expected: list[torch.Tensor],
+    values: list[LearnerValue],
+    device: str,
+    atol_relative: float = 0.0,
+) -> list[TensorVerdict]:
+    """compare() for many (name, of) rows at once: the largest gap of every plain, same-shaped tensor is taken
+    in one batched call, and a row whose gap is within atol is exact or close without further work; every
+    other row goes through compare() itself, so the verdicts are the same."""
+    fast: list[int] = []
+    for i, (value, want) in enumerate(zip(values, expected)):
+        t = value.tensor
+        if (
+            value.kind == "tensor" and t is not None and value.device == device and t.device.type == want.device.type
+            and t.dtype == want.dtype and tuple(t.shape) == tuple(want.shape) and want.numel() > 0
+        ):
+            fast.append(i)
+    gaps: list[float] = []
+    scales: list[float] = []
+    if fast:
+        diffs = torch._foreach_sub([values[i].tensor for i in fast], [expected[i] for i in fast])  # type: ignore[misc]
+        gaps = torch.stack(torch._foreach_norm(diffs, float("inf"))).tolist()
+        if atol_relative:
+            scales = torch.stack(torch._foreach_norm([expected[i] for i in fast], float("inf"))).tolist()
+    quick: dict[int, TensorVerdict] = {}
+    for k, i in enumerate(fast):
+        rtol, atol = tolerance(device, expected[i].dtype)
+        if atol_relative:
+            atol = max(atol, atol_relative * scales[k])
+        gap = gaps[k]
+        if math.isfinite(gap) and gap <= atol:
+            name, of = rows[i]
+            exact = gap == 0.0
+            quick[i] = TensorVerdict(
+                name, of, "exact" if exact else "close", tuple(expected[i].shape), values[i].shape,
+                max_abs_diff=gap, exact=exact, close=True,
+            )
+    return [
+        quick[i] if i in quick else compare(rows[i][0], rows[i][1], expected[i], values[i], device, atol_relative)
+        for i in range(len(rows))
+    ]

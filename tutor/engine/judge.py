@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from tutor.course.model import Exercise, Step
-from tutor.engine.compare import TensorVerdict, compare
+from tutor.engine.compare import TensorVerdict, compare_all
 from tutor.engine.context import Context
 from tutor.engine.diagnose import Diagnosis, diagnose, explains, size_diagnosis
 from tutor.engine.branches import trace
@@ -65,7 +65,9 @@ LOCAL_ATOL = 1e-6
 def _verdicts(
     rows: tuple[Step, ...], expected: dict[str, torch.Tensor], run: LearnerRun, device: str, atol_relative: float = 0.0
 ) -> list[TensorVerdict]:
-    return [compare(row.name, row.of, expected[row.name], run.value(row.name), device, atol_relative) for row in rows]
+    names = [(row.name, row.of) for row in rows]
+    wanted = [expected[row.name].detach().cpu() for row in rows]
+    return compare_all(names, wanted, [run.value(row.name) for row in rows], device, atol_relative)
 
 
 def nearest_failing(name: str, upstream: dict[str, tuple[str, ...]], failing: set[str], roots: set[str]) -> str | None:
