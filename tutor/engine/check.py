@@ -117,10 +117,6 @@ class Checker:
         spec = draw_second_spec(exercise, self.dataset.vocab_size)
         return build_context(exercise, self.splits, self.device, spec)
 
-    def contexts(self, exercise: Exercise) -> list[Context]:
-        """The lecture's batch, then a second batch drawn for this check."""
-        return [self.context(exercise), self.second_context(exercise)]
-
     def _prepare(self, exercise: Exercise, rows: tuple[Step, ...]) -> tuple[Context, tuple[str, ...], LocalTrial]:
         trial = self.pool(exercise, self.context(exercise), rows).trial()
         return self.second_context(exercise), tuple(row.name for row in rows), trial

@@ -1,22 +1,15 @@
-"""Isolated verdicts: re-run learner code with each gradient swapped for the correct one once it is finished.
+"""Find the statement that finishes each gradient, and instrument learner code to call a hook right after it.
 
-The chained check runs the learner's file as written, so one wrong early line turns everything below it
-red. The isolated run rewrites the file (AST, in the sandboxed child) so that right after the LAST
-top-level statement that writes a gradient, the learner's value is captured and the name is rebound to
-the correct tensor. Every later line therefore computes from correct upstream gradients: this run
-necessarily hands the learner the right answers for everything above the line being judged, which is why
-it only runs once the chained check already failed, and why its verdict is called "isolated" and never
-a pass on its own.
+The local-rule run (local.py) rebinds each gradient to a random tensor right after the LAST top-level
+statement that writes it (after the last `+=` for a tensor with two branches), and captures the learner's own
+value there. The tutor compiles the instrumented form once per check (sandbox.compiled_form); runs that
+capture nothing get a hook that does nothing.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # the sandboxed child imports this module and needs none of the judging side
-    from tutor.engine.compare import TensorVerdict
 
 FINISH_HOOK = "__tutor_finished__"
 
@@ -81,18 +74,4 @@ def instrument(tree: ast.Module, names: Sequence[str]) -> ast.Module:
     return ast.Module(body=body, type_ignores=[])
 
 
-def attribute_roots(tensors: list[TensorVerdict]) -> None:
-    """Set inherits_from on tensors that fail chained but pass isolated (tensors are in course order)."""
-    roots: list[str] = []
-    for t in tensors:
-        if t.passed:
-            t.isolated = None
-            t.inherits_from = None
-            continue
-        if t.isolated == "fail":
-            roots.append(t.name)
-        elif t.isolated == "pass":
-            t.inherits_from = roots[0] if roots else None
-
-
-__all__ = ["FINISH_HOOK", "attribute_roots", "finishing_statements", "instrument", "written_names"]
+__all__ = ["FINISH_HOOK", "finishing_statements", "instrument", "written_names"]
