@@ -52,7 +52,8 @@ def error_excerpt(path: Path, error: dict[str, Any]) -> RenderableType | None:
 def report_banner(reply: dict[str, Any], path: Path, follow_up: str) -> tuple[RenderableType, str]:
     """(what to show, a CSS class: passed / failing / error); follow_up says what to do after a pass."""
     tensors = reply.get("tensors", [])
-    passing = sum(t["status"] in PASSING for t in tensors)
+    counted = [t for t in tensors if not t.get("support")]  # exercise 4's supporting rows are not steps
+    passing = sum(t["status"] in PASSING for t in counted)
     error = reply.get("error")
     if error:
         if path.suffix == ".ipynb":  # the message starts with the notebook's cell and the line within it
@@ -66,15 +67,15 @@ def report_banner(reply: dict[str, Any], path: Path, follow_up: str) -> tuple[Re
         if excerpt is not None:
             parts.append(excerpt)
         if tensors:
-            parts.append(Text(f"{passing}/{len(tensors)} gradients were set before it stopped and pass.", style="dim"))
+            parts.append(Text(f"{passing}/{len(counted)} gradients were set before it stopped and pass.", style="dim"))
         return Group(*parts), "error"
     if reply.get("passed"):
-        what = "the gradient matches" if len(tensors) == 1 else f"all {len(tensors)} gradients match"
+        what = "the gradient matches" if len(counted) == 1 else f"all {len(counted)} gradients match"
         text = Text(f"✔ Passed: {what} autograd.", style="bold")
         text.append(f"  {follow_up}")
         return text, "passed"
     root = first_failing_root(tensors)
-    text = Text.assemble((f"{passing}/{len(tensors)} gradients pass", "bold"))
+    text = Text.assemble((f"{passing}/{len(counted)} gradients pass", "bold"))
     if root:
         text.append(f"; first to fix: {root} (marked ▶).")
     return text, "failing"
