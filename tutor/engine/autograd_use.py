@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from tutor.engine.isolate import parse
+
 # Attribute names that only mean autograd: x.backward(), x.grad, x.requires_grad_(), torch.autograd.
 ATTRIBUTES = {
     "backward": "`.backward()` asks autograd for the gradients",
@@ -99,10 +101,10 @@ def _reason(node: ast.AST) -> str | None:
 
 def find_autograd_use(source: str, filename: str = "<learner>") -> list[AutogradUse]:
     """Every use of autograd in `source`, in line order; [] for clean code or code that does not parse."""
-    try:
-        tree = ast.parse(source, filename)
-    except (SyntaxError, ValueError):
+    parsed = parse(source)
+    if parsed is None:
         return []  # the runner reports the syntax error with its own message
+    tree = parsed.tree
     lines = source.splitlines()
     found: dict[tuple[int, str], AutogradUse] = {}
     for node in ast.walk(tree):

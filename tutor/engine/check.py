@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import stat
 from concurrent.futures import Future, ThreadPoolExecutor
 import time
@@ -15,7 +14,7 @@ from tutor.engine.autograd_use import find_autograd_use
 from tutor.engine.context import Context, TrainingSplits, build_context, draw_second_spec
 from tutor.engine.course_code import course_code
 from tutor.engine.data import Dataset, load_names
-from tutor.engine.isolate import written_names
+from tutor.engine.isolate import parse
 from tutor.engine.judge import judge
 from tutor.engine.limits import MAX_LEARNER_BYTES, TIMEOUT_RANGE
 from tutor.engine.local import LocalPool, LocalTrial
@@ -202,11 +201,8 @@ def warm_up_source(exercise: Exercise) -> str:
 
 def assigned_names(source: str) -> set[str]:
     """Every name the file binds or changes (empty when it does not parse: the child reports that)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return set()
-    return {name for stmt in tree.body for name in written_names(stmt)}
+    parsed = parse(source)
+    return parsed.assigned if parsed is not None else set()
 
 
 def refuse_autograd(source: str, filename: str) -> LearnerError | None:

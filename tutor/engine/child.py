@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import gc
 import marshal
 import os
 import resource
@@ -192,6 +193,10 @@ def place_contexts(contexts: dict[str, dict[str, Any]]) -> dict[str, dict[str, t
         # the time the learner's file arrives (a forked child pays for every page it first writes)
         warm_up_ops(ctx.get("warm", ""), {**ctx, "tensors": placed[key]})
     forbid_autograd()  # nothing below needs autograd: from here on only the learner's code runs here
+    # Everything set up so far lives until exit: the garbage collector need never walk it again. A full
+    # collection during the run would otherwise touch (and copy, page by page) the heap shared with the zygote.
+    gc.collect()
+    gc.freeze()
     return placed
 
 

@@ -162,8 +162,8 @@ def compare_all(
     device: str,
     atol_relative: float = 0.0,
 ) -> list[TensorVerdict]:
-    """compare() for many (name, of) rows at once: the largest gap of every plain, same-shaped tensor is taken
-    in one batched call, and a row whose gap is within atol is exact or close without further work; every
+    """compare() for many (name, of) rows at once: every plain, same-shaped tensor with a finite gap is judged
+    in a few batched calls (its largest gap, then, for the rows beyond atol, torch.allclose's rule); every
     other row goes through compare() itself, so the verdicts are the same."""
     fast: list[int] = []
     for i, (value, want) in enumerate(zip(values, expected)):
@@ -173,25 +173,36 @@ def compare_all(
             and t.dtype == want.dtype and tuple(t.shape) == tuple(want.shape) and want.numel() > 0
         ):
             fast.append(i)
-    gaps: list[float] = []
-    scales: list[float] = []
-    if fast:
-        diffs = torch._foreach_sub([values[i].tensor for i in fast], [expected[i] for i in fast])  # type: ignore[misc]
-        gaps = torch.stack(torch._foreach_norm(diffs, float("inf"))).tolist()
-        if atol_relative:
-            scales = torch.stack(torch._foreach_norm([expected[i] for i in fast], float("inf"))).tolist()
     quick: dict[int, TensorVerdict] = {}
-    for k, i in enumerate(fast):
-        rtol, atol = tolerance(device, expected[i].dtype)
-        if atol_relative:
-            atol = max(atol, atol_relative * scales[k])
-        gap = gaps[k]
-        if math.isfinite(gap) and gap <= atol:
-            name, of = rows[i]
+    if fast:
+        wants = [expected[i] for i in fast]
+        diffs = torch._foreach_sub([values[i].tensor for i in fast], wants)  # type: ignore[misc]
+        gaps = torch.stack(torch._foreach_norm(diffs, float("inf"))).tolist()
+        scales = torch.stack(torch._foreach_norm(wants, float("inf"))).tolist() if atol_relative else []
+        limits: list[tuple[float, float]] = []
+        for k, i in enumerate(fast):
+            rtol, atol = tolerance(device, expected[i].dtype)
+            limits.append((rtol, max(atol, atol_relative * scales[k]) if atol_relative else atol))
+        beyond = [k for k, gap in enumerate(gaps) if math.isfinite(gap) and gap > limits[k][1]]
+        close_beyond: dict[int, bool] = {}
+        if beyond:
+            # |a - e| <= atol + rtol * |e| everywhere, computed as torch.allclose computes it
+            bounds = torch._foreach_mul(torch._foreach_abs([wants[k] for k in beyond]), [limits[k][0] for k in beyond])
+            bounds = torch._foreach_add(bounds, [limits[k][1] for k in beyond])
+            over = torch._foreach_sub(torch._foreach_abs([diffs[k] for k in beyond]), bounds)
+            torch._foreach_clamp_min_(over, 0.0)
+            worst = torch.stack(torch._foreach_norm(over, float("inf"))).tolist()
+            close_beyond = {k: w == 0.0 for k, w in zip(beyond, worst)}
+        for k, i in enumerate(fast):
+            gap = gaps[k]
+            if not math.isfinite(gap):
+                continue  # compare() says how many NaN or infinite values it holds
             exact = gap == 0.0
+            close = gap <= limits[k][1] or close_beyond.get(k, False)
+            name, of = rows[i]
             quick[i] = TensorVerdict(
-                name, of, "exact" if exact else "close", tuple(expected[i].shape), values[i].shape,
-                max_abs_diff=gap, exact=exact, close=True,
+                name, of, "exact" if exact else "close" if close else "wrong", tuple(expected[i].shape),
+                values[i].shape, max_abs_diff=gap, exact=exact, close=close,
             )
     return [
         quick[i] if i in quick else compare(rows[i][0], rows[i][1], expected[i], values[i], device, atol_relative)

@@ -7,6 +7,8 @@ learner's tensor within tolerance and is itself distinguishable from the right a
 
 from __future__ import annotations
 
+from functools import lru_cache
+from types import CodeType
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -47,6 +49,11 @@ def _named_constants(n: int) -> list[tuple[float, str]]:
     ]
 
 
+@lru_cache(maxsize=512)
+def _compiled(expr: str, filename: str) -> CodeType:
+    return compile(expr, filename, "eval")
+
+
 def _mistake_values(exercise: Exercise, step: Step, ctx: Context) -> Iterator[tuple[Any, torch.Tensor]]:
     """Course-authored wrong answers of `step`, evaluated once per context (course code is trusted)."""
     cache: dict[tuple, list[tuple[Any, torch.Tensor]]] = ctx.derived.setdefault("mistakes", {})
@@ -59,7 +66,7 @@ def _mistake_values(exercise: Exercise, step: Step, ctx: Context) -> Iterator[tu
             # the gradients the learner's line read: autograd's, or in the local-rule run the injected ones
             ns.update({k: v.clone() for k, v in ctx.derived.get("gradients", ctx.reference).items()})
             try:
-                value = eval(compile(mistake.expr, f"<{exercise.id}: {step.name} mistake>", "eval"), ns)  # noqa: S307
+                value = eval(_compiled(mistake.expr, f"<{exercise.id}: {step.name} mistake>"), ns)  # noqa: S307
             except Exception:  # noqa: BLE001 - a broken course expression diagnoses nothing (the course test catches it)
                 continue
             if isinstance(value, torch.Tensor):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 FINISH_HOOK = "__tutor_finished__"
 
@@ -47,12 +49,39 @@ def written_names(stmt: ast.stmt) -> set[str]:
     return out
 
 
-def finishing_statements(tree: ast.Module, names: Iterable[str]) -> dict[int, list[str]]:
+@dataclass(frozen=True)
+class Parsed:
+    """A learner file parsed once per check: its tree and, per top-level statement, the names it writes.
+    The tree is shared by every reader of the check, so none of them may change it."""
+
+    tree: ast.Module
+    writes: tuple[frozenset[str], ...]
+
+    @property
+    def assigned(self) -> set[str]:
+        """Every name the file binds or changes."""
+        return set().union(*self.writes)
+
+
+@lru_cache(maxsize=4)
+def parse(source: str) -> Parsed | None:
+    """The file's tree and writes, or None when it does not parse (the child reports the syntax error)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return Parsed(tree, tuple(frozenset(written_names(stmt)) for stmt in tree.body))
+
+
+def finishing_statements(
+    tree: ast.Module, names: Iterable[str], writes: Sequence[frozenset[str]] | None = None
+) -> dict[int, list[str]]:
     """For each top-level statement index, the names whose last write it is (in the given order)."""
     wanted = list(dict.fromkeys(names))
+    wanted_set = set(wanted)
     last: dict[str, int] = {}
     for index, stmt in enumerate(tree.body):
-        for name in written_names(stmt) & set(wanted):
+        for name in (writes[index] if writes is not None else written_names(stmt)) & wanted_set:
             last[name] = index
     by_stmt: dict[int, list[str]] = {}
     for name in wanted:
@@ -61,17 +90,27 @@ def finishing_statements(tree: ast.Module, names: Iterable[str]) -> dict[int, li
     return by_stmt
 
 
-def instrument(tree: ast.Module, names: Sequence[str]) -> ast.Module:
+def _hook_call(name: str, at: ast.stmt) -> ast.stmt:
+    """`FINISH_HOOK(name)` at the position of `at` (only the new nodes need positions: the learner's own
+    nodes have theirs)."""
+    nodes = (ast.Name(FINISH_HOOK, ast.Load()), ast.Constant(name))
+    call = ast.Call(nodes[0], [nodes[1]], [])
+    stmt = ast.Expr(call)
+    for node in (stmt, call, *nodes):
+        node.lineno, node.col_offset = at.lineno, at.col_offset
+        node.end_lineno, node.end_col_offset = at.end_lineno, at.end_col_offset
+    return stmt
+
+
+def instrument(tree: ast.Module, names: Sequence[str], writes: Sequence[frozenset[str]] | None = None) -> ast.Module:
     """A copy of `tree` that calls FINISH_HOOK(name) right after the statement that finishes each name."""
-    by_stmt = finishing_statements(tree, names)
+    by_stmt = finishing_statements(tree, names, writes)
     body: list[ast.stmt] = []
     for index, stmt in enumerate(tree.body):
         body.append(stmt)
         for name in by_stmt.get(index, []):
-            call = ast.Expr(ast.Call(ast.Name(FINISH_HOOK, ast.Load()), [ast.Constant(name)], []))
-            # only the new nodes need positions (the statement's): the learner's own nodes have theirs
-            body.append(ast.fix_missing_locations(ast.copy_location(call, stmt)))
+            body.append(_hook_call(name, stmt))
     return ast.Module(body=body, type_ignores=[])
 
 
-__all__ = ["FINISH_HOOK", "finishing_statements", "instrument", "written_names"]
+__all__ = ["FINISH_HOOK", "Parsed", "finishing_statements", "instrument", "parse", "written_names"]

@@ -11,7 +11,7 @@ import ast
 from collections.abc import Sequence
 
 from tutor.engine.compare import TensorVerdict
-from tutor.engine.isolate import written_names
+from tutor.engine.isolate import Parsed, parse
 from tutor.engine.sandbox import LearnerError
 
 
@@ -26,11 +26,11 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def _writes(tree: ast.Module) -> dict[str, list[int]]:
+def _writes(parsed: Parsed) -> dict[str, list[int]]:
     """Line numbers of the top-level statements that write each name, in file order."""
     lines: dict[str, list[int]] = {}
-    for stmt in tree.body:
-        for name in written_names(stmt):
+    for stmt, names in zip(parsed.tree.body, parsed.writes):
+        for name in sorted(names):
             lines.setdefault(name, []).append(stmt.lineno)
     return lines
 
@@ -64,12 +64,11 @@ def add_source_notes(tensors: list[TensorVerdict], source: str, error: LearnerEr
     """Sharpen the notes and diagnoses of failing tensors with what the source shows."""
     if all(t.passed for t in tensors):
         return
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    parsed = parse(source)
+    if parsed is None:
         return
-    writes = _writes(tree)
-    grads = _grad_reads(tree)
+    writes = _writes(parsed)
+    grads = _grad_reads(parsed.tree)
     steps = {t.name for t in tensors}
     stopped_at = error.line if error is not None and error.kind == "exception" and error.line else None
     for t in tensors:

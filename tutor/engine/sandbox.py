@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import base64
 import functools
 import marshal
@@ -18,7 +17,7 @@ from typing import Any, Literal
 import torch
 
 from tutor.engine.child import RESULT_LOST
-from tutor.engine.isolate import instrument
+from tutor.engine.isolate import instrument, parse
 from tutor.engine.wire import WireError, decode_frame, pack_tensors, read_frame, unpack_tensor, widen_pipe, write_frame
 
 ErrorKind = Literal["syntax", "exception", "timeout", "crash", "memory", "output", "forbidden"]
@@ -228,9 +227,11 @@ def compiled_form(source: str, filename: str, hook: tuple[str, ...]) -> dict[str
     one compile per check in a warm process, instead of one per form in a freshly forked child, where the
     compiler's first touches cost several times more. None when the source does not compile: the child
     then reports the syntax error itself."""
+    parsed = parse(source)
+    if parsed is None:
+        return None
     try:
-        tree = ast.parse(source, filename)
-        code = compile(instrument(tree, hook) if hook else tree, filename, "exec")
+        code = compile(instrument(parsed.tree, hook, parsed.writes) if hook else parsed.tree, filename, "exec")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return {"hook": list(hook), "code": base64.b64encode(marshal.dumps(code)).decode("ascii")}

@@ -219,9 +219,7 @@ class Spare:
             payload = payload[:expected]
         reply: dict[str, Any] = {"status": status, "elapsed": time.monotonic() - handed, "code": None, "signal": None}
         if is_whole_frame(payload):
-            # it answered: no need to wait while it is torn down
-            self._end_tree()
-            self.alive()
+            pass  # it answered: its tree is ended once the reply has gone (SparePool.settle)
         else:  # how it ended is the verdict: give it a moment to exit by itself, then wait for it
             if status == "exited" and not self._exits_within(min(EXIT_GRACE_S, max(0.0, deadline - time.monotonic()))):
                 # it closed its result pipe (or had it closed) and lives on: it will never answer
@@ -251,6 +249,7 @@ class SparePool:
         self.spares: list[Spare] = []
         self.generation = 0
         self._dying: list[Spare] = []
+        self._ran: list[Spare] = []  # children that ran a request whose trees are still to be ended
         wanted = os.environ.get("BACKPROP_NINJA_SPARES", "")
         self.wanted = int(wanted) if wanted.isdigit() else SPARES
 
@@ -274,12 +273,21 @@ class SparePool:
             spare, waiting = self._take(contexts)
             reply, payload, unread = spare.run(frame, limit, self.watch_fd)
             reply["child"]["spare"] = waiting
-            if spare.wait_status is None:
-                self._dying.append(spare)
-            self._kill_orphans()
+            self._ran.append(spare)
             if not unread or attempt == 2:
                 return reply, payload
+            self.settle()
         raise AssertionError("unreachable")
+
+    def settle(self) -> None:
+        """After a run's reply has gone: end the trees of the children that ran, and every orphan."""
+        for spare in self._ran:
+            if spare.wait_status is None:
+                spare._end_tree()
+            if spare.alive():
+                self._dying.append(spare)
+        self._ran = []
+        self._kill_orphans()
 
     def pids(self) -> dict[str, list[int]]:
         """The live spares, and those of them set up and waiting, oldest first."""
@@ -287,6 +295,7 @@ class SparePool:
         return {"spares": [s.pid for s in live], "ready": [s.pid for s in live if s.poll_ready()]}
 
     def close(self) -> None:
+        self.settle()
         self._drop(self.spares)
         self.spares = []
         kill_adopted(set())

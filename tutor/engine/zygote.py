@@ -9,7 +9,9 @@ answers in its memory. Speaks frames (wire.py) on stdin/stdout.
 from __future__ import annotations
 
 import os
+import select
 import sys
+import time
 from typing import IO, Any
 
 import torch
@@ -20,6 +22,9 @@ from tutor.engine.child import run_specs
 from tutor.engine.reaper import become_subreaper
 from tutor.engine.spare import SparePool, TutorGone
 from tutor.engine.wire import read_frame, unpack_tensors, widen_pipe, write_frame
+
+# How long the zygote waits, after a run, for another request before it forks new spares.
+REFILL_AFTER_S = 0.05
 
 
 def main() -> None:
@@ -32,21 +37,30 @@ def main() -> None:
     # Orphans of the learner's processes come back here, not to init, so that none outlives its check.
     become_subreaper()
     spares = SparePool(watch_fd=inbox.fileno())
+    refill_at: float | None = None
     try:
         while True:
+            # After a run, the tutor judges while its child is torn down: new spares are forked REFILL_AFTER_S
+            # later (a spare is still waiting; requests in between are served first), so they do not compete
+            # with the judging for the CPU.
+            if refill_at is not None:
+                wait = refill_at - time.monotonic()
+                if wait <= 0 or not select.select([inbox], [], [], wait)[0]:
+                    spares.refill(contexts)
+                    refill_at = None
+                    continue
             try:
                 header, blob = read_frame(inbox)
             except EOFError:
                 return
             try:
-                refill = serve(header, blob, contexts, spares, outbox)
+                if serve(header, blob, contexts, spares, outbox) and refill_at is None:
+                    refill_at = time.monotonic() + REFILL_AFTER_S
             except TutorGone:  # the tutor died mid-check: the child's tree is gone, and so is this process
                 return
-            # A spare forked below copies this process: it must not hold the request just served (the
+            # A spare forked later copies this process: it must not hold the request just served (the
             # last check's batch and injected gradients), so nothing here refers to it any more.
             del header, blob
-            if refill:
-                spares.refill(contexts)  # after the reply: the tutor judges while the next spares set up
     finally:
         spares.close()
 
@@ -72,6 +86,7 @@ def serve(header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any
             return False
         reply, payload = spares.run(header, blob, contexts)
         write_frame(outbox, reply, payload)
+        spares.settle()  # the child's tree and any orphan: after the reply, while the tutor judges
         return True
     if op == "ping":
         write_frame(outbox, {"ok": True, "pid": os.getpid(), **spares.pids()})
