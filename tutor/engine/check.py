@@ -117,8 +117,12 @@ class Checker:
         return build_context(exercise, self.splits, self.device, spec)
 
     def _prepare(self, exercise: Exercise, rows: tuple[Step, ...]) -> tuple[Context, tuple[str, ...], LocalTrial]:
-        trial = self.pool(exercise, self.context(exercise), rows).trial()
-        return self.second_context(exercise), tuple(row.name for row in rows), trial
+        first = self.context(exercise)
+        trial = self.pool(exercise, first, rows).trial()
+        second = self.second_context(exercise)
+        for spec in run_specs(first, [first, second], trial)[1:]:
+            spec.packed  # noqa: B018 - packed now, while the learner types
+        return second, tuple(row.name for row in rows), trial
 
     def _prepared(self, exercise: Exercise) -> tuple[Context, tuple[str, ...], LocalTrial] | None:
         ahead = self._next.pop(exercise.id, None)
@@ -170,9 +174,7 @@ class Checker:
             trial = drawn[1]
         else:
             trial = self.pool(exercise, first, rows).trial()
-        specs = [RunSpec(first.key)]
-        specs += [RunSpec(inline=ctx.scalars, tensors=ctx.inputs) for ctx in contexts[1:]]
-        specs.append(RunSpec(first.key, tensors=trial.given, inject=trial.inject, hook=trial.hook))
+        specs = run_specs(first, contexts, trial)
         runs = self.sandbox.run_many(specs, source, filename, [row.name for row in rows], self.timeout)
         self.last_run = (first, runs[0])
         chain = tuple(name for name in exercise.chain if name in assigned)
@@ -189,6 +191,22 @@ class Checker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def run_specs(first: Context, contexts: list[Context], trial: LocalTrial) -> list[RunSpec]:
+    """The check's runs: the lecture's batch (held by the sandbox), each later context sent inline, and the
+    local-rule run on the lecture's batch. Each spec is made once per context or trial, so what it packs
+    ahead of the check (Checker._prepare) is what the check sends."""
+    specs = [RunSpec(first.key)]
+    for ctx in contexts[1:]:
+        spec = ctx.derived.get("run_spec")
+        if not isinstance(spec, RunSpec):
+            spec = ctx.derived["run_spec"] = RunSpec(inline=ctx.scalars, tensors=ctx.inputs)
+        specs.append(spec)
+    if trial.run_spec is None:
+        trial.run_spec = RunSpec(first.key, tensors=trial.given, inject=trial.inject, hook=trial.hook)
+    specs.append(trial.run_spec)
+    return specs
 
 
 def warm_up_source(exercise: Exercise) -> str:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from tutor.engine.guard import AutogradUsed, forbid_autograd
 from tutor.engine.isolate import FINISH_HOOK, instrument
 from tutor.engine.reaper import become_subreaper
-from tutor.engine.wire import encode_frame, pack_tensors, read_frame, unpack_tensors
+from tutor.engine.wire import FrameBytes, encode_frame, pack_tensors, read_frame, unpack_tensors
 
 OUTPUT_KEEP = 16 * 1024
 
@@ -151,6 +151,12 @@ def pack_values(found: dict[str, torch.Tensor]) -> tuple[dict[str, dict[str, Any
     entries: dict[str, dict[str, Any]] = {}
     parts: list[bytes] = []
     unreadable: dict[str, str] = {}
+    if all(type(value) is torch.Tensor for value in found.values()):
+        try:  # plain tensors (the usual case): packed in one go
+            meta, blob = pack_tensors(found)
+            return {m["name"]: {**m, "requires_grad": bool(found[m["name"]].requires_grad)} for m in meta}, blob, {}
+        except BaseException:  # noqa: BLE001 - one that cannot be read: each on its own below
+            pass
     offset = 0
     for name, value in found.items():
         try:
@@ -284,6 +290,7 @@ def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: i
         os.write(result_fd, READY)
         with open(request_fd, "rb") as inbox:
             header, blob = read_frame(inbox)
+        blob = FrameBytes(blob)  # one copy: every tensor of the request is then a view of it
     except BaseException:  # the zygote dropped this spare, or died: nothing to run
         os._exit(0)
     try:
@@ -319,7 +326,9 @@ def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[d
     offset = 0
     stopped: dict[str, Any] | None = None
     codes: dict[tuple[str, ...], Any] = {}
-    for index, run in enumerate(runs):
+    # the index of this child's first run among the check's runs (they may be split between two children)
+    first = request.get("first_index") if isinstance(request.get("first_index"), int) else 0
+    for index, run in enumerate(runs, start=first):
         if stopped is not None:
             headers.append({"error": stopped, "values": [], "output": "", "modified": [], "skipped": True})
             continue

@@ -19,6 +19,7 @@ import ast
 import math
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -87,6 +88,7 @@ class LocalTrial:
     context: Context  # the lecture's batch seen through this trial (for diagnoses)
     owners: dict[str, str]  # forward tensor -> the learner's name for its gradient
     key: str = ""  # the key of the context it was drawn for
+    run_spec: Any = field(default=None, repr=False, compare=False)  # its sandbox run, packed once (check.run_specs)
 
 
 @dataclass

@@ -18,7 +18,7 @@ import torch
 
 from tutor.engine.child import RESULT_LOST
 from tutor.engine.isolate import instrument, parse
-from tutor.engine.wire import WireError, decode_frame, pack_tensors, read_frame, unpack_tensor, widen_pipe, write_frame
+from tutor.engine.wire import FrameBytes, WireError, decode_frame, pack_tensors, read_frame, unpack_tensor, widen_pipe, write_frame
 
 ErrorKind = Literal["syntax", "exception", "timeout", "crash", "memory", "output", "forbidden"]
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
@@ -131,7 +131,7 @@ def parse_runs(reply: dict[str, Any], payload: bytes, timeout: float, count: int
     else:
         try:
             header, blob = decode_frame(payload)
-            blob = bytearray(blob)  # one copy; each tensor is then a view of it
+            blob = FrameBytes(blob)  # one copy; each tensor is then a view of it
         except WireError as exc:
             failed = _garbled(str(exc))
     if failed is not None:
@@ -148,6 +148,21 @@ def parse_runs(reply: dict[str, Any], payload: bytes, timeout: float, count: int
     while len(runs) < count:
         runs.append(LearnerRun(runs[0].error if runs else None, skipped=True))
     return runs
+
+
+def parse_split(reply: dict[str, Any], payload: bytes, timeout: float, count: int) -> list[LearnerRun]:
+    """The runs of a request the zygote split between two children (spare.py): each child's part parsed as
+    its own reply. A first run that ended the check (a timeout, a flood, a crash...) leaves the others
+    unverified, as it does in one child: what they did on the side says nothing more."""
+    runs: list[LearnerRun] = []
+    offset = 0
+    for part, size, part_count in zip(reply["parts"], reply["sizes"], reply["counts"]):
+        runs += parse_runs(part, payload[offset : offset + size], timeout, part_count)
+        offset += size
+    first = runs[0]
+    if not first.complete:
+        runs[1:] = [LearnerRun(first.error, skipped=True) for _ in runs[1:]]
+    return (runs + [LearnerRun(first.error, skipped=True) for _ in range(count)])[:count]
 
 
 def _garbled(why: str) -> LearnerRun:
@@ -252,6 +267,15 @@ class RunSpec:
     inject: dict[str, torch.Tensor] | None = None
     hook: tuple[str, ...] = ()
 
+    @functools.cached_property
+    def packed(self) -> dict[str, tuple[list[dict[str, Any]], bytes]]:
+        """Its tensors as they travel ("extra" and "inject": descriptions and bytes), packed once: a run
+        drawn ahead of its check is packed then, not while the learner waits."""
+        return {
+            part: pack_tensors({name: t.detach().cpu() for name, t in (given or {}).items()}, max_bytes=1 << 30)
+            for part, given in (("extra", self.tensors), ("inject", self.inject))
+        }
+
 
 class Sandbox:
     """A zygote process that forks a child per run; restarted (with its contexts) if it dies."""
@@ -341,21 +365,19 @@ class Sandbox:
         options: dict[str, Any] | None = None,
     ) -> list[LearnerRun]:
         """Several runs of one file in ONE forked child (one fork, one round trip), one LearnerRun each."""
-        tensors: dict[str, torch.Tensor] = {}
-        for index, spec in enumerate(runs):
-            for part, given in (("extra", spec.tensors), ("inject", spec.inject)):
-                for name, tensor in (given or {}).items():
-                    tensors[f"{index}/{part}/{name}"] = tensor.detach().cpu()
-        meta, blob = pack_tensors(tensors, max_bytes=1 << 30)
+        parts: list[bytes] = []
+        offset = 0
         specs: list[dict[str, Any]] = []
-        for index, spec in enumerate(runs):
+        for spec in runs:
             entry: dict[str, Any] = {"key": spec.key, "hook": list(spec.hook)}
             if spec.inline is not None:
                 entry["inline"] = {"scalars": spec.inline, "device": self._device_of(runs)}
-            for part in ("extra", "inject"):
-                prefix = f"{index}/{part}/"
-                entry[part] = [{**m, "name": m["name"][len(prefix):]} for m in meta if m["name"].startswith(prefix)]
+            for part, (meta, data) in spec.packed.items():
+                entry[part] = [{**m, "offset": m["offset"] + offset} for m in meta]
+                parts.append(data)
+                offset += len(data)
             specs.append(entry)
+        blob = b"".join(parts)
         header = {
             "op": "run",
             "runs": specs,
@@ -375,6 +397,8 @@ class Sandbox:
                     self._send_context(key)
                 reply, payload = self._call(header, blob)
             self.last_child = reply.get("child") if isinstance(reply.get("child"), dict) else None
+        if reply.get("status") == "split":
+            return parse_split(reply, payload, timeout, len(runs))
         return parse_runs(reply, payload, timeout, len(runs))
 
     def _device_of(self, runs: list[RunSpec]) -> str:

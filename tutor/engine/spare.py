@@ -17,19 +17,11 @@ import time
 from typing import Any
 
 from tutor.engine.child import READY, run_specs, wait_and_run
+from tutor.engine.handover import Handover, close_fd, drive
 from tutor.engine.reaper import kill_adopted, kill_tree, reap_adopted
-from tutor.engine.wire import PREFIX_SIZE, encode_frame, frame_size, is_whole_frame, widen_pipe
+from tutor.engine.wire import encode_frame, widen_pipe
 
 GRACE_S = 1.5
-MAX_PAYLOAD = 512 * 1024 * 1024
-WRITE_CHUNK = 1 << 16
-# After the result pipe's EOF with no whole frame, how long the child gets to exit on its own before it is
-# killed: its exit status is the verdict, and a kill would read as "memory".
-EXIT_GRACE_S = 1.0
-
-
-class TutorGone(Exception):
-    """The tutor's end of the zygote's request pipe closed during a run: nobody waits for the verdict."""
 
 
 # Checks can come back to back (a learner saving twice, a grad check batch after batch). A
@@ -50,22 +42,8 @@ def _kill_group(pid: int) -> None:
             pass
 
 
-def _hung_up(fd: int) -> bool:
-    """Whether every writer of the pipe `fd` reads from has gone (POLLHUP; end of file where poll is missing)."""
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(fd, select.POLLIN | select.POLLHUP)
-        return any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
-    return False
-
-
 def _close(fd: int | None) -> None:
-    if fd is not None:
-        _ZYGOTE_FDS.discard(fd)
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+    close_fd(fd, _ZYGOTE_FDS)
 
 
 class Spare:
@@ -115,7 +93,7 @@ class Spare:
         self.wait_status = status
         return False
 
-    def _exits_within(self, seconds: float) -> bool:
+    def exits_within(self, seconds: float) -> bool:
         """Whether it ends (and is reaped) within `seconds`, without killing it."""
         end = time.monotonic() + seconds
         while True:
@@ -125,7 +103,7 @@ class Spare:
                 return False
             time.sleep(0.005)
 
-    def _end_tree(self) -> None:
+    def end_tree(self) -> None:
         """Kill the child, its group, and every process below it whatever session or group it moved to."""
         _kill_group(self.pid)
         if self.wait_status is None:
@@ -147,98 +125,14 @@ class Spare:
         return not self.alive()
 
     def run(self, frame: bytes, limit_s: float, watch_fd: int | None = None) -> tuple[dict[str, Any], bytes, bool]:
-        """Hand over the request and collect the result within `limit_s` from now (not from the fork).
+        """Hand over the request and collect the result within `limit_s` from now (see handover.py).
 
         The result counts as soon as one whole frame has arrived, not at the pipe's end of file: a process
-        the learner's code forked may hold the pipe open for as long as it likes. `watch_fd` (the zygote's
-        request pipe) hanging up means the tutor died: TutorGone, after killing the child's whole tree.
-
-        Returns the zygote's reply, the child's frame, and whether the child died before it took the whole
-        request (then it never ran the learner's code)."""
-        ready = self.poll_ready()
-        request_fd, result_fd = self.request_fd, self.result_fd
-        assert request_fd is not None and result_fd is not None, "a spare serves one run"
-        self.request_fd = self.result_fd = None
-        handed = time.monotonic()
-        deadline = handed + limit_s
-        pending = memoryview(frame)
-        os.set_blocking(request_fd, False)  # a child still setting up must not stall the zygote's clock
-        chunks: list[bytes] = []
-        size = 0
-        status = "exited"
-        expected: int | None = None  # the whole frame's size, once its prefix is in
-        skip = 0 if ready else len(READY)  # a spare not yet set up sends READY before its frame
-        watched = [watch_fd] if watch_fd is not None else []
-        try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    status = "timeout"
-                    break
-                writers = [request_fd] if pending else []
-                readable, writable, _ = select.select([result_fd, *watched], writers, [], left)
-                if watched and watched[0] in readable:
-                    if _hung_up(watched[0]):
-                        kill_tree(self.pid)
-                        raise TutorGone
-                    watched = []  # bytes from the tutor mid-run break the protocol; they wait for the next read
-                if writable:
-                    try:
-                        pending = pending[os.write(request_fd, pending[:WRITE_CHUNK]) :]
-                    except BlockingIOError:
-                        pass
-                    except BrokenPipeError:  # it died before reading the request
-                        break
-                    if not pending:
-                        _close(request_fd)
-                if result_fd not in readable:
-                    continue
-                chunk = os.read(result_fd, 1 << 20)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > MAX_PAYLOAD + skip:
-                    status = "oversized"
-                    break
-                chunks.append(chunk)
-                if skip and size >= skip and not b"".join(chunks).startswith(READY):
-                    skip = 0  # whatever came first, it was not READY: all of it is the frame
-                if expected is None and size >= skip + PREFIX_SIZE:
-                    expected = frame_size(b"".join(chunks)[skip : skip + PREFIX_SIZE])
-                    if expected > MAX_PAYLOAD:
-                        status = "oversized"
-                        break
-                if expected is not None and size >= skip + expected:
-                    break  # the whole frame is in: what any other writer adds is not read
-        finally:
-            _close(request_fd)
-            _close(result_fd)
-        unread = bool(pending) and status == "exited"  # it died before it took the whole request
-        payload = b"".join(chunks)[skip:] if status == "exited" else b""
-        if expected is not None and len(payload) > expected:
-            payload = payload[:expected]
-        reply: dict[str, Any] = {"status": status, "elapsed": time.monotonic() - handed, "code": None, "signal": None}
-        if is_whole_frame(payload):
-            pass  # it answered: its tree is ended once the reply has gone (SparePool.settle)
-        else:  # how it ended is the verdict: give it a moment to exit by itself, then wait for it
-            if status == "exited" and not self._exits_within(min(EXIT_GRACE_S, max(0.0, deadline - time.monotonic()))):
-                # it closed its result pipe (or had it closed) and lives on: it will never answer
-                status = reply["status"] = "closed"
-            self._end_tree()
-            if self.wait_status is None:
-                _, self.wait_status = os.waitpid(self.pid, 0)
-            if os.WIFSIGNALED(self.wait_status):
-                reply["signal"] = os.WTERMSIG(self.wait_status)
-                if status == "exited":
-                    status = reply["status"] = "signal"
-                    payload = b""
-            elif os.WIFEXITED(self.wait_status):
-                reply["code"] = os.WEXITSTATUS(self.wait_status)
-            if status == "closed":
-                reply["signal"] = None
-        # for the tutor's tests and benchmarks, never seen by the learner's code
-        reply["child"] = {"pid": self.pid, "ready": ready, "age_s": round(handed - self.born, 4)}
-        return reply, payload, unread
+        the learner's code forked may hold the pipe open for as long as it likes. Returns the zygote's reply,
+        the child's frame, and whether the child died before it took the whole request."""
+        handover = Handover(self, frame, limit_s, _ZYGOTE_FDS)
+        drive([handover], watch_fd)
+        return handover.finish()
 
 
 class SparePool:
@@ -252,6 +146,8 @@ class SparePool:
         self._ran: list[Spare] = []  # children that ran a request whose trees are still to be ended
         wanted = os.environ.get("BACKPROP_NINJA_SPARES", "")
         self.wanted = int(wanted) if wanted.isdigit() else SPARES
+        # BACKPROP_NINJA_SPLIT=0 runs every request in one child (for benchmarks)
+        self.split = os.environ.get("BACKPROP_NINJA_SPLIT", "1") != "0"
 
     def contexts_changed(self) -> None:
         """A spare holds the contexts it was forked with: after a new one, none of them will do."""
@@ -266,7 +162,12 @@ class SparePool:
 
     def run(self, header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], bytes]:
         """One run request: to the oldest live spare, else a child forked now; retried once if that child
-        died before it took the request (nothing of the learner's ran, so that is no verdict)."""
+        died before it took the request (nothing of the learner's ran, so that is no verdict). A request of
+        several runs, with two spares set up and waiting, is split between them (see `_run_split`)."""
+        if self.split:
+            split = self._run_split(header, blob)
+            if split is not None:
+                return split
         frame = encode_frame(header, blob)
         limit = float(header["timeout"]) * max(1, len(run_specs(header))) + GRACE_S
         for attempt in (1, 2):
@@ -279,11 +180,50 @@ class SparePool:
             self.settle()
         raise AssertionError("unreachable")
 
+    def _run_split(self, header: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes] | None:
+        """The first run in one ready spare and the others in another, side by side: a check's three runs
+        take the time of the longest part, not of all three. None when it cannot be done (fewer than two
+        spares waiting, or a child that died before it took its part: then the whole request runs again in one).
+
+        The reply holds each child's reply under "parts", with its frame's size and run count; the payload is
+        the frames end to end."""
+        runs = header.get("runs")
+        if not isinstance(runs, list) or len(runs) < 2:
+            return None
+        ready = [spare for spare in self.spares if spare.generation == self.generation and spare.alive() and spare.poll_ready()]
+        if len(ready) < 2:
+            return None
+        pair = ready[:2]
+        self.spares = [spare for spare in self.spares if spare not in pair]
+        timeout = float(header["timeout"])
+        first = [runs[0]]
+        needs_blob = any(entry.get("extra") or entry.get("inject") for entry in first if isinstance(entry, dict))
+        handovers = [
+            Handover(pair[0], encode_frame({**header, "runs": first}, blob if needs_blob else b""), timeout + GRACE_S, _ZYGOTE_FDS),
+            Handover(pair[1], encode_frame({**header, "runs": runs[1:], "first_index": 1}, blob), timeout * (len(runs) - 1) + GRACE_S, _ZYGOTE_FDS),
+        ]
+        drive(handovers, self.watch_fd)
+        parts = [handover.finish() for handover in handovers]
+        self._ran.extend(pair)
+        if any(unread for _, _, unread in parts):
+            self.settle()
+            return None
+        for reply, _, _ in parts:
+            reply["child"]["spare"] = True
+        reply = {
+            "status": "split",
+            "parts": [reply for reply, _, _ in parts],
+            "sizes": [len(payload) for _, payload, _ in parts],
+            "counts": [1, len(runs) - 1],
+            "child": parts[0][0]["child"],
+        }
+        return reply, b"".join(payload for _, payload, _ in parts)
+
     def settle(self) -> None:
         """After a run's reply has gone: end the trees of the children that ran, and every orphan."""
         for spare in self._ran:
             if spare.wait_status is None:
-                spare._end_tree()
+                spare.end_tree()
             if spare.alive():
                 self._dying.append(spare)
         self._ran = []

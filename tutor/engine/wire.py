@@ -168,6 +168,20 @@ def pack_tensors(
     return meta, b"".join(parts)
 
 
+class FrameBytes(bytearray):
+    """A frame's blob, writable and viewed once as bytes: each tensor unpacked from it is a view (sliced from
+    that one view, which costs less than a view of its own), never a copy."""
+
+    def view(self, dtype: torch.dtype, offset: int, numel: int) -> torch.Tensor:
+        whole = self.__dict__.get("whole")
+        if whole is None:
+            whole = self.__dict__["whole"] = torch.frombuffer(self, dtype=torch.uint8) if len(self) else torch.empty(0, dtype=torch.uint8)
+        size = _ITEMSIZE[dtype]
+        if offset % size:  # misaligned for this dtype: a view of its own
+            return torch.frombuffer(self, dtype=dtype, count=numel, offset=offset)
+        return whole[offset : offset + numel * size].view(dtype)
+
+
 def unpack_tensor(entry: dict[str, Any], blob: bytes | bytearray) -> torch.Tensor | None:
     """Rebuild one tensor on the CPU; None when it travelled without bytes."""
     dtype = DTYPES.get(str(entry.get("dtype")))
@@ -186,7 +200,9 @@ def unpack_tensor(entry: dict[str, Any], blob: bytes | bytearray) -> torch.Tenso
         numel *= d
     if numel * _ITEMSIZE[dtype] != nbytes:
         raise WireError(f"tensor {entry.get('name')!r} has {nbytes} bytes for shape {shape}")
-    if isinstance(blob, bytearray):  # a writable frame: the tensor is a view of it, no copy
+    if isinstance(blob, FrameBytes):  # a writable frame: the tensor is a view of it, no copy
+        return blob.view(dtype, offset, numel).reshape(shape)
+    if isinstance(blob, bytearray):
         return torch.frombuffer(blob, dtype=dtype, count=numel, offset=offset).reshape(shape)
     data = bytearray(blob[offset : offset + nbytes])
     return torch.frombuffer(data, dtype=dtype).reshape(shape)

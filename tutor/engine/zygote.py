@@ -20,7 +20,8 @@ import torch.func  # noqa: F401
 
 from tutor.engine.child import run_specs
 from tutor.engine.reaper import become_subreaper
-from tutor.engine.spare import SparePool, TutorGone
+from tutor.engine.handover import TutorGone
+from tutor.engine.spare import SparePool
 from tutor.engine.wire import read_frame, unpack_tensors, widen_pipe, write_frame
 
 # How long the zygote waits, after a run, for another request before it forks new spares.
