@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,25 +47,29 @@ def _copy_course(tmp_path: Path, course) -> Path:
 
 
 @pytest.mark.parametrize(
-    "old, new, key",
+    "file, old, new, key",
     [
-        ('n_hidden = 64', 'n_hidden = "64"', "model.n_hidden"),
-        ('name = "dprobs"', 'nome = "dprobs"', "steps[1].name"),
-        ('starter = "atomic.py"', 'starter = "nope.py"', "starter"),
-        ("forward = '''\nemb = C[Xb]", "forward = '''\nemb = C[Xb", "model.forward"),
-        ('batch_size = 32', 'batch_size = 1', "context.batch_size"),
+        ("atomic.toml", 'name = "dprobs"', 'nome = "dprobs"', "steps[1].name"),
+        ("atomic.toml", 'starter = "atomic.py"', 'starter = "nope.py"', "starter"),
+        ("model.toml", 'n_hidden = 64', 'n_hidden = "64"', "model.n_hidden"),
+        ("model.toml", "forward = '''\nemb = C[Xb]", "forward = '''\nemb = C[Xb", "model.forward"),
+        ("model.toml", 'batch_size = 32', 'batch_size = 1', "context.batch_size"),
+        ("cross_entropy.toml", "loss_fast = F.cross_entropy(logits, Yb)", "loss_fast = F.cross_entropy(logits, Yb", "model.forward_extra"),
+        ("training.toml", "n_hidden = 200", "n_hidden = 200.0", "model.n_hidden"),
     ],
 )
-def test_malformed_toml_names_file_exercise_and_key(tmp_path, course, old, new, key):
+def test_malformed_toml_names_file_exercise_and_key(tmp_path, course, file, old, new, key):
     root = _copy_course(tmp_path, course)
-    toml = root / "exercises" / "atomic.toml"
+    toml = root / "exercises" / file
     text = toml.read_text()
     assert old in text
     toml.write_text(text.replace(old, new, 1))
     with pytest.raises(CourseError) as info:
         load_course(root)
     message = str(info.value)
-    assert str(toml) in message and "'atomic'" in message and repr(key) in message
+    assert str(toml) in message and repr(key) in message
+    # the shared file's keys are no one exercise's: its errors name the file and the key
+    assert (info.value.exercise is None) == (file == "model.toml"), message
 
 
 def test_too_few_hints_is_a_course_error(tmp_path, course):
@@ -91,3 +97,98 @@ def test_adding_an_exercise_needs_no_python(tmp_path, course):
     (root / "exercises" / "again.toml").write_text(text)
     loaded = load_course(root)
     assert loaded.find("9").id == "cross-entropy-again"
+
+
+# ---- the shared model file ---------------------------------------------------------------------------------------
+
+# The commit before exercises/model.toml: every exercise then spelt out its own [model] and [context].
+BEFORE_SHARED = "84bd31b"
+SHARED_FORWARD_LINES = 20
+
+
+def _files_before_shared(tmp_path: Path, course) -> Path:
+    """The course's TOML files as they were before the shared model file, with today's .py files."""
+    root = Path(course.root)
+    files = {}
+    for toml in ("atomic", "cross_entropy", "batchnorm", "training"):
+        shown = subprocess.run(
+            ["git", "-C", str(root), "show", f"{BEFORE_SHARED}:exercises/{toml}.toml"], capture_output=True, text=True
+        )
+        if shown.returncode != 0:
+            pytest.skip(f"the course's history is not here (git show {BEFORE_SHARED}): {shown.stderr.strip()[:100]}")
+        files[toml] = shown.stdout
+    for folder in ("exercises", "solutions"):
+        shutil.copytree(root / folder, tmp_path / folder, ignore=shutil.ignore_patterns("*.toml"))
+    for name, text in files.items():
+        (tmp_path / "exercises" / f"{name}.toml").write_text(text)
+    return tmp_path
+
+
+def test_the_shared_model_file_changes_no_exercise(tmp_path, course):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    before = load_course(_files_before_shared(tmp_path, course))  # self-contained files load as they always did
+    assert [e.id for e in before.exercises] == [e.id for e in course.exercises]
+    for old, new in zip(before.exercises, course.exercises):
+        assert new.model == old.model, new.id
+        assert new.context == old.context, new.id
+        assert (new.steps, new.support, new.row_order, new.given, new.training) == (
+            old.steps, old.support, old.row_order, old.given, old.training
+        ), new.id
+        paths = {"starter": old.starter, "solution": old.solution, "source": old.source}
+        assert dataclasses.replace(new, **paths) == old, new.id
+
+
+def test_exercises_take_the_shared_model_and_add_only_what_differs(course):
+    atomic, cross, batchnorm, training = (course.find(str(i)) for i in range(1, 5))
+    shared = atomic.model.forward.splitlines()
+    assert len(shared) == SHARED_FORWARD_LINES
+    assert shared[0] == "emb = C[Xb]" and shared[-1] == "loss = -logprobs[range(n), Yb].mean()"
+    assert cross.model.forward.splitlines() == [*shared, "loss_fast = F.cross_entropy(logits, Yb)"]
+    assert batchnorm.model.forward.splitlines()[:-1] == shared
+    assert batchnorm.model.forward.splitlines()[-1].startswith("hpreact_fast = bngain * (hprebn - hprebn.mean(0")
+    assert dataclasses.replace(cross.model, forward="") == dataclasses.replace(atomic.model, forward="")
+    assert (training.model.n_hidden, atomic.model.n_hidden) == (200, 64)
+    assert training.model.forward.splitlines()[-1] == "loss = F.cross_entropy(logits, Yb)"
+    assert dataclasses.replace(training.model, n_hidden=64, forward="") == dataclasses.replace(atomic.model, forward="")
+    assert {e.context for e in course.exercises} == {atomic.context}
+    assert atomic.context.seed == 2147483647 and atomic.context.batch_size == 32
+
+
+def test_errors_in_course_code_name_the_file_that_wrote_it(course):
+    cross, training = course.find("cross-entropy"), course.find("training")
+    shared = Path(course.root) / "exercises" / "model.toml"
+    assert cross.origin("model.init") == (shared, "model.init", None)
+    assert cross.origin("model.forward", 3) == (shared, "model.forward", 3)
+    assert cross.origin("model.forward", SHARED_FORWARD_LINES + 1) == (cross.source, "model.forward_extra", 1)
+    assert training.origin("model.forward", 2) == (training.source, "model.forward", 2)
+    assert training.origin("model.n_hidden") == (training.source, "model.n_hidden", None)
+    assert training.origin("steps[dC].of") == (training.source, "steps[dC].of", None)
+
+
+def test_a_misspelt_model_key_is_refused(tmp_path, course):
+    root = _copy_course(tmp_path, course)
+    toml = root / "exercises" / "batchnorm.toml"
+    toml.write_text(toml.read_text().replace("forward_extra = ", "foward_extra = ", 1))
+    with pytest.raises(CourseError) as info:
+        load_course(root)
+    assert info.value.key == "model.foward_extra" and info.value.path == toml
+    assert "forward_extra" in str(info.value).split("its keys:")[1]
+
+
+def test_the_shared_file_holds_only_model_and_context(tmp_path, course):
+    root = _copy_course(tmp_path, course)
+    shared = root / "exercises" / "model.toml"
+    shared.write_text('title = "not shared"\n' + shared.read_text())
+    with pytest.raises(CourseError) as info:
+        load_course(root)
+    assert info.value.path == shared and info.value.key == "title" and info.value.exercise is None
+
+
+def test_a_key_in_neither_file_is_missing_in_the_exercise(tmp_path, course):
+    root = _copy_course(tmp_path, course)
+    shared = root / "exercises" / "model.toml"
+    shared.write_text(shared.read_text().replace("block_size = 3\n", "", 1))
+    with pytest.raises(CourseError, match="key 'model.block_size': is missing \\(neither here nor in model.toml\\)") as info:
+        load_course(root)
+    assert info.value.path.name == "atomic.toml"

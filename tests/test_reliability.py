@@ -230,12 +230,17 @@ def test_one_shot_commands_do_not_promise_to_keep_progress_until_the_tutor_exits
 
 # ---- course errors ---------------------------------------------------------------------------------------------
 
+# label: (file, old, new, the key named, the exercise checked, whether the line names that exercise)
 COURSE_FAULTS = {
-    "forward divides by zero": ("emb = C[Xb]", "emb = C[Xb]\n_ = 1/0", "model.forward"),
-    "forward names nothing": ("emb = C[Xb]", "emb = C[Xb] + undefined_name", "model.forward"),
-    "seed beyond 64 bits": ("seed = 2147483647", "seed = 99999999999999999999", "seed"),
-    "a step of no tensor": ('of = "logprobs"', 'of = "nosuch"', "of"),
-    "an unknown parameter": ('"bngain", "bnbias"]', '"bngain", "bnbias", "W9"]', "parameters"),
+    "forward divides by zero": ("model.toml", "emb = C[Xb]", "emb = C[Xb]\n_ = 1/0", "model.forward", "atomic", True),
+    "forward names nothing": ("model.toml", "emb = C[Xb]", "emb = C[Xb] + undefined_name", "model.forward", "atomic", True),
+    "seed beyond 64 bits": ("model.toml", "seed = 2147483647", "seed = 99999999999999999999", "seed", "atomic", False),
+    "a step of no tensor": ("atomic.toml", 'of = "logprobs"', 'of = "nosuch"', "of", "atomic", True),
+    "an unknown parameter": ("model.toml", '"bngain", "bnbias"]', '"bngain", "bnbias", "W9"]', "parameters", "atomic", True),
+    "the extra forward line fails": (
+        "cross_entropy.toml", "loss_fast = F.cross_entropy(logits, Yb)", "loss_fast = F.cross_entropy(logits, Yb) / 0.0 + nope",
+        "model.forward_extra", "cross-entropy", True,
+    ),
 }
 
 
@@ -244,21 +249,25 @@ def test_a_broken_course_is_one_line_naming_file_exercise_and_key(tmp_path, monk
     import tutor.cli
     from tutor.course import load_course
 
-    old, new, key = COURSE_FAULTS[label]
+    file, old, new, key, exercise, named = COURSE_FAULTS[label]
     shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
     shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
-    toml = tmp_path / "exercises" / "atomic.toml"
+    toml = tmp_path / "exercises" / file
     text = toml.read_text()
     assert old in text
     toml.write_text(text.replace(old, new, 1))
     monkeypatch.setattr(tutor.cli, "load_course", lambda: load_course(tmp_path))
-    code = tutor.cli.main(["check", "1", "--file", str(ROOT / "solutions" / "atomic.py"), "--workspace", str(tmp_path)])
+    solution = ROOT / "solutions" / f"{exercise.replace('-', '_')}.py"
+    code = tutor.cli.main(["check", exercise, "--file", str(solution), "--workspace", str(tmp_path)])
     out, err = capsys.readouterr()
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert "atomic.toml" in lines[0] and "'atomic'" in lines[0] and key in lines[0]
+    assert f"exercises/{file}" in lines[0] and key in lines[0]
+    assert (f"'{exercise}'" in lines[0]) == named, lines[0]
     assert "Traceback" not in out + err
+    if file != "model.toml":
+        assert "model.toml" not in lines[0]
 
 
 # ---- the command line's refusals -----------------------------------------------------------------------------

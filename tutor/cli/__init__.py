@@ -7,13 +7,13 @@ import os
 import sys
 
 from tutor import __version__
-from tutor.cli import basics, learning, train, tui, why
+from tutor.cli import basics, course, learning, train, tui, why
 from tutor.cli.common import EXIT_FAIL, EXIT_USAGE, Parser, UsageError, console
 from tutor.course import CourseError, load_course
 from tutor.progress import ProgressBusy
 
 # Each module has register(subparsers); a command's handler is called as handler(args, course) -> exit code.
-COMMAND_MODULES = [basics, learning, why, tui, train]
+COMMAND_MODULES = [basics, learning, why, tui, train, course]
 
 
 def build_parser() -> argparse.ArgumentParser:

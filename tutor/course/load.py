@@ -12,7 +12,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-from tutor.course.model import ContextSpec, Course, Exercise, Mistake, Model, Step, Training
+from tutor.course.model import ContextSpec, Course, Exercise, Mistake, Model, Origin, Step, Training
+
+# The model and batch every exercise shares, in exercises/; an exercise's own [model] and [context] set only
+# what differs (any key again, and `forward_extra`: lines appended to the shared forward pass).
+SHARED_FILE = "model.toml"
+SHARED_TABLES = ("model", "context")
+SHARED_MODEL_KEYS = ("n_embd", "n_hidden", "block_size", "parameters", "init", "batch", "forward", "loss")
+MODEL_KEYS = (*SHARED_MODEL_KEYS, "forward_extra")
+CONTEXT_KEYS = ("seed", "batch_size")
 
 
 class CourseError(Exception):
@@ -38,24 +46,42 @@ def course_root() -> Path:
 
 
 class _Reader:
-    """Typed access to one TOML table, raising CourseError with the full key path."""
+    """Typed access to one TOML table, raising CourseError with the full key path. A key the table lacks
+    is read from `base` (the shared file's table) when that sets it, and errors about it name that file."""
 
-    def __init__(self, path: Path, exercise: str | None, table: dict[str, Any], prefix: str = ""):
-        self.path, self.exercise, self.table, self.prefix = path, exercise, table, prefix
+    def __init__(self, path: Path, exercise: str | None, table: dict[str, Any], prefix: str = "",
+                 base: _Reader | None = None):
+        self.path, self.exercise, self.table, self.prefix, self.base = path, exercise, table, prefix, base
+
+    def holder(self, key: str) -> _Reader:
+        """The reader whose table sets `key` (this one unless only the base does)."""
+        root = key.split("[", 1)[0]
+        if root not in self.table and self.base is not None and root in self.base.table:
+            return self.base
+        return self
 
     def error(self, key: str, message: str) -> CourseError:
-        return CourseError(self.path, message, self.exercise, self.prefix + key)
+        holder = self.holder(key)
+        return CourseError(holder.path, message, holder.exercise, holder.prefix + key)
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
-        if key not in self.table:
+        table = self.holder(key).table
+        if key not in table:
             if default is ...:
-                raise self.error(key, "is missing")
+                also = f" (neither here nor in {self.base.path.name})" if self.base is not None else ""
+                raise self.error(key, "is missing" + also)
             return default
-        value = self.table[key]
+        value = table[key]
         if isinstance(value, bool) and kind is int or not isinstance(value, kind):
             expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             raise self.error(key, f"should be {expected}, not {type(value).__name__}")
         return value
+
+    def only(self, keys: tuple[str, ...]) -> None:
+        """Refuse a key of this table that is not one of `keys` (a misspelt key would be silently ignored)."""
+        for key in self.table:
+            if key not in keys:
+                raise self.error(key, f"is not a key of [{self.prefix.rstrip('.')}] (its keys: {', '.join(keys)})")
 
     def text(self, key: str, default: Any = ...) -> str:
         value = self.get(key, str, default)
@@ -70,8 +96,9 @@ class _Reader:
                 raise self.error(f"{key}[{i}]", "should be a non-empty string")
         return tuple(values)
 
-    def sub(self, key: str, default: Any = ...) -> _Reader:
-        return _Reader(self.path, self.exercise, self.get(key, dict, default), f"{self.prefix}{key}.")
+    def sub(self, key: str, default: Any = ..., base: _Reader | None = None) -> _Reader:
+        table = self.get(key, dict, {} if base is not None else default)
+        return _Reader(self.path, self.exercise, table, f"{self.prefix}{key}.", base)
 
     def items(self, key: str) -> list[_Reader]:
         values = self.get(key, list, [])
@@ -122,48 +149,86 @@ def _row_order(top: _Reader, rows: list[Step]) -> tuple[str, ...]:
     return order
 
 
-def load_exercise(path: Path, root: Path) -> Exercise:
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise CourseError(path, f"is not valid TOML ({exc})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CourseError(path, f"cannot be read ({exc})") from None
-    ident = data.get("id") if isinstance(data.get("id"), str) else None
-    top = _Reader(path, ident, data)
-    ident = top.text("id")
-    kind = top.text("kind", "check")
-    if kind not in ("check", "training"):
-        raise top.error("kind", f"should be 'check' or 'training', not {kind!r}")
 
-    m = top.sub("model")
+
+def load_shared(root: Path) -> _Reader | None:
+    """exercises/model.toml, the model and context the exercises share (None when the course has none)."""
+    path = root / "exercises" / SHARED_FILE
+    if not path.is_file():
+        return None
+    shared = _Reader(path, None, _read_toml(path))
+    shared.only(SHARED_TABLES)
+    shared.sub("model", {}).only(SHARED_MODEL_KEYS)
+    shared.sub("context", {}).only(CONTEXT_KEYS)
+    return shared
+
+
+def _code(m: _Reader, key: str) -> str:
+    return _compiles(m, key, m.text(key))
+
+
+def _forward(m: _Reader) -> tuple[str, list[Origin]]:
+    """The forward pass: the shared one or the exercise's own, then the exercise's `forward_extra` lines."""
+    forward, origins = _code(m, "forward"), []
+    if m.holder("forward") is not m:
+        origins.append(Origin("model.forward", m.holder("forward").path, "model.forward"))
+    extra = m.text("forward_extra", "")
+    if extra.strip():
+        joined = forward if forward.endswith("\n") else forward + "\n"
+        origins.append(Origin("model.forward", m.path, "model.forward_extra", joined.count("\n") + 1))
+        forward = joined + _compiles(m, "forward_extra", extra)
+    return forward, origins
+
+
+def _model(top: _Reader, shared: _Reader | None) -> tuple[Model, ContextSpec, list[Origin]]:
+    """[model] and [context], each key from the exercise's file or else from the shared file."""
+    m = top.sub("model", base=shared.sub("model", {}) if shared else None)
+    c = top.sub("context", base=shared.sub("context", {}) if shared else None)
+    m.only(MODEL_KEYS)
+    c.only(CONTEXT_KEYS)
+    forward, origins = _forward(m)
     model = Model(
         n_embd=m.get("n_embd", int),
         n_hidden=m.get("n_hidden", int),
         block_size=m.get("block_size", int),
         parameters=m.strings("parameters"),
-        init=_compiles(m, "init", m.text("init")),
-        batch=_compiles(m, "batch", m.text("batch")),
-        forward=_compiles(m, "forward", m.text("forward")),
+        init=_code(m, "init"),
+        batch=_code(m, "batch"),
+        forward=forward,
         loss=m.text("loss"),
     )
-    context = _context(top.sub("context"))
+    context = _context(c)
+    for reader, keys in ((m, MODEL_KEYS), (c, CONTEXT_KEYS)):
+        for key in keys:
+            holder = reader.holder(key)
+            if holder is not reader and key != "forward":
+                origins.append(Origin(holder.prefix + key, holder.path, holder.prefix + key))
+    return model, context, origins
 
+
+def _mistakes(s: _Reader) -> tuple[Mistake, ...]:
+    return tuple(
+        Mistake(code=mk.text("code", "course"), expr=_compiles(mk, "expr", mk.text("expr"), "eval"), message=mk.text("message"))
+        for mk in s.items("mistakes")
+    )
+
+
+def _steps(top: _Reader) -> tuple[list[Step], list[Step]]:
+    """The steps, and the supporting rows (judged when the learner's file assigns them; no hints of their own)."""
     steps: list[Step] = []
     support: list[Step] = []
     for s in top.items("steps"):
         if s.get("support", bool, False):
-            # a supporting row: judged when the learner's file assigns it; no hints of its own
             support.append(Step(name=s.text("name"), of=s.text("of"), line=s.text("line"), hints=s.strings("hints", ()), support=True))
             continue
-        mistakes = tuple(
-            Mistake(
-                code=mk.text("code", "course"),
-                expr=_compiles(mk, "expr", mk.text("expr"), "eval"),
-                message=mk.text("message"),
-            )
-            for mk in s.items("mistakes")
-        )
+        mistakes = _mistakes(s)
         hints = s.strings("hints")
         if len(hints) < 3:
             raise s.error("hints", f"needs at least 3 hints, has {len(hints)}")
@@ -180,33 +245,57 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         if step.name in seen:
             raise top.error(f"steps[{i}].name", f"{step.name!r} appears twice")
         seen.add(step.name)
+    return steps, support
 
-    training = None
-    if kind == "training":
-        t = top.sub("training")
-        training = Training(
-            max_steps=t.get("max_steps", int),
-            default_steps=t.get("default_steps", int),
-            lr=t.get("lr", float),
-            lr_decay_at=t.get("lr_decay_at", float),
-            lr_after=t.get("lr_after", float),
-            grad_check_steps=t.get("grad_check_steps", int),
-            sample_count=t.get("sample_count", int),
-            sample_seed=t.get("sample_seed", int),
-            calibrate=_compiles(t, "calibrate", t.text("calibrate")),
-            infer=_compiles(t, "infer", t.text("infer")),
-            max_name_length=t.get("max_name_length", int, 50),
-        )
-        if training.grad_check_steps < 1 or training.default_steps < 1 or training.max_steps < training.default_steps:
-            raise t.error("default_steps", "needs 1 <= default_steps <= max_steps and grad_check_steps >= 1")
-        if not 0.0 <= training.lr_decay_at <= 1.0:
-            raise t.error("lr_decay_at", "is a fraction of the run, between 0 and 1")
 
-    starter = root / "exercises" / top.text("starter")
-    solution = root / "solutions" / top.text("solution")
-    for key, file in (("starter", starter), ("solution", solution)):
-        if not file.is_file():
-            raise top.error(key, f"names {file}, which does not exist")
+def _training(top: _Reader) -> Training:
+    t = top.sub("training")
+    training = Training(
+        max_steps=t.get("max_steps", int),
+        default_steps=t.get("default_steps", int),
+        lr=t.get("lr", float),
+        lr_decay_at=t.get("lr_decay_at", float),
+        lr_after=t.get("lr_after", float),
+        grad_check_steps=t.get("grad_check_steps", int),
+        sample_count=t.get("sample_count", int),
+        sample_seed=t.get("sample_seed", int),
+        calibrate=_compiles(t, "calibrate", t.text("calibrate")),
+        infer=_compiles(t, "infer", t.text("infer")),
+        max_name_length=t.get("max_name_length", int, 50),
+    )
+    if training.grad_check_steps < 1 or training.default_steps < 1 or training.max_steps < training.default_steps:
+        raise t.error("default_steps", "needs 1 <= default_steps <= max_steps and grad_check_steps >= 1")
+    if not 0.0 <= training.lr_decay_at <= 1.0:
+        raise t.error("lr_decay_at", "is a fraction of the run, between 0 and 1")
+    return training
+
+
+def _course_file(top: _Reader, root: Path, key: str, folder: str) -> Path:
+    file = root / folder / top.text(key)
+    if not file.is_file():
+        raise top.error(key, f"names {file}, which does not exist")
+    return file
+
+
+def load_exercise(path: Path, root: Path) -> Exercise:
+    """One exercise's TOML file, with the course's shared model file beside it."""
+    return _load_exercise(path, root, load_shared(root))
+
+
+def _load_exercise(path: Path, root: Path, shared: _Reader | None) -> Exercise:
+    """Keys that the exercise's [model] and [context] leave out come from `shared`."""
+    data = _read_toml(path)
+    ident = data.get("id") if isinstance(data.get("id"), str) else None
+    top = _Reader(path, ident, data)
+    ident = top.text("id")
+    kind = top.text("kind", "check")
+    if kind not in ("check", "training"):
+        raise top.error("kind", f"should be 'check' or 'training', not {kind!r}")
+    model, context, origins = _model(top, shared)
+    steps, support = _steps(top)
+    training = _training(top) if kind == "training" else None
+    starter = _course_file(top, root, "starter", "exercises")
+    solution = _course_file(top, root, "solution", "solutions")
     return Exercise(
         id=ident,
         order=top.get("order", int),
@@ -227,16 +316,19 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         chain=top.strings("chain", ()),
         chain_message=top.text("chain_message", ""),
         row_order=_row_order(top, [*steps, *support]),
+        origins=tuple(origins),
     )
 
 
 def load_course(root: Path | None = None) -> Course:
+    """Every exercises/*.toml under `root` (the installed course by default), besides the shared model file."""
     root = root or course_root()
     folder = root / "exercises"
-    files = sorted(folder.glob("*.toml"))
+    files = sorted(f for f in folder.glob("*.toml") if f.name != SHARED_FILE)
     if not files:
         raise CourseError(folder, "holds no exercise (*.toml) files")
-    exercises = sorted((load_exercise(f, root) for f in files), key=lambda e: e.order)
+    shared = load_shared(root)
+    exercises = sorted((_load_exercise(f, root, shared) for f in files), key=lambda e: e.order)
     ids: dict[str, Path] = {}
     orders: dict[int, Path] = {}
     for e in exercises:

@@ -84,6 +84,17 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where part of an exercise's model or context was written when not in the exercise's own file: the
+    shared exercises/model.toml, or, for a forward pass assembled from two files, the lines from `first_line` on."""
+
+    key: str  # as the exercise reads it: "model.forward"
+    path: Path  # the TOML file that sets it
+    written_as: str  # the key in that file: "model.forward_extra"
+    first_line: int = 1  # the assembled code's line where this piece starts
+
+
+@dataclass(frozen=True)
 class Exercise:
     id: str
     order: int
@@ -111,6 +122,8 @@ class Exercise:
 
     # Every step and supporting row by name, in the TOML's order (the order of a backward pass).
     row_order: tuple[str, ...] = ()
+    # Keys of the model and context that another file wrote (the shared model file); not part of equality.
+    origins: tuple[Origin, ...] = field(default=(), compare=False)
 
     @property
     def rows(self) -> tuple[Step, ...]:
@@ -124,6 +137,15 @@ class Exercise:
     def file_name(self) -> str:
         """Name of the learner's file in a workspace."""
         return self.starter.name
+
+    def origin(self, key: str | None, line: int | None = None) -> tuple[Path, str | None, int | None]:
+        """The TOML file and key an author fixes for `key` (and the line there, given a line of its code;
+        without one, where its first line was written)."""
+        pieces = [o for o in self.origins if o.key == key and o.first_line <= (line or 1)]
+        if not pieces:
+            return self.source, key, line
+        piece = pieces[-1]
+        return piece.path, piece.written_as, None if line is None else line - piece.first_line + 1
 
     def step(self, name: str) -> Step | None:
         for step in self.steps:

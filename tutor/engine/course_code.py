@@ -25,30 +25,33 @@ _MESSAGE_KEYS = (
 )
 
 
-def _key_of(exc: BaseException) -> tuple[str | None, str]:
-    """The TOML key at fault and the message without the file name the ContextError may already hold."""
+def _key_of(exc: BaseException) -> tuple[str | None, int | None, str]:
+    """The TOML key at fault, the line of its code, and the message without the file name the ContextError
+    may already hold."""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         match = _CODE_NAME.match(frame.filename)
         if match:
-            where = f" (line {frame.lineno} of its code)" if frame.lineno else ""
-            return match["key"], f"{type(exc).__name__}: {exc}{where}"
+            return match["key"], frame.lineno or None, f"{type(exc).__name__}: {exc}"
     message = str(exc).split(": ", 1)[-1] if str(exc).startswith(("/", ".")) else str(exc)
     for pattern, key in _MESSAGE_KEYS:
         found = pattern.search(message)
         if found:
             step = found.groupdict().get("step")
-            return (f"steps[{step}].of" if step else key), message
-    return None, f"{type(exc).__name__}: {message}"
+            return (f"steps[{step}].of" if step else key), None, message
+    return None, None, f"{type(exc).__name__}: {message}"
 
 
 @contextmanager
 def course_code(exercise: Exercise) -> Iterator[None]:
-    """Run the exercise's course code; any exception from it becomes a CourseError naming file, exercise, key."""
+    """Run the exercise's course code; any exception from it becomes a CourseError naming the file and key
+    to fix (the shared model file for what the exercise takes from it) and the exercise."""
     try:
         yield
     except CourseError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the course's code raises is the course's fault
-        key, message = _key_of(exc)
-        raise CourseError(exercise.source, f"{message[:500]} (the course's code failed when the context was built)",
+        key, line, message = _key_of(exc)
+        path, key, line = exercise.origin(key, line)
+        where = f" (line {line} of its code)" if line else ""
+        raise CourseError(path, f"{message[:500]}{where} (the course's code failed when the context was built)",
                           exercise.id, key) from None
