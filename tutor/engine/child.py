@@ -326,9 +326,7 @@ def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[d
     offset = 0
     stopped: dict[str, Any] | None = None
     codes: dict[tuple[str, ...], Any] = {}
-    # the index of this child's first run among the check's runs (they may be split between two children)
-    first = request.get("first_index") if isinstance(request.get("first_index"), int) else 0
-    for index, run in enumerate(runs, start=first):
+    for index, run in enumerate(runs):
         if stopped is not None:
             headers.append({"error": stopped, "values": [], "output": "", "modified": [], "skipped": True})
             continue

@@ -125,9 +125,9 @@ def _transpose(step: Step, expected: torch.Tensor, actual: torch.Tensor) -> Diag
 
 def _reduce(exercise: Exercise, step: Step, ctx: Context, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
     for use in tensor_uses(exercise, ctx).get(step.of, []):
-        full = use.unreduced
-        if full is None:
+        if use.unreduced is None:
             continue
+        full = use.unreduced.cpu()  # the context may live on a GPU; the tensors judged here are on the CPU
         axes = ", ".join(str(a) for a in use.axes)
         where = f"`{use.line}` broadcasts {step.of} {fmt_shape(tuple(expected.shape))} to {fmt_shape(tuple(full.shape))}"
         if tuple(actual.shape) == tuple(full.shape) and explains(
@@ -156,7 +156,8 @@ def _branch(exercise: Exercise, step: Step, ctx: Context, expected: torch.Tensor
     if len(uses) < 2:
         return None
     for use in uses:
-        if explains(use.contribution, actual) and not explains(use.contribution, expected):
+        contribution = use.contribution.cpu()
+        if explains(contribution, actual) and not explains(contribution, expected):
             others = "; ".join(f"`{u.line}`" for u in uses if u is not use)
             return {
                 "code": "branch",

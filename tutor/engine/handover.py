@@ -1,8 +1,7 @@
-"""Handing a run request to a spare child and reading its result back, for one child or several at once.
+"""Handing a run request to a spare child and reading its result back.
 
-A check's runs may be split between two ready spares that run side by side (spare.py); each hand-over is a
-small state machine, and `drive` moves any number of them forward in one select loop until every one has
-its whole frame, has timed out, or has ended.
+Each hand-over is a small state machine (write the request, read the frame), and `drive` moves any number of
+them forward in one select loop until every one has its whole frame, has timed out, or has ended.
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def _reads_copy(exercise: Exercise, row: Step, trial: LocalTrial, local: Learner
         own = local.value(name).tensor
         if own is None or tuple(own.shape) != tuple(inject[owners[name]].shape):
             return False
-        inject[owners[name]] = own.to(inject[owners[name]].dtype)
+        inject[owners[name]] = own.to(device=inject[owners[name]].device, dtype=inject[owners[name]].dtype)
     copy = trace(exercise, trial.context, trial.context.derived["trace"]["cuts"], inject).grads.get(row.of)
     expected = trial.expected[row.name]
     return copy is not None and explains(copy.cpu(), mine.cpu()) and not explains(copy.cpu(), expected.cpu())

@@ -150,21 +150,6 @@ def parse_runs(reply: dict[str, Any], payload: bytes, timeout: float, count: int
     return runs
 
 
-def parse_split(reply: dict[str, Any], payload: bytes, timeout: float, count: int) -> list[LearnerRun]:
-    """The runs of a request the zygote split between two children (spare.py): each child's part parsed as
-    its own reply. A first run that ended the check (a timeout, a flood, a crash...) leaves the others
-    unverified, as it does in one child: what they did on the side says nothing more."""
-    runs: list[LearnerRun] = []
-    offset = 0
-    for part, size, part_count in zip(reply["parts"], reply["sizes"], reply["counts"]):
-        runs += parse_runs(part, payload[offset : offset + size], timeout, part_count)
-        offset += size
-    first = runs[0]
-    if not first.complete:
-        runs[1:] = [LearnerRun(first.error, skipped=True) for _ in runs[1:]]
-    return (runs + [LearnerRun(first.error, skipped=True) for _ in range(count)])[:count]
-
-
 def _garbled(why: str) -> LearnerRun:
     return LearnerRun(LearnerError("crash", cut(f"your code's checking process sent back a malformed result ({why})", MESSAGE_LIMIT)))
 
@@ -397,8 +382,6 @@ class Sandbox:
                     self._send_context(key)
                 reply, payload = self._call(header, blob)
             self.last_child = reply.get("child") if isinstance(reply.get("child"), dict) else None
-        if reply.get("status") == "split":
-            return parse_split(reply, payload, timeout, len(runs))
         return parse_runs(reply, payload, timeout, len(runs))
 
     def _device_of(self, runs: list[RunSpec]) -> str:

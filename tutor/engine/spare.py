@@ -146,8 +146,6 @@ class SparePool:
         self._ran: list[Spare] = []  # children that ran a request whose trees are still to be ended
         wanted = os.environ.get("BACKPROP_NINJA_SPARES", "")
         self.wanted = int(wanted) if wanted.isdigit() else SPARES
-        # BACKPROP_NINJA_SPLIT=0 runs every request in one child (for benchmarks)
-        self.split = os.environ.get("BACKPROP_NINJA_SPLIT", "1") != "0"
 
     def contexts_changed(self) -> None:
         """A spare holds the contexts it was forked with: after a new one, none of them will do."""
@@ -162,12 +160,7 @@ class SparePool:
 
     def run(self, header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], bytes]:
         """One run request: to the oldest live spare, else a child forked now; retried once if that child
-        died before it took the request (nothing of the learner's ran, so that is no verdict). A request of
-        several runs, with two spares set up and waiting, is split between them (see `_run_split`)."""
-        if self.split:
-            split = self._run_split(header, blob)
-            if split is not None:
-                return split
+        died before it took the request (nothing of the learner's ran, so that is no verdict)."""
         frame = encode_frame(header, blob)
         limit = float(header["timeout"]) * max(1, len(run_specs(header))) + GRACE_S
         for attempt in (1, 2):
@@ -179,45 +172,6 @@ class SparePool:
                 return reply, payload
             self.settle()
         raise AssertionError("unreachable")
-
-    def _run_split(self, header: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes] | None:
-        """The first run in one ready spare and the others in another, side by side: a check's three runs
-        take the time of the longest part, not of all three. None when it cannot be done (fewer than two
-        spares waiting, or a child that died before it took its part: then the whole request runs again in one).
-
-        The reply holds each child's reply under "parts", with its frame's size and run count; the payload is
-        the frames end to end."""
-        runs = header.get("runs")
-        if not isinstance(runs, list) or len(runs) < 2:
-            return None
-        ready = [spare for spare in self.spares if spare.generation == self.generation and spare.alive() and spare.poll_ready()]
-        if len(ready) < 2:
-            return None
-        pair = ready[:2]
-        self.spares = [spare for spare in self.spares if spare not in pair]
-        timeout = float(header["timeout"])
-        first = [runs[0]]
-        needs_blob = any(entry.get("extra") or entry.get("inject") for entry in first if isinstance(entry, dict))
-        handovers = [
-            Handover(pair[0], encode_frame({**header, "runs": first}, blob if needs_blob else b""), timeout + GRACE_S, _ZYGOTE_FDS),
-            Handover(pair[1], encode_frame({**header, "runs": runs[1:], "first_index": 1}, blob), timeout * (len(runs) - 1) + GRACE_S, _ZYGOTE_FDS),
-        ]
-        drive(handovers, self.watch_fd)
-        parts = [handover.finish() for handover in handovers]
-        self._ran.extend(pair)
-        if any(unread for _, _, unread in parts):
-            self.settle()
-            return None
-        for reply, _, _ in parts:
-            reply["child"]["spare"] = True
-        reply = {
-            "status": "split",
-            "parts": [reply for reply, _, _ in parts],
-            "sizes": [len(payload) for _, payload, _ in parts],
-            "counts": [1, len(runs) - 1],
-            "child": parts[0][0]["child"],
-        }
-        return reply, b"".join(payload for _, payload, _ in parts)
 
     def settle(self) -> None:
         """After a run's reply has gone: end the trees of the children that ran, and every orphan."""
