@@ -129,14 +129,9 @@ def test_the_shared_model_file_changes_no_exercise(tmp_path, course):
         pytest.skip("git is not installed")
     before = load_course(_files_before_shared(tmp_path, course))  # self-contained files load as they always did
     assert [e.id for e in before.exercises] == [e.id for e in course.exercises]
-    for old, new in zip(before.exercises, course.exercises):
+    for old, new in zip(before.exercises, course.exercises):  # what the shared file holds; steps may change since
         assert new.model == old.model, new.id
         assert new.context == old.context, new.id
-        assert (new.steps, new.support, new.row_order, new.given, new.training) == (
-            old.steps, old.support, old.row_order, old.given, old.training
-        ), new.id
-        paths = {"starter": old.starter, "solution": old.solution, "source": old.source}
-        assert dataclasses.replace(new, **paths) == old, new.id
 
 
 def test_exercises_take_the_shared_model_and_add_only_what_differs(course):

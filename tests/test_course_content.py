@@ -75,9 +75,10 @@ def answer_namespace(exercise: Exercise, step: Step, ctx: Context) -> dict[str, 
 
 
 def mistake_namespace(exercise: Exercise, ctx: Context) -> dict[str, Any]:
-    """What a mistake's expr sees (the diagnosis contract): the forward pass, `given`, every step's right answer."""
+    """What a mistake's expr sees (the diagnosis contract): the forward pass, `given`, every row's right answer
+    (exercise 4's supporting rows included)."""
     ns = _base(ctx)
-    ns.update({s.name: ctx.reference[s.name].clone() for s in exercise.steps})
+    ns.update({s.name: ctx.reference[s.name].clone() for s in exercise.rows})
     return ns
 
 
