@@ -158,10 +158,12 @@ class SparePool:
         while contexts and len(self.spares) < self.wanted:
             self.spares.append(Spare.fork(contexts, self.generation))
 
-    def run(self, header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], bytes]:
+    def run(
+        self, header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any]], frame: bytes = b""
+    ) -> tuple[dict[str, Any], bytes]:
         """One run request: to the oldest live spare, else a child forked now; retried once if that child
         died before it took the request (nothing of the learner's ran, so that is no verdict)."""
-        frame = encode_frame(header, blob)
+        frame = frame or encode_frame(header, blob)  # the request as it came, when the caller kept it
         limit = float(header["timeout"]) * max(1, len(run_specs(header))) + GRACE_S
         for attempt in (1, 2):
             spare, waiting = self._take(contexts)

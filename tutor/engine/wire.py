@@ -79,6 +79,12 @@ def _read_exact(stream: IO[bytes], size: int) -> bytes:
 
 
 def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], bytes]:
+    header, blob, _ = read_frame_raw(stream)
+    return header, blob
+
+
+def read_frame_raw(stream: IO[bytes]) -> tuple[dict[str, Any], bytes, bytes]:
+    """read_frame, and the frame's bytes as they came (to pass on unchanged, without encoding it again)."""
     prefix = stream.read(12)
     if not prefix:
         raise EOFError
@@ -87,7 +93,9 @@ def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], bytes]:
     head_len, blob_len = struct.unpack(">IQ", prefix)
     if head_len > MAX_HEADER or blob_len > MAX_BLOB:
         raise WireError("frame too large")
-    return decode_frame_parts(_read_exact(stream, head_len), _read_exact(stream, blob_len))
+    head, blob = _read_exact(stream, head_len), _read_exact(stream, blob_len)
+    header, blob = decode_frame_parts(head, blob)
+    return header, blob, b"".join((prefix, head, blob))
 
 
 def decode_frame(data: bytes) -> tuple[dict[str, Any], bytes]:

@@ -22,7 +22,7 @@ from tutor.engine.child import run_specs
 from tutor.engine.reaper import become_subreaper
 from tutor.engine.handover import TutorGone
 from tutor.engine.spare import SparePool
-from tutor.engine.wire import read_frame, unpack_tensors, widen_pipe, write_frame
+from tutor.engine.wire import read_frame_raw, unpack_tensors, widen_pipe, write_frame
 
 # How long the zygote waits, after a run, for another request before it forks new spares.
 REFILL_AFTER_S = 0.05
@@ -51,23 +51,27 @@ def main() -> None:
                     refill_at = None
                     continue
             try:
-                header, blob = read_frame(inbox)
+                header, blob, raw = read_frame_raw(inbox)
             except EOFError:
                 return
             try:
-                if serve(header, blob, contexts, spares, outbox) and refill_at is None:
+                if serve(header, blob, contexts, spares, outbox, raw) and refill_at is None:
                     refill_at = time.monotonic() + REFILL_AFTER_S
             except TutorGone:  # the tutor died mid-check: the child's tree is gone, and so is this process
                 return
             # A spare forked later copies this process: it must not hold the request just served (the
             # last check's batch and injected gradients), so nothing here refers to it any more.
-            del header, blob
+            del header, blob, raw
     finally:
         spares.close()
 
 
-def serve(header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any]], spares: SparePool, outbox: IO[bytes]) -> bool:
-    """Answer one request; True when it changed the contexts or used up a spare."""
+def serve(
+    header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any]], spares: SparePool, outbox: IO[bytes],
+    raw: bytes = b"",
+) -> bool:
+    """Answer one request (`raw`: its frame as it came, passed on to a child unchanged); True when it changed
+    the contexts or used up a spare."""
     op = header.get("op")
     if op == "context":
         contexts[header["key"]] = {
@@ -85,7 +89,7 @@ def serve(header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any
         if missing:
             write_frame(outbox, {"status": "unknown-context", "keys": missing})
             return False
-        reply, payload = spares.run(header, blob, contexts)
+        reply, payload = spares.run(header, blob, contexts, raw)
         write_frame(outbox, reply, payload)
         spares.settle()  # the child's tree and any orphan: after the reply, while the tutor judges
         return True
