@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import LEARNER_FILES, run_cli
 from tutor.engine.autograd_use import find_autograd_use
-from tutor.training import Progress, train_exercise
+from tutor.training.events import Progress
+from tutor.training.session import train_exercise
 
 # every row the reference solution computes, in the order of a backward pass
 ROWS = ["dlogits", "dh", "dW2", "db2", "dhpreact", "dbngain", "dbnbias", "dhprebn", "dembcat", "dW1", "db1", "demb", "dC"]

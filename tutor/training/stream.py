@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     from tutor.course import load_course
     from tutor.engine.check import CheckerError
     from tutor.engine.data import DataError
-    from tutor.training import train_exercise
+    from tutor.training.session import train_exercise
 
     course = load_course()
     exercise = course.find(args.exercise)

@@ -62,7 +62,7 @@ class TutorApp(App):
         self.workspace = workspace
         self.checker = checker
         if trainer is None:
-            from tutor.training_client import TrainingClient
+            from tutor.training.client import TrainingClient
 
             trainer = TrainingClient()
         self.trainer = trainer
@@ -199,7 +199,7 @@ def make_app(
 
         checker = CheckClient(data=data, device=device, timeout=timeout, log_path=ws.state_dir / "service.log")
     if trainer is None:
-        from tutor.training_client import TrainingClient
+        from tutor.training.client import TrainingClient
 
         trainer = TrainingClient(data=data, device=device, timeout=timeout, log_path=ws.state_dir / "training.log")
     return TutorApp(course, ws, store, checker, trainer=trainer, watch=watch, notices=notices)

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ProgressBar, Static
 
-from tutor.training_client import FINAL
+from tutor.training.client import FINAL
 from tutor.ui.widgets.banner import ERROR_WORDS, error_excerpt
 from tutor.ui.widgets.loss_plot import LossPlot
 from tutor.ui.widgets.step_table import PASSING, fmt_shape, status_text
