@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from tutor.verdicts import PASSING as PASSING_STATUSES
+from tutor.reports.check import PASSING as PASSING_STATUSES
 from tutor.workspace import MARKER, backup_path
 
 VERSION = 1

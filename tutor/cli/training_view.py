@@ -8,8 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tutor.render import check_table
-from tutor.training.events import Event, GradCheckStep, PhaseStarted, TrainingResult
-from tutor.training.events import Progress as TrainingProgress
+from tutor.reports.training import Event, GradCheckStep, PhaseStarted, ProgressEvent, TrainingResult
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -64,7 +63,7 @@ class TrainingView:
                 label = "yours" if event.who == "learner" else "autograd"
                 self.lossi[event.who] = []
                 self.tasks[event.who] = self.progress.add_task(label, total=event.steps, rate="", eta="--:--", loss="", spark="")
-        elif isinstance(event, TrainingProgress):
+        elif isinstance(event, ProgressEvent):
             history = self.lossi.setdefault(event.who, [])
             history.extend(event.lossi)
             if event.who in self.tasks:

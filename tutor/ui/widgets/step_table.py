@@ -10,7 +10,7 @@ from textual.geometry import Region, Spacing
 from textual.widgets import DataTable
 
 from tutor.course.model import Exercise
-from tutor.verdicts import PASSING, STATUS_STYLE, fmt_shape
+from tutor.reports.check import PASSING, STATUS_STYLE, fmt_shape
 
 __all__ = ["PASSING", "StepTable", "first_failing_root", "fmt_shape", "status_text"]
 
