@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from tutor.reports.check import PASSING as PASSING_STATUSES
+from tutor.reports.check import CheckReport
 from tutor.workspace import MARKER, backup_path
 
 VERSION = 1
@@ -337,54 +337,34 @@ class ProgressStore:
             return self._read(may_move=locked is not None)
 
     def exercise_state(self, exercise_id: str) -> dict[str, Any]:
-        return self.load()["exercises"].get(exercise_id) or fresh_exercise()
+        return exercise_of(self.load(), exercise_id)
 
     def hints_revealed(self, exercise_id: str, step: str) -> int:
-        return self.exercise_state(exercise_id)["steps"].get(step, fresh_step())["hints"]
+        return hints_of(self.load(), exercise_id, step)
 
     def current(self) -> tuple[str | None, str | None]:
-        current = self.load()["current"]
-        return current["exercise"], current["step"]
+        return current_of(self.load())
 
     # ---- changing ------------------------------------------------------------------------------------------
 
-    def record_check(self, exercise_id: str, report: dict[str, Any]) -> dict[str, Any]:
-        """Count one check (report = CheckReport.to_json()); passes are kept even when a later check fails."""
+    def record_check(self, exercise_id: str, report: CheckReport) -> dict[str, Any]:
+        """Count one check; passes are kept even when a later check fails."""
 
-        def apply(state: dict[str, Any]) -> dict[str, Any]:
-            apply_check(state, exercise_id, report, now_iso())
-            return copy.deepcopy(state)
-
-        return self._mutate(apply)
+        return self._mutate(lambda state: record_check(state, exercise_id, report))
 
     def reveal_hint(self, exercise_id: str, step: str, total: int) -> int:
         """Reveal one more hint of the step (never more than total); returns how many are revealed now."""
-
-        def apply(state: dict[str, Any]) -> int:
-            record = step_record(state, exercise_id, step)
-            record["hints"] = max(0, min(total, record["hints"] + 1))
-            return record["hints"]
-
         revealed = self.hints_revealed(exercise_id, step)
         if revealed >= total:  # nothing to change: spare the write
             return max(0, total)
-        return self._mutate(apply)
+        return self._mutate(lambda state: reveal_hint(state, exercise_id, step, total))
 
     def set_current(self, exercise_id: str, step: str | None) -> None:
-        def apply(state: dict[str, Any]) -> None:
-            state["current"] = {"exercise": exercise_id, "step": step}
-
-        self._mutate(apply)
+        self._mutate(lambda state: set_current(state, exercise_id, step))
 
     def reset_exercise(self, exercise_id: str) -> None:
         """Forget everything about one exercise (its checks, passes and hints)."""
-
-        def apply(state: dict[str, Any]) -> None:
-            state["exercises"].pop(exercise_id, None)
-            if state["current"]["exercise"] == exercise_id:
-                state["current"]["step"] = None
-
-        self._mutate(apply)
+        self._mutate(lambda state: reset_exercise(state, exercise_id))
 
     # ---- the file ------------------------------------------------------------------------------------------
 
@@ -606,22 +586,56 @@ def _mark_pass(record: dict[str, Any], passed: bool, when: str) -> None:
         record["passed"], record["first_passed_at"] = True, when
 
 
-def apply_check(state: dict[str, Any], exercise_id: str, report: dict[str, Any], when: str) -> None:
+def apply_check(state: dict[str, Any], exercise_id: str, report: CheckReport, when: str) -> None:
     """Count one check in state; a step passes when its tensor passes, and stays passed in the record."""
-    errored = bool(report.get("error"))
+    errored = report.error is not None
     exercise = exercise_record(state, exercise_id)
     exercise["attempts"] += 1
-    status: ExerciseStatus = "passed" if report.get("passed") is True else "error" if errored else "failed"
+    status: ExerciseStatus = "passed" if report.passed else "error" if errored else "failed"
     exercise["last_status"] = status
     exercise["last_checked_at"] = when
     _mark_pass(exercise, status == "passed", when)
-    for tensor in report.get("tensors") or ():
-        name = tensor.get("name") if isinstance(tensor, dict) else None
-        if not isinstance(name, str) or tensor.get("support"):  # supporting rows are not steps
-            continue
-        step = step_record(state, exercise_id, name)
+    for tensor in report.required:  # supporting rows are not steps
+        step = step_record(state, exercise_id, tensor.name)
         step["attempts"] += 1
-        passed = tensor.get("status") in PASSING_STATUSES
         # A gradient the file never reached because it crashed is an error, not a wrong answer.
-        step["last_status"] = "passed" if passed else "error" if errored and tensor.get("status") == "missing" else "failed"
-        _mark_pass(step, passed, when)
+        step["last_status"] = "passed" if tensor.passed else "error" if errored and tensor.status == "missing" else "failed"
+        _mark_pass(step, tensor.passed, when)
+
+
+# ---- reading and changing a state: the store's methods, on a state in memory ----------------------------------
+
+
+def exercise_of(state: dict[str, Any], exercise_id: str) -> dict[str, Any]:
+    """The exercise's record, or the empty one (not added to state)."""
+    return state["exercises"].get(exercise_id) or fresh_exercise()
+
+
+def hints_of(state: dict[str, Any], exercise_id: str, step: str) -> int:
+    return exercise_of(state, exercise_id)["steps"].get(step, fresh_step())["hints"]
+
+
+def current_of(state: dict[str, Any]) -> tuple[str | None, str | None]:
+    return state["current"]["exercise"], state["current"]["step"]
+
+
+def record_check(state: dict[str, Any], exercise_id: str, report: CheckReport) -> dict[str, Any]:
+    """Count one check now; returns a copy of the whole state."""
+    apply_check(state, exercise_id, report, now_iso())
+    return copy.deepcopy(state)
+
+
+def reveal_hint(state: dict[str, Any], exercise_id: str, step: str, total: int) -> int:
+    record = step_record(state, exercise_id, step)
+    record["hints"] = max(0, min(total, record["hints"] + 1))
+    return record["hints"]
+
+
+def set_current(state: dict[str, Any], exercise_id: str, step: str | None) -> None:
+    state["current"] = {"exercise": exercise_id, "step": step}
+
+
+def reset_exercise(state: dict[str, Any], exercise_id: str) -> None:
+    state["exercises"].pop(exercise_id, None)
+    if state["current"]["exercise"] == exercise_id:
+        state["current"]["step"] = None
