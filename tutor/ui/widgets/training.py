@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -27,18 +26,12 @@ from tutor.reports.training import (
     TrainingProblem,
     TrainingResult,
 )
+from tutor.training.view import PANEL, agreement, eta_text, results_table, samples_table
 from tutor.ui.widgets.banner import ERROR_WORDS, error_excerpt
 from tutor.ui.widgets.loss_plot import LossPlot
 from tutor.ui.widgets.step_table import status_text
 
 WHO = {"learner": "your gradients", "reference": "autograd"}
-
-
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(seconds + 0.5)
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _diff(value: float | None) -> str:
@@ -82,47 +75,6 @@ def failed_batch(checked: GradCheckStep) -> RenderableType:
         table.add_row(t.name, t.of or "", fmt_shape(t.expected_shape), fmt_shape(t.shape), _diff(t.max_abs_diff),
                       status_text(t))
     return Group(head, table)
-
-
-def results_table(result: TrainingResult) -> Table:
-    table = Table(title="After calibrating BatchNorm on the training set", title_justify="left", title_style="bold",
-                  box=box.SIMPLE_HEAD)
-    for column in ("model", "steps", "train loss", "val loss", "seconds", "steps/s"):
-        table.add_column(column, justify="left" if column == "model" else "right")
-    for label, trained in (("your gradients", result.learner), ("autograd", result.reference)):
-        if trained is None or not trained.loss:
-            continue
-        rate = f"{trained.steps / trained.seconds:,.0f}" if trained.seconds > 0 else "—"
-        table.add_row(label, f"{trained.steps:,}", f"{trained.loss['train']:.4f}", f"{trained.loss['val']:.4f}",
-                      f"{trained.seconds:.1f}", rate)
-    difference = result.difference
-    if difference:
-        table.add_row("difference", "", f"{difference['train']:.1e}", f"{difference['val']:.1e}", "", "", style="dim")
-    return table
-
-
-def samples_table(result: TrainingResult) -> Table:
-    """The 20 names of each model side by side, in two blocks of ten rows so they fit 80 columns."""
-    mine = result.learner.samples if result.learner else []
-    theirs = result.reference.samples if result.reference else []
-    blocks = 2 if len(mine) > 1 else 1
-    rows = -(-len(mine) // blocks)
-    table = Table(title="Samples (the lecture's seed)", title_justify="left", title_style="bold", box=None,
-                  padding=(0, 1), header_style="dim")
-    for _ in range(blocks):
-        table.add_column("#", justify="right", style="dim")
-        table.add_column("yours", no_wrap=True, overflow="ellipsis")
-        if theirs:
-            table.add_column("autograd", no_wrap=True, overflow="ellipsis")
-    for r in range(rows):
-        cells: list[str] = []
-        for i in range(r, r + blocks * rows, rows):
-            name = (mine[i] or "(empty)") if i < len(mine) else None
-            cells += [str(i + 1) if name is not None else "", name or ""]
-            if theirs:
-                cells.append(theirs[i] if name is not None and i < len(theirs) else "")
-        table.add_row(*cells)
-    return table
 
 
 def outcome(final: TrainingResult | TrainingProblem, path: Path) -> tuple[RenderableType, str]:
@@ -252,7 +204,7 @@ class TrainingPanel(VerticalScroll):
         history.extend(event.lossi)
         loss = f" · log10 loss {history[-1]:.3f}" if history else ""
         self.set_phase(f"Training with {WHO[who]}: {step:,} / {steps:,} steps · {event.steps_per_s:,.0f} steps/s · "
-                       f"ETA {_eta(event.eta_s)}{loss}")
+                       f"ETA {eta_text(event.eta_s)}{loss}")
         self.query_one(ProgressBar).update(total=steps, progress=step)
         # autograd's curve first, so the learner's draws over it where they coincide
         ordered = {name: self.lossi[name] for name in ("reference", "learner") if name in self.lossi}
@@ -270,13 +222,12 @@ class TrainingPanel(VerticalScroll):
             return
         learner = final.learner
         if learner is not None and "train" in learner.loss:
-            parts: list[RenderableType] = [results_table(final)]
-            difference = final.difference
-            if difference:
-                worst = max(difference.values())
-                parts.append(Text(f"Your model and autograd's agree within {worst:.1e} (train and val loss)."))
+            parts: list[RenderableType] = [results_table(final, PANEL)]
+            agreed = agreement(final)
+            if agreed:
+                parts.append(Text(agreed))
             self.show("#train-results", Group(*parts))
-            self.show("#train-samples", samples_table(final))
+            self.show("#train-samples", samples_table(final, PANEL))
         output = learner.output if learner is not None else ""
         if output.strip():
             printed = Text("your code printed (first lines):\n", style="dim")
