@@ -37,6 +37,8 @@ CORE_MODULES = [
     "tutor.reports.check",
     "tutor.reports.training",
     "tutor.progress",
+    "tutor.progress_state",
+    "tutor.journal",
     "tutor.notebook",
     "tutor.cell_source",
     "tutor.gradient_cmp",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, report_of, run_cli
-from tutor import progress
+from tutor import journal
 from tutor.cli import main
 from tutor.cli.learning import record_workspace_check
 from tutor.progress import ProgressStore
@@ -232,7 +232,7 @@ def test_a_read_only_workspace_warns_and_still_gives_the_hint(workspace, course,
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(progress.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(journal.tempfile, "mkstemp", read_only)
     assert main(["hint", "atomic", "dprobs", "--workspace", str(workspace)]) == 0
     out, err = capsys.readouterr()
     assert course.find("atomic").step("dprobs").hints[0] in out

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, report_of
-from tutor import progress
-from tutor.progress import ProgressStore, parse_state
+from tutor import journal, progress, progress_state
+from tutor.progress import ProgressStore
+from tutor.progress_state import parse_state
 from tutor.reports.check import LearnerError
 
 
@@ -226,12 +227,12 @@ KILL_CHILD = textwrap.dedent(
 def kill_during_writes(root: Path, mode: str, kills: int) -> tuple[list[int | None], int]:
     """Kill the writing child `kills` times; returns the attempts read after each kill (None: unreadable)."""
     rng = random.Random(1234)
-    big = progress.fresh_state()
+    big = progress_state.fresh_state()
     wrong = report_of({f"d{i}": "wrong" for i in range(26)})
     for ident in range(40):
-        progress.apply_check(big, f"ex{ident}", wrong, progress.now_iso())
+        progress_state.apply_check(big, f"ex{ident}", wrong, progress_state.now_iso())
     path = root / ".backprop-ninja" / "progress.json"
-    progress.write_atomically(path, json.dumps(big, indent=1))
+    journal.write_atomically(path, json.dumps(big, indent=1))
     seen, temps = [], 0
     for _ in range(kills):
         child = subprocess.Popen(
@@ -246,9 +247,9 @@ def kill_during_writes(root: Path, mode: str, kills: int) -> tuple[list[int | No
         temps += bool(temp_files(root))
         try:
             seen.append(on_disk(root)["exercises"].get("atomic", {}).get("attempts", 0))
-        except progress.ProgressFileError:
+        except progress_state.ProgressFileError:
             seen.append(None)
-            progress.write_atomically(path, json.dumps(big, indent=1))
+            journal.write_atomically(path, json.dumps(big, indent=1))
     return seen, temps
 
 
@@ -343,7 +344,7 @@ def test_a_read_only_workspace_keeps_progress_in_memory(root, monkeypatch):
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(progress.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(journal.tempfile, "mkstemp", read_only)
     store = ProgressStore(root)
     assert store.reveal_hint("atomic", "dprobs", 3) == 2
     assert store.warning and "Read-only file system" in store.warning and "in memory" in store.warning

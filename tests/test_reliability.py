@@ -171,13 +171,13 @@ def test_an_older_copy_put_back_is_caught_too(tmp_path):
 
 
 def test_a_write_cut_short_before_the_journal_caught_up_is_the_tutors_own(tmp_path, monkeypatch):
-    from tutor import progress
+    from tutor.journal import Journal
 
     store = ProgressStore(tmp_path)
     store.record_check("atomic", REPORT)
-    real_write = progress.Journal.write
+    real_write = Journal.write
     # kill -9 right after progress.json was replaced: the journal only knows the write was under way
-    monkeypatch.setattr(progress.Journal, "write", lambda self, text, pending: pending is not None and real_write(self, text, pending))
+    monkeypatch.setattr(Journal, "write", lambda self, text, pending: pending is not None and real_write(self, text, pending))
     store.record_check("cross-entropy", PASSED_CE)
     monkeypatch.undo()
     fresh = ProgressStore(tmp_path)

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from tests.ui_fakes import FakeChecker, FakeStore
 from tests.ui_helpers import plain, save, settle, tutor_app, wait_for
-from tutor import progress
+from tutor import progress_state
 from tutor.reports.check import TensorVerdict
 from tutor.ui.screens.exercise import ExerciseScreen
 from tutor.ui.screens.home import HomeScreen
@@ -114,7 +114,7 @@ async def test_a_refused_file_clears_the_rows_of_the_previous_check(course, tmp_
 
 async def test_home_says_failing_now_for_a_pass_broken_later(course, tmp_path):
     store = FakeStore()
-    ex = progress.exercise_record(store.data, "cross-entropy")
+    ex = progress_state.exercise_record(store.data, "cross-entropy")
     ex.update(passed=True, attempts=3, last_status="failed")
     app = tutor_app(course, tmp_path, store=store, checker=FakeChecker(course))
     async with app.run_test(size=SIZE) as pilot:

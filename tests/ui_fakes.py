@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tutor import progress
+from tutor import progress_state
 from tutor.course.model import Course
 from tutor.reports.check import CheckReply, CheckReport, LearnerError, TensorVerdict
 from tutor.reports.training import GradCheckStep, PhaseStarted, ProgressEvent, Trained, TrainingResult, Who
@@ -21,31 +21,31 @@ class FakeStore:
 
     def __init__(self, warning: str | None = None) -> None:
         self.warning = warning
-        self.data: dict[str, Any] = progress.fresh_state()
+        self.data: dict[str, Any] = progress_state.fresh_state()
 
     def load(self) -> dict[str, Any]:
         return self.data
 
     def record_check(self, exercise_id: str, report: CheckReport) -> dict[str, Any]:
-        return progress.record_check(self.data, exercise_id, report)
+        return progress_state.record_check(self.data, exercise_id, report)
 
     def reveal_hint(self, exercise_id: str, step: str, total: int) -> int:
-        return progress.reveal_hint(self.data, exercise_id, step, total)
+        return progress_state.reveal_hint(self.data, exercise_id, step, total)
 
     def hints_revealed(self, exercise_id: str, step: str) -> int:
-        return progress.hints_of(self.data, exercise_id, step)
+        return progress_state.hints_of(self.data, exercise_id, step)
 
     def set_current(self, exercise_id: str, step: str | None) -> None:
-        progress.set_current(self.data, exercise_id, step)
+        progress_state.set_current(self.data, exercise_id, step)
 
     def current(self) -> tuple[str | None, str | None]:
-        return progress.current_of(self.data)
+        return progress_state.current_of(self.data)
 
     def reset_exercise(self, exercise_id: str) -> None:
-        progress.reset_exercise(self.data, exercise_id)
+        progress_state.reset_exercise(self.data, exercise_id)
 
     def exercise_state(self, exercise_id: str) -> dict[str, Any]:
-        return progress.exercise_of(self.data, exercise_id)
+        return progress_state.exercise_of(self.data, exercise_id)
 
 
 class FakeChecker:

@@ -12,7 +12,8 @@ from typing import Any
 from tutor.cli.common import EXIT_FAIL, EXIT_PASS, UsageError, add_workspace_option, console, find_exercise
 from tutor.course import Course, Exercise
 from tutor.course.model import Step
-from tutor.progress import ProgressBusy, ProgressStore, fresh_exercise
+from tutor.progress import ProgressBusy, ProgressStore
+from tutor.progress_state import fresh_exercise
 from tutor.reports.check import CheckReport
 from tutor.workspace import Workspace, WorkspaceError, resolve_workspace
 

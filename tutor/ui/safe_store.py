@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tutor.progress import fresh_exercise
+from tutor.progress_state import fresh_exercise
 from tutor.reports.check import CheckReport
 
 # How long the screen waits for a store call before it moves on (a healthy call takes a few ms).
