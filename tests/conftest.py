@@ -15,10 +15,17 @@ import pytest
 warnings.filterwarnings("ignore", message=".*Failed to initialize NumPy.*")
 
 from tutor.course import load_course  # noqa: E402
+from tutor.reports.check import CheckReport, LearnerError, Status, TensorVerdict  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LEARNER_FILES = Path(__file__).resolve().parent / "learner_files"
 LECTURE_NAMES = ROOT.parent / "shared" / "data" / "names.txt"
+
+
+def report_of(statuses: dict[str, Status], error: LearnerError | None = None, exercise: str = "atomic") -> CheckReport:
+    """A check's report with one row per gradient name and its status (what the progress store counts)."""
+    tensors = [TensorVerdict(name, name[1:], status, (), ()) for name, status in statuses.items()]
+    return CheckReport(exercise, "cpu", 0.0, tensors, error)
 
 
 def cuda_available() -> bool:

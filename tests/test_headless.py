@@ -32,10 +32,13 @@ CORE_MODULES = [
     "tutor.training",
     "tutor.training.worker",
     "tutor.training.stream",
-    "tutor.training_client",
+    "tutor.training.client",
     "tutor.workspace",
-    "tutor.verdicts",
+    "tutor.reports.check",
+    "tutor.reports.training",
     "tutor.progress",
+    "tutor.progress_state",
+    "tutor.journal",
     "tutor.notebook",
     "tutor.cell_source",
     "tutor.gradient_cmp",
@@ -52,7 +55,7 @@ def test_core_module_imports_no_ui(module):
 def test_check_client_does_not_import_torch():
     # The TUI holds a CheckClient and a TrainingClient; torch must load in their processes, or the first
     # paint waits for it.
-    code = ("import sys, tutor.engine.client, tutor.training_client, tutor.ui.app, tutor.ui.widgets.training; "
+    code = ("import sys, tutor.engine.client, tutor.training.client, tutor.ui.app, tutor.ui.widgets.training; "
             "sys.exit('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

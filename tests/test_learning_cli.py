@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
-from tutor import progress
+from tests.conftest import ROOT, report_of, run_cli
+from tutor import journal
 from tutor.cli import main
 from tutor.cli.learning import record_workspace_check
 from tutor.progress import ProgressStore
@@ -134,7 +134,7 @@ def test_check_counts_the_workspace_file_and_warns_about_a_corrupt_progress_file
 
 def check_in_workspace(checker, workspace: Path, exercise, path: Path) -> None:
     """What `check` does after judging: count it when it judged the workspace's own file."""
-    report = checker.check(exercise, path).to_json()
+    report = checker.check(exercise, path)
     record_workspace_check(argparse.Namespace(workspace=str(workspace)), exercise, path, report)
 
 
@@ -174,7 +174,7 @@ def test_progress_shows_every_exercise_and_its_json_is_the_file(workspace, cours
     store = ProgressStore(workspace)
     store.reveal_hint("atomic", "dcounts", 3)
     store.reveal_hint("atomic", "dprobs", 3)
-    store.record_check("atomic", {"passed": False, "error": None, "tensors": [{"name": "dlogprobs", "status": "exact"}]})
+    store.record_check("atomic", report_of({"dlogprobs": "exact", "dprobs": "wrong"}))
     store.set_current("atomic", "dprobs")
     table = run_cli("progress", "--workspace", str(workspace))
     assert table.returncode == 0
@@ -232,7 +232,7 @@ def test_a_read_only_workspace_warns_and_still_gives_the_hint(workspace, course,
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(progress.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(journal.tempfile, "mkstemp", read_only)
     assert main(["hint", "atomic", "dprobs", "--workspace", str(workspace)]) == 0
     out, err = capsys.readouterr()
     assert course.find("atomic").step("dprobs").hints[0] in out

@@ -215,7 +215,7 @@ async def test_edit_and_train_use_the_notebook(course, tmp_path, monkeypatch):
 
 
 def test_training_from_a_notebook_places_an_error_at_its_cell_and_line(course, tmp_path):
-    from tutor.training import train_exercise
+    from tutor.training.session import train_exercise
 
     backward = answer_lines("training.py")
     backward.insert(1, "dlogits = dlogits * undefined_name")

@@ -17,16 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tutor import progress
-from tutor.progress import ProgressStore, parse_state
-
-
-def report(passed_steps: dict[str, str], error: dict | None = None) -> dict:
-    """A CheckReport.to_json()-shaped dict: step name -> tensor status."""
-    tensors = [{"name": name, "of": name[1:], "status": status} for name, status in passed_steps.items()]
-    passed = error is None and all(t["status"] in ("exact", "close") for t in tensors)
-    return {"exercise": "atomic", "passed": passed, "error": error, "tensors": tensors}
+from tests.conftest import ROOT, report_of
+from tutor import journal, progress, progress_state
+from tutor.progress import ProgressStore
+from tutor.progress_state import parse_state
+from tutor.reports.check import LearnerError
 
 
 @pytest.fixture
@@ -57,18 +52,18 @@ def test_an_empty_workspace_has_a_fresh_state_and_reading_writes_nothing(root):
 
 def test_a_pass_is_kept_when_the_step_is_edited_back_to_wrong(root):
     store = ProgressStore(root)
-    store.record_check("atomic", report({"dlogprobs": "wrong", "dprobs": "missing"}))
+    store.record_check("atomic", report_of({"dlogprobs": "wrong", "dprobs": "missing"}))
     first = store.exercise_state("atomic")
     assert first["passed"] is False and first["attempts"] == 1 and first["last_status"] == "failed"
     assert first["steps"]["dlogprobs"]["last_status"] == "failed" and not first["steps"]["dlogprobs"]["passed"]
 
-    snapshot = store.record_check("atomic", report({"dlogprobs": "exact", "dprobs": "close"}))
+    snapshot = store.record_check("atomic", report_of({"dlogprobs": "exact", "dprobs": "close"}))
     passed = snapshot["exercises"]["atomic"]
     assert passed["passed"] is True and passed["last_status"] == "passed" and passed["first_passed_at"]
     assert passed["steps"]["dprobs"]["passed"] and passed["steps"]["dprobs"]["first_passed_at"]
 
     later = {**passed["steps"]["dprobs"]}
-    store.record_check("atomic", report({"dlogprobs": "exact", "dprobs": "wrong"}))
+    store.record_check("atomic", report_of({"dlogprobs": "exact", "dprobs": "wrong"}))
     again = ProgressStore(root).exercise_state("atomic")  # a second tutor reads the same
     assert again["attempts"] == 3 and again["last_status"] == "failed"
     assert again["passed"] is True and again["first_passed_at"] == passed["first_passed_at"]
@@ -80,8 +75,8 @@ def test_a_pass_is_kept_when_the_step_is_edited_back_to_wrong(root):
 
 def test_a_crash_marks_unreached_steps_as_error(root):
     store = ProgressStore(root)
-    crash = {"kind": "exception", "message": "NameError", "line": 5}
-    state = store.record_check("atomic", report({"dlogprobs": "exact", "dprobs": "missing"}, error=crash))
+    crash = LearnerError("exception", "NameError", 5)
+    state = store.record_check("atomic", report_of({"dlogprobs": "exact", "dprobs": "missing"}, error=crash))
     atomic = state["exercises"]["atomic"]
     assert atomic["last_status"] == "error" and not atomic["passed"]
     assert atomic["steps"]["dlogprobs"]["last_status"] == "passed" and atomic["steps"]["dlogprobs"]["passed"]
@@ -100,7 +95,7 @@ def test_current_and_reset(root):
     store = ProgressStore(root)
     store.set_current("atomic", "dcounts")
     assert ProgressStore(root).current() == ("atomic", "dcounts")
-    store.record_check("atomic", report({"dlogprobs": "exact"}))
+    store.record_check("atomic", report_of({"dlogprobs": "exact"}))
     store.reveal_hint("batchnorm", "dhprebn", 3)
     store.reset_exercise("atomic")
     assert store.exercise_state("atomic")["attempts"] == 0
@@ -207,6 +202,7 @@ KILL_CHILD = textwrap.dedent(
     from pathlib import Path
     from tutor import progress
     from tutor.progress import ProgressStore
+    from tutor.reports.check import CheckReport, TensorVerdict
 
     real_fsync = os.fsync
     def slow_fsync(fd):
@@ -223,7 +219,7 @@ KILL_CHILD = textwrap.dedent(
     store = ProgressStore(Path(sys.argv[1]))
     print("ready", flush=True)
     while True:
-        store.record_check("atomic", {"passed": False, "error": None, "tensors": [{"name": "dprobs", "status": "exact"}]})
+        store.record_check("atomic", CheckReport("atomic", "cpu", 0.0, [TensorVerdict("dprobs", "probs", "exact", (), ())]))
     """
 )
 
@@ -231,12 +227,12 @@ KILL_CHILD = textwrap.dedent(
 def kill_during_writes(root: Path, mode: str, kills: int) -> tuple[list[int | None], int]:
     """Kill the writing child `kills` times; returns the attempts read after each kill (None: unreadable)."""
     rng = random.Random(1234)
-    big = progress.fresh_state()
-    wrong = {"passed": False, "error": None, "tensors": [{"name": f"d{i}", "status": "wrong"} for i in range(26)]}
+    big = progress_state.fresh_state()
+    wrong = report_of({f"d{i}": "wrong" for i in range(26)})
     for ident in range(40):
-        progress.apply_check(big, f"ex{ident}", wrong, progress.now_iso())
+        progress_state.apply_check(big, f"ex{ident}", wrong, progress_state.now_iso())
     path = root / ".backprop-ninja" / "progress.json"
-    progress.write_atomically(path, json.dumps(big, indent=1))
+    journal.write_atomically(path, json.dumps(big, indent=1))
     seen, temps = [], 0
     for _ in range(kills):
         child = subprocess.Popen(
@@ -251,9 +247,9 @@ def kill_during_writes(root: Path, mode: str, kills: int) -> tuple[list[int | No
         temps += bool(temp_files(root))
         try:
             seen.append(on_disk(root)["exercises"].get("atomic", {}).get("attempts", 0))
-        except progress.ProgressFileError:
+        except progress_state.ProgressFileError:
             seen.append(None)
-            progress.write_atomically(path, json.dumps(big, indent=1))
+            journal.write_atomically(path, json.dumps(big, indent=1))
     return seen, temps
 
 
@@ -276,8 +272,8 @@ def test_two_stores_never_write_a_stale_copy(root):
     first.load()
     second.reveal_hint("atomic", "dprobs", 3)
     first.reveal_hint("atomic", "dcounts", 3)
-    second.record_check("atomic", report({"dlogprobs": "exact"}))
-    first.record_check("atomic", report({"dlogprobs": "wrong"}))
+    second.record_check("atomic", report_of({"dlogprobs": "exact"}))
+    first.record_check("atomic", report_of({"dlogprobs": "wrong"}))
     state = ProgressStore(root).exercise_state("atomic")
     assert state["steps"]["dprobs"]["hints"] == 1 and state["steps"]["dcounts"]["hints"] == 1
     assert state["attempts"] == 2 and state["steps"]["dlogprobs"]["passed"]
@@ -301,9 +297,10 @@ CONCURRENT_CHILD = textwrap.dedent(
     import sys
     from pathlib import Path
     from tutor.progress import ProgressStore
+    from tutor.reports.check import CheckReport, TensorVerdict
     store = ProgressStore(Path(sys.argv[1]))
     for _ in range(int(sys.argv[3])):
-        store.record_check("atomic", {"passed": False, "error": None, "tensors": [{"name": "dprobs", "status": "wrong"}]})
+        store.record_check("atomic", CheckReport("atomic", "cpu", 0.0, [TensorVerdict("dprobs", "probs", "wrong", (), ())]))
         store.reveal_hint("atomic", sys.argv[2], 1000)
     """
 )
@@ -330,7 +327,7 @@ def test_two_threads_keep_each_others_updates(root):
 
     def work(store):
         for _ in range(30):
-            store.record_check("atomic", report({"dprobs": "wrong"}))
+            store.record_check("atomic", report_of({"dprobs": "wrong"}))
 
     threads = [threading.Thread(target=work, args=(store,)) for store in stores]
     for thread in threads:
@@ -347,11 +344,11 @@ def test_a_read_only_workspace_keeps_progress_in_memory(root, monkeypatch):
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(progress.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(journal.tempfile, "mkstemp", read_only)
     store = ProgressStore(root)
     assert store.reveal_hint("atomic", "dprobs", 3) == 2
     assert store.warning and "Read-only file system" in store.warning and "in memory" in store.warning
-    store.record_check("atomic", report({"dprobs": "exact"}))
+    store.record_check("atomic", report_of({"dprobs": "exact"}))
     assert store.hints_revealed("atomic", "dprobs") == 2
     assert store.exercise_state("atomic")["steps"]["dprobs"]["passed"]
     assert (root / ".backprop-ninja" / "progress.json").read_bytes() == before

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LEARNER_FILES, ROOT, run_cli
+from tests.conftest import LEARNER_FILES, ROOT, report_of, run_cli
 from tests.ui_fakes import FakeChecker, FakeTrainer
 from tests.ui_helpers import settle, workspace
 from tutor.progress import ProgressBusy, ProgressStore
@@ -45,8 +45,7 @@ class LockHolder:
         self.proc.wait()
 
 
-REPORT = {"passed": False, "error": None, "tensors": [{"name": "dlogprobs", "status": "exact"},
-                                                        {"name": "dprobs", "status": "wrong"}]}
+REPORT = report_of({"dlogprobs": "exact", "dprobs": "wrong"})
 
 
 # ---- the lock ------------------------------------------------------------------------------------------------
@@ -105,7 +104,7 @@ async def test_the_tutor_quits_at_once_while_the_lock_is_held(course, tmp_path):
 def test_an_overwritten_progress_file_is_recovered_with_every_pass(tmp_path):
     store = ProgressStore(tmp_path)
     store.record_check("atomic", REPORT)
-    store.record_check("cross-entropy", {"passed": True, "error": None, "tensors": [{"name": "dlogits", "status": "close"}]})
+    store.record_check("cross-entropy", PASSED_CE)
     (tmp_path / ".backprop-ninja" / "progress.json").write_text("not progress any more")
     fresh = ProgressStore(tmp_path)
     state = fresh.load()
@@ -125,7 +124,7 @@ def test_learner_code_that_overwrites_progress_loses_no_pass(checker, atomic, tm
     assert ProgressStore(tmp_path).exercise_state("atomic")["steps"]["dlogprobs"]["passed"]
 
 
-PASSED_CE = {"passed": True, "error": None, "tensors": [{"name": "dlogits", "status": "close"}]}
+PASSED_CE = report_of({"dlogits": "close"}, exercise="cross-entropy")
 
 
 def test_learner_code_that_forges_progress_and_its_copy_loses_no_pass(tmp_path, capsys):
@@ -172,13 +171,13 @@ def test_an_older_copy_put_back_is_caught_too(tmp_path):
 
 
 def test_a_write_cut_short_before_the_journal_caught_up_is_the_tutors_own(tmp_path, monkeypatch):
-    from tutor import progress
+    from tutor.journal import Journal
 
     store = ProgressStore(tmp_path)
     store.record_check("atomic", REPORT)
-    real_write = progress.Journal.write
+    real_write = Journal.write
     # kill -9 right after progress.json was replaced: the journal only knows the write was under way
-    monkeypatch.setattr(progress.Journal, "write", lambda self, text, pending: pending is not None and real_write(self, text, pending))
+    monkeypatch.setattr(Journal, "write", lambda self, text, pending: pending is not None and real_write(self, text, pending))
     store.record_check("cross-entropy", PASSED_CE)
     monkeypatch.undo()
     fresh = ProgressStore(tmp_path)

@@ -24,8 +24,8 @@ def workspace(tmp_path: Path) -> Path:
 def pass_in_workspace(checker, workspace: Path, exercise) -> None:
     mine = workspace / exercise.file_name
     mine.write_text(exercise.solution.read_text())
-    report = checker.check(exercise, mine).to_json()
-    assert report["passed"]
+    report = checker.check(exercise, mine)
+    assert report.passed
     record_workspace_check(argparse.Namespace(workspace=str(workspace)), exercise, mine, report)
 
 

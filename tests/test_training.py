@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import LEARNER_FILES, run_cli
 from tutor.engine.autograd_use import find_autograd_use
-from tutor.training import Progress, train_exercise
+from tutor.reports.training import ProgressEvent
+from tutor.training.session import train_exercise
 
 # every row the reference solution computes, in the order of a backward pass
 ROWS = ["dlogits", "dh", "dW2", "db2", "dhpreact", "dbngain", "dbnbias", "dhprebn", "dembcat", "dW1", "db1", "demb", "dC"]
@@ -90,7 +91,7 @@ def test_reference_solution_trains_and_matches_autograd(course, training):
         assert abs(result.learner.loss[split] - result.reference.loss[split]) < 0.01
     assert len(result.learner.samples) == len(result.reference.samples) == training.training.sample_count
     assert all(isinstance(name, str) and "." not in name for name in result.learner.samples)
-    progress = [e for e in events if isinstance(e, Progress) and e.who == "learner"]
+    progress = [e for e in events if isinstance(e, ProgressEvent) and e.who == "learner"]
     assert progress[-1].step == steps and sum(len(e.lossi) for e in progress) == steps
     assert [e.phase for e in events if e.kind == "phase"] == ["grad-check", "train", "evaluate", "reference", "evaluate"]
 
@@ -115,7 +116,7 @@ def test_cancel_keeps_what_was_computed(course, training):
     cancel = threading.Event()
 
     def on_event(event):
-        if isinstance(event, Progress) and event.step >= 300:
+        if isinstance(event, ProgressEvent) and event.step >= 300:
             cancel.set()
 
     result = train_exercise(course, training, training.solution, steps=training.training.max_steps, on_event=on_event, cancel=cancel)

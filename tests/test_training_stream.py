@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.ui_fakes import FakeRun, FakeStore, FakeTrainer
 from tests.ui_helpers import plain, settle, tutor_app, wait_for
-from tutor.training_client import TrainingClient
+from tutor.training.client import TrainingClient
 from tutor.ui.widgets.training import TrainingPanel
 
 SOLUTION = ROOT / "solutions" / "training.py"

@@ -16,8 +16,9 @@ import torch
 from tests.test_diagnose import check_source, solution_with, verdict
 from tutor.engine.guard import AutogradUsed
 from tutor.engine.privacy import is_hidden
-from tutor.engine.sandbox import LearnerError, LearnerRun
+from tutor.engine.sandbox import LearnerRun
 from tutor.engine.wire import tensor_bytes
+from tutor.reports.check import LearnerError
 
 
 def failing(report) -> list[str]:

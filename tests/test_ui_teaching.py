@@ -4,8 +4,12 @@ after a pass, no stale rows after a refused file, "failing now" on the home scre
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.ui_fakes import FakeChecker, FakeStore
 from tests.ui_helpers import plain, save, settle, tutor_app, wait_for
+from tutor import progress_state
+from tutor.reports.check import TensorVerdict
 from tutor.ui.screens.exercise import ExerciseScreen
 from tutor.ui.screens.home import HomeScreen
 from tutor.ui.widgets.detail import DetailPane, step_detail
@@ -71,10 +75,10 @@ async def test_a_passed_step_shows_its_why(course, tmp_path):
 def test_a_passing_step_draws_no_noise_heatmap(course):
     step = course.find("atomic").step("dnorm_logits")
     grid = {"shape": [4, 6], "rows": 4, "cols": 6, "downsampled": False, "max": 1e-9, "cells": [[1e-9] * 6] * 4}
-    tensor = {"name": step.name, "status": "close", "expected_shape": [4, 6], "shape": [4, 6], "max_abs_diff": 1e-9}
+    tensor = TensorVerdict(step.name, step.of, "close", (4, 6), (4, 6), max_abs_diff=1e-9, close=True)
     text = plain(step_detail(step, tensor, {"diff": grid, "value": grid}, 0))
     assert "Where your" not in text and "Why" in text and "itself" in text
-    wrong = plain(step_detail(step, {**tensor, "status": "wrong"}, {"diff": grid, "value": grid}, 0))
+    wrong = plain(step_detail(step, replace(tensor, status="wrong", close=False), {"diff": grid, "value": grid}, 0))
     assert "Where your" in wrong and "Why" not in wrong
 
 
@@ -110,8 +114,8 @@ async def test_a_refused_file_clears_the_rows_of_the_previous_check(course, tmp_
 
 async def test_home_says_failing_now_for_a_pass_broken_later(course, tmp_path):
     store = FakeStore()
-    ex = store._ex("cross-entropy")
-    ex.update(passed=True, attempts=3, last_status="failing")
+    ex = progress_state.exercise_record(store.data, "cross-entropy")
+    ex.update(passed=True, attempts=3, last_status="failed")
     app = tutor_app(course, tmp_path, store=store, checker=FakeChecker(course))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -9,54 +9,43 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tutor import progress_state
 from tutor.course.model import Course
+from tutor.reports.check import CheckReply, CheckReport, LearnerError, TensorVerdict
+from tutor.reports.training import GradCheckStep, PhaseStarted, ProgressEvent, Trained, TrainingResult, Who
 
 
 class FakeStore:
-    """ProgressStore's interface, kept in a dict (shared between two app instances to test resuming)."""
+    """ProgressStore's interface on a state kept in memory and changed by the store's own functions (shared
+    between two app instances to test resuming)."""
 
     def __init__(self, warning: str | None = None) -> None:
         self.warning = warning
-        self.data: dict[str, Any] = {"current": [None, None], "exercises": {}}
+        self.data: dict[str, Any] = progress_state.fresh_state()
 
-    def load(self) -> dict:
+    def load(self) -> dict[str, Any]:
         return self.data
 
-    def _ex(self, exercise_id: str) -> dict:
-        return self.data["exercises"].setdefault(
-            exercise_id, {"passed": False, "first_passed_at": None, "attempts": 0, "last_status": None, "steps": {}, "hints": {}})
-
-    def record_check(self, exercise_id: str, report: dict) -> dict:
-        ex = self._ex(exercise_id)
-        ex["attempts"] += 1
-        ex["passed"] = ex["passed"] or bool(report["passed"])
-        ex["last_status"] = "passed" if report["passed"] else "failing"
-        for t in report["tensors"]:
-            step = ex["steps"].setdefault(t["name"], {"passed": False, "attempts": 0, "hints": 0, "last_status": None})
-            step["attempts"] += 1
-            step["passed"] = step["passed"] or t["status"] in ("exact", "close")
-            step["last_status"] = t["status"]
-        return ex
+    def record_check(self, exercise_id: str, report: CheckReport) -> dict[str, Any]:
+        return progress_state.record_check(self.data, exercise_id, report)
 
     def reveal_hint(self, exercise_id: str, step: str, total: int) -> int:
-        hints = self._ex(exercise_id)["hints"]
-        hints[step] = min(total, hints.get(step, 0) + 1)
-        return hints[step]
+        return progress_state.reveal_hint(self.data, exercise_id, step, total)
 
     def hints_revealed(self, exercise_id: str, step: str) -> int:
-        return self._ex(exercise_id)["hints"].get(step, 0)
+        return progress_state.hints_of(self.data, exercise_id, step)
 
     def set_current(self, exercise_id: str, step: str | None) -> None:
-        self.data["current"] = [exercise_id, step]
+        progress_state.set_current(self.data, exercise_id, step)
 
     def current(self) -> tuple[str | None, str | None]:
-        return tuple(self.data["current"])  # type: ignore[return-value]
+        return progress_state.current_of(self.data)
 
     def reset_exercise(self, exercise_id: str) -> None:
-        self.data["exercises"].pop(exercise_id, None)
+        progress_state.reset_exercise(self.data, exercise_id)
 
-    def exercise_state(self, exercise_id: str) -> dict:
-        return self._ex(exercise_id)
+    def exercise_state(self, exercise_id: str) -> dict[str, Any]:
+        return progress_state.exercise_of(self.data, exercise_id)
 
 
 class FakeChecker:
@@ -86,12 +75,11 @@ class FakeChecker:
             match = re.search(rf"^{step.name}\s*=\s*(\S+)", source, re.M)
             value = match.group(1) if match else "None"
             status = "missing" if value == "None" else "wrong" if value == "WRONG" else "exact"
-            tensors.append({
-                "name": step.name, "of": step.of, "status": status, "expected_shape": [4, 6],
-                "shape": None if status == "missing" else [4, 6],
-                "max_abs_diff": None if status == "missing" else (0.5 if status == "wrong" else 0.0),
-                "note": None, "local": None, "inherits_from": None, "diagnosis": None,
-            })
+            tensors.append(TensorVerdict(
+                step.name, step.of, status, (4, 6), None if status == "missing" else (4, 6),
+                max_abs_diff=None if status == "missing" else (0.5 if status == "wrong" else 0.0),
+                exact=status == "exact", close=status == "exact",
+            ))
             if status == "wrong":
                 cells = [[0.5 if c == 2 else 0.0 for c in range(6)] for _ in range(4)]
                 value_cells = [[float(r - c) for c in range(6)] for r in range(4)]
@@ -103,11 +91,9 @@ class FakeChecker:
         crash = re.search(r"^raise (\w+)", source, re.M)
         if crash:
             line = source[: crash.start()].count("\n") + 1
-            error = {"kind": "exception", "message": f"{crash.group(1)}: raised on purpose", "line": line}
-        passed = error is None and all(t["status"] == "exact" for t in tensors)
-        return {"type": "report", "exercise": exercise_id, "passed": passed, "device": "cpu", "loss": 3.3,
-                "error": error, "tensors": tensors, "file": str(path), "output": "", "warnings": [], "grids": grids,
-                "elapsed": 0.05}
+            error = LearnerError("exception", f"{crash.group(1)}: raised on purpose", line)
+        report = CheckReport(exercise_id, "cpu", 3.3, tensors, error, file=str(path), elapsed=0.05)
+        return CheckReply(report, grids=grids).to_json()
 
 
 # -- training ---------------------------------------------------------------------------------------------
@@ -117,11 +103,15 @@ SAMPLES = ["mora", "kayah", "seel", "ndheyah", "reimanie", "jendra", "gradelyn",
            "estanaraelyn", "malaia", "noshubergihiriel", "kindreelynn", "novana", "ubrence", "ryyah", "faeha", "kaysh"]
 
 
+def grad_check_step(step: int, wrong: str | None = None) -> GradCheckStep:
+    tensors = [TensorVerdict(name, of, "wrong" if name == wrong else "close", tuple(shape), tuple(shape),
+                             max_abs_diff=0.25 if name == wrong else 1e-8, close=name != wrong)
+               for name, of, shape in GRADIENTS]
+    return GradCheckStep(step, CheckReport("training", "cpu", 3.3, tensors))
+
+
 def grad_check_line(step: int, wrong: str | None = None) -> dict[str, Any]:
-    tensors = [{"name": name, "of": of, "status": "wrong" if name == wrong else "close", "expected_shape": shape,
-                "shape": shape, "max_abs_diff": 0.25 if name == wrong else 1e-8, "note": None, "local": None,
-                "inherits_from": None, "diagnosis": None} for name, of, shape in GRADIENTS]
-    return {"type": "grad-check", "step": step, "passed": wrong is None, "tensors": tensors, "error": None}
+    return grad_check_step(step, wrong).to_line()
 
 
 def log10_loss(i: int) -> float:
@@ -129,45 +119,38 @@ def log10_loss(i: int) -> float:
     return 0.52 - 0.17 * (1 - math.exp(-i / 250)) + 0.03 * math.sin(i * 1.7) * math.cos(i * 0.37)
 
 
-def progress_lines(who: str, steps: int, chunk: int) -> list[dict[str, Any]]:
-    return [{"type": "progress", "who": who, "step": min(s + chunk, steps), "steps": steps,
-             "elapsed": min(s + chunk, steps) / 2000, "lossi": [log10_loss(i) for i in range(s, min(s + chunk, steps))]}
+def progress_lines(who: Who, steps: int, chunk: int) -> list[dict[str, Any]]:
+    return [ProgressEvent(who, min(s + chunk, steps), steps, min(s + chunk, steps) / 2000,
+                          tuple(log10_loss(i) for i in range(s, min(s + chunk, steps)))).to_line()
             for s in range(0, steps, chunk)]
 
 
 def result_line(steps: int, requested: int, *, reference: bool = True, grad_fail: str | None = None,
                 cancelled: bool = False) -> dict[str, Any]:
-    checks = [grad_check_line(k) for k in range(5)] if grad_fail is None else [grad_check_line(0, grad_fail)]
     if grad_fail is not None:
         of = dict((n, o) for n, o, _ in GRADIENTS)[grad_fail]
         error = {"kind": "grad-check", "step": 0, "gradient": grad_fail, "parameter": of, "line": None,
                  "message": f"batch 0: {grad_fail} (the gradient of {of}) is wrong: max abs diff 2.50e-01"}
-        result = {"exercise": "training", "passed": False, "device": "cpu", "file": "training.py",
-                  "grad_check": checks, "train": None, "samples": {"learner": [], "reference": []}, "error": error}
-        return {"type": "result", "result": result, "cancelled": False, "reference_seconds": None, "output": ""}
-    mine = {"train": 2.2512, "val": 2.2634, "steps": steps}
-    theirs = {"train": 2.2512, "val": 2.2634, "steps": steps} if reference else None
-    train = {"steps": steps, "requested_steps": requested, "seconds": steps / 2000, "steps_per_s": 2000.0,
-             "learner": mine, "reference": theirs, "difference": {"train": 3e-7, "val": 2e-7} if reference else None,
-             "cancelled": cancelled, "error": None}
-    result = {"exercise": "training", "passed": not cancelled, "device": "cpu", "file": "training.py",
-              "grad_check": checks, "train": train,
-              "samples": {"learner": SAMPLES, "reference": SAMPLES if reference else []}, "error": None}
-    return {"type": "result", "result": result, "cancelled": cancelled,
-            "reference_seconds": steps / 1900 if reference else None, "output": ""}
+        return TrainingResult("training", "cpu", requested, grad_check=[grad_check_step(0, grad_fail)], error=error,
+                              file="training.py").to_line()
+    mine = Trained(steps, steps / 2000, loss={"train": 2.2512, "val": 2.2634}, samples=list(SAMPLES))
+    # autograd's model ends a few 1e-7 away, as float noise in another order of operations leaves it
+    theirs = Trained(steps, steps / 1900, loss={"train": 2.2512 + 3e-7, "val": 2.2634 + 2e-7}, samples=list(SAMPLES))
+    return TrainingResult("training", "cpu", requested, grad_check=[grad_check_step(k) for k in range(5)], learner=mine,
+                          reference=theirs if reference else None, cancelled=cancelled, file="training.py").to_line()
 
 
 def training_script(steps: int = 1000, chunk: int = 250) -> list[dict[str, Any]]:
     """The lines of a whole passing run, as tutor.training.stream writes them."""
     return [
-        {"type": "phase", "phase": "grad-check", "steps": 5, "who": "learner"},
+        PhaseStarted("grad-check", 5).to_line(),
         *[grad_check_line(k) for k in range(5)],
-        {"type": "phase", "phase": "train", "steps": steps, "who": "learner"},
+        PhaseStarted("train", steps).to_line(),
         *progress_lines("learner", steps, chunk),
-        {"type": "phase", "phase": "evaluate", "steps": steps, "who": "learner"},
-        {"type": "phase", "phase": "reference", "steps": steps, "who": "reference"},
+        PhaseStarted("evaluate", steps).to_line(),
+        PhaseStarted("reference", steps, "reference").to_line(),
         *progress_lines("reference", steps, chunk),
-        {"type": "phase", "phase": "evaluate", "steps": steps, "who": "reference"},
+        PhaseStarted("evaluate", steps, "reference").to_line(),
         result_line(steps, steps),
     ]
 

@@ -12,7 +12,7 @@ import torch
 
 from tutor.engine.compare import aligned
 from tutor.engine.diagnose import explains
-from tutor.verdicts import fmt_shape
+from tutor.reports.check import fmt_shape
 
 
 def _forward_line(name: str) -> str | None:

@@ -74,7 +74,7 @@ class NinjaSession:
         from tutor.cell_source import neutralise
         from tutor.engine.check import CheckerError
         from tutor.notebook import Cell, analyse, backward_block
-        from tutor.progress import PASSING_STATUSES, ProgressStore
+        from tutor.progress import ProgressStore
         from tutor.verdict_html import VerdictView
 
         try:
@@ -119,10 +119,9 @@ class NinjaSession:
             from dataclasses import replace
 
             report.error = replace(report.error, line=report.error.line + first - 1)
-        data = report.to_json()
         store = ProgressStore(self.workspace)
-        store.record_check(exercise.id, data)
-        failing = next((t["name"] for t in data["tensors"] if t["status"] not in PASSING_STATUSES), None)
+        store.record_check(exercise.id, report)
+        failing = next((t.name for t in report.tensors if not t.passed), None)
         store.set_current(exercise.id, failing)
         view = VerdictView(report, where=lambda n: f"line {n} of this cell" if n else "this cell")
         if store.warning:

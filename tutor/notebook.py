@@ -22,7 +22,7 @@ from tutor.cell_source import neutralise, root_name, without_magics
 from tutor.course.model import Course, Exercise
 
 if TYPE_CHECKING:
-    from tutor.engine.report import CheckReport
+    from tutor.reports.check import CheckReport
 
 
 class NotebookError(ValueError):

@@ -18,6 +18,9 @@ On every read, a progress.json that differs from the journal is set aside (progr
 the journal's state restored. Each write first notes in the journal the digest of the text it is about to
 write, so a write cut short by kill -9 is told apart from a foreign one. The journal is only a guard against
 stray or casual writes: code running as the same user can read the key too.
+
+The state itself, and what a check, a hint or a reset changes in it, is tutor.progress_state; the atomic
+writes and the journal are tutor.journal.
 """
 
 from __future__ import annotations
@@ -25,160 +28,41 @@ from __future__ import annotations
 import copy
 import fcntl
 import hashlib
-import hmac
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from tutor.verdicts import PASSING as PASSING_STATUSES
+from tutor.journal import Journal, write_atomically
+from tutor.progress_state import (
+    ProgressFileError,
+    current_of,
+    exercise_of,
+    fresh_state,
+    hints_of,
+    parse_state,
+    record_check,
+    reset_exercise,
+    reveal_hint,
+    set_current,
+)
+from tutor.reports.check import CheckReport
 from tutor.workspace import MARKER, backup_path
 
-VERSION = 1
 FILE_NAME = "progress.json"
 LOCK_NAME = "progress.lock"
 BACKUP_NAME = "progress.json.bak"
 LOCK_TIMEOUT_S = 3.0
 LOCK_POLL_S = 0.05
-JOURNAL_APP = "backprop-ninja"
-KEY_NAME = "progress.key"
-KEY_BYTES = 32
 
-ExerciseStatus = Literal["passed", "failed", "error"]
 T = TypeVar("T")
-
-
-class ProgressFileError(Exception):
-    """progress.json exists but cannot be used: `kind` is "corrupt", "unknown-version" or "unreadable"."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 class ProgressBusy(OSError):
     """Another process held progress.lock for longer than the store waits; nothing was changed."""
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def fresh_state() -> dict[str, Any]:
-    return {"version": VERSION, "current": {"exercise": None, "step": None}, "exercises": {}}
-
-
-def fresh_exercise() -> dict[str, Any]:
-    return {"passed": False, "first_passed_at": None, "attempts": 0, "last_status": None, "steps": {}}
-
-
-def fresh_step() -> dict[str, Any]:
-    return {"passed": False, "first_passed_at": None, "attempts": 0, "hints": 0, "last_status": None}
-
-
-# The fields every record must have, with the types they may hold; unknown extra fields are kept as they are.
-_EXERCISE_FIELDS: dict[str, tuple[type, ...]] = {
-    "passed": (bool,),
-    "first_passed_at": (str, type(None)),
-    "attempts": (int,),
-    "last_status": (str, type(None)),
-    "steps": (dict,),
-}
-_STEP_FIELDS: dict[str, tuple[type, ...]] = {
-    "passed": (bool,),
-    "first_passed_at": (str, type(None)),
-    "attempts": (int,),
-    "hints": (int,),
-    "last_status": (str, type(None)),
-}
-
-
-def _check_fields(record: Any, fields: dict[str, tuple[type, ...]], fresh: dict[str, Any], where: str) -> dict:
-    if not isinstance(record, dict):
-        raise ProgressFileError("corrupt", f"{where} is not an object")
-    record = {**fresh, **record}  # a field added later in version 1 may be absent from an older file
-    for key, kinds in fields.items():
-        value = record[key]
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            raise ProgressFileError("corrupt", f"{where}.{key} has the wrong type ({type(value).__name__})")
-        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
-            raise ProgressFileError("corrupt", f"{where}.{key} is negative")
-    return record
-
-
-def parse_state(text: str) -> dict[str, Any]:
-    """The state in a progress file's text; ProgressFileError when it is not a version-1 progress file."""
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProgressFileError("corrupt", f"it is not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ProgressFileError("corrupt", "it is not a JSON object")
-    version = data.get("version")
-    if version != VERSION or isinstance(version, bool):
-        if isinstance(version, int) and not isinstance(version, bool):
-            raise ProgressFileError("unknown-version", f"it has version {version}; this tutor reads version {VERSION}")
-        raise ProgressFileError("corrupt", "it has no version number")
-    state = {**fresh_state(), **data}
-    current = state["current"]
-    if not isinstance(current, dict) or not all(
-        isinstance(current.get(key), (str, type(None))) for key in ("exercise", "step")
-    ):
-        raise ProgressFileError("corrupt", "current is not {exercise, step}")
-    state["current"] = {"exercise": current.get("exercise"), "step": current.get("step")}
-    if not isinstance(state["exercises"], dict):
-        raise ProgressFileError("corrupt", "exercises is not an object")
-    exercises = {}
-    for ident, record in state["exercises"].items():
-        record = _check_fields(record, _EXERCISE_FIELDS, fresh_exercise(), f"exercises.{ident}")
-        record["steps"] = {
-            name: _check_fields(step, _STEP_FIELDS, fresh_step(), f"exercises.{ident}.steps.{name}")
-            for name, step in record["steps"].items()
-        }
-        exercises[ident] = record
-    state["exercises"] = exercises
-    return state
-
-
-def write_atomically(path: Path, text: str, durable: bool = True) -> None:
-    """Replace path's content with text so that a crash at any moment leaves the old or the new file.
-
-    `durable` False skips the fsyncs: still whole after a kill -9, but not promised to survive a power cut."""
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        mode = 0o644
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)  # mkstemp makes 0600; keep the file's own permissions
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise
-    if not durable:
-        return
-    try:
-        # Make the rename itself durable; some file systems cannot fsync a folder, and the data is safe anyway.
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
 
 
 def _reason(exc: OSError) -> str:
@@ -187,121 +71,6 @@ def _reason(exc: OSError) -> str:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def state_home() -> Path | None:
-    """$XDG_STATE_HOME/backprop-ninja (~/.local/state/backprop-ninja by default); None when there is no home."""
-    base = os.environ.get("XDG_STATE_HOME", "")
-    if not os.path.isabs(base):  # the XDG spec: a relative path is invalid and must be ignored
-        try:
-            base = str(Path.home() / ".local" / "state")
-        except (RuntimeError, KeyError, OSError):
-            return None
-    return Path(base) / JOURNAL_APP
-
-
-class Journal:
-    """The last progress a store wrote for one workspace, kept outside it and signed (see the module's doc).
-
-    Every failure here (no home, a read-only state folder, a journal of another folder or with a bad
-    signature) makes the journal absent: the store then relies on progress.json.bak alone."""
-
-    _save = staticmethod(write_atomically)
-
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-        self.workspace = os.path.realpath(state_dir)
-        self.home = state_home()
-        name = hashlib.sha256(os.fsencode(self.workspace)).hexdigest()[:32]
-        self.path = self.home / "journal" / f"{name}.json" if self.home else None
-
-    def _identity(self) -> list[int] | None:
-        """The workspace's .backprop-ninja folder itself: a journal never applies to a new folder at the same path."""
-        try:
-            info = os.stat(self.state_dir)
-        except OSError:
-            return None
-        return [info.st_dev, info.st_ino]
-
-    def _key(self, create: bool) -> bytes | None:
-        if self.home is None:
-            return None
-        key_path = self.home / KEY_NAME
-        try:
-            key = key_path.read_bytes()
-            return key if len(key) == KEY_BYTES else None
-        except FileNotFoundError:
-            if not create:
-                return None
-        except OSError:
-            return None
-        try:
-            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp_name = tempfile.mkstemp(dir=self.home, prefix=f".{KEY_NAME}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(os.urandom(KEY_BYTES))
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                try:
-                    os.link(tmp_name, key_path)  # whole or absent; another tutor's key, if first, wins
-                except FileExistsError:
-                    pass
-            finally:
-                os.unlink(tmp_name)
-            key = key_path.read_bytes()
-        except OSError:
-            return None
-        return key if len(key) == KEY_BYTES else None
-
-    @staticmethod
-    def _sign(key: bytes, record: dict[str, Any]) -> str:
-        body = json.dumps(record, sort_keys=True, separators=(",", ":")).encode("utf-8", "surrogatepass")
-        return hmac.new(key, body, hashlib.sha256).hexdigest()
-
-    def read(self) -> dict[str, Any] | None:
-        """{"text": the last progress written, "pending": digest of a write under way or None}, when usable."""
-        if self.path is None:
-            return None
-        try:
-            record = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        key = self._key(create=False)
-        if key is None or not isinstance(record, dict):
-            return None
-        mac = record.pop("mac", None)
-        if not isinstance(mac, str) or not hmac.compare_digest(mac, self._sign(key, record)):
-            return None
-        if record.get("workspace") != self.workspace or record.get("folder") != self._identity():
-            return None
-        if not isinstance(record.get("text"), str):
-            return None
-        return record
-
-    def write(self, text: str | None, pending: str | None) -> bool:
-        identity = self._identity()
-        key = self._key(create=True) if identity is not None else None
-        if key is None or self.path is None:
-            return False
-        record: dict[str, Any] = {"workspace": self.workspace, "folder": identity, "text": text, "pending": pending}
-        record["mac"] = self._sign(key, record)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            # Not fsynced: it is written twice per change under the lock. After a power cut it may be a
-            # change behind; the newer progress.json is then kept aside as foreign, not lost.
-            self._save(self.path, json.dumps(record) + "\n", durable=False)
-        except OSError:
-            return False
-        return True
-
-    def forget(self) -> None:
-        """Drop a journal that could not be brought up to date, so that it never undoes a newer write."""
-        if self.path is not None:
-            try:
-                self.path.unlink()
-            except OSError:
-                pass
 
 
 class ProgressStore:
@@ -337,54 +106,34 @@ class ProgressStore:
             return self._read(may_move=locked is not None)
 
     def exercise_state(self, exercise_id: str) -> dict[str, Any]:
-        return self.load()["exercises"].get(exercise_id) or fresh_exercise()
+        return exercise_of(self.load(), exercise_id)
 
     def hints_revealed(self, exercise_id: str, step: str) -> int:
-        return self.exercise_state(exercise_id)["steps"].get(step, fresh_step())["hints"]
+        return hints_of(self.load(), exercise_id, step)
 
     def current(self) -> tuple[str | None, str | None]:
-        current = self.load()["current"]
-        return current["exercise"], current["step"]
+        return current_of(self.load())
 
     # ---- changing ------------------------------------------------------------------------------------------
 
-    def record_check(self, exercise_id: str, report: dict[str, Any]) -> dict[str, Any]:
-        """Count one check (report = CheckReport.to_json()); passes are kept even when a later check fails."""
+    def record_check(self, exercise_id: str, report: CheckReport) -> dict[str, Any]:
+        """Count one check; passes are kept even when a later check fails."""
 
-        def apply(state: dict[str, Any]) -> dict[str, Any]:
-            apply_check(state, exercise_id, report, now_iso())
-            return copy.deepcopy(state)
-
-        return self._mutate(apply)
+        return self._mutate(lambda state: record_check(state, exercise_id, report))
 
     def reveal_hint(self, exercise_id: str, step: str, total: int) -> int:
         """Reveal one more hint of the step (never more than total); returns how many are revealed now."""
-
-        def apply(state: dict[str, Any]) -> int:
-            record = step_record(state, exercise_id, step)
-            record["hints"] = max(0, min(total, record["hints"] + 1))
-            return record["hints"]
-
         revealed = self.hints_revealed(exercise_id, step)
         if revealed >= total:  # nothing to change: spare the write
             return max(0, total)
-        return self._mutate(apply)
+        return self._mutate(lambda state: reveal_hint(state, exercise_id, step, total))
 
     def set_current(self, exercise_id: str, step: str | None) -> None:
-        def apply(state: dict[str, Any]) -> None:
-            state["current"] = {"exercise": exercise_id, "step": step}
-
-        self._mutate(apply)
+        self._mutate(lambda state: set_current(state, exercise_id, step))
 
     def reset_exercise(self, exercise_id: str) -> None:
         """Forget everything about one exercise (its checks, passes and hints)."""
-
-        def apply(state: dict[str, Any]) -> None:
-            state["exercises"].pop(exercise_id, None)
-            if state["current"]["exercise"] == exercise_id:
-                state["current"]["step"] = None
-
-        self._mutate(apply)
+        self._mutate(lambda state: reset_exercise(state, exercise_id))
 
     # ---- the file ------------------------------------------------------------------------------------------
 
@@ -591,37 +340,3 @@ def _lock_within(fd: int, timeout: float) -> bool | None:
             time.sleep(LOCK_POLL_S)
         except OSError:
             return False
-
-
-def exercise_record(state: dict[str, Any], exercise_id: str) -> dict[str, Any]:
-    return state["exercises"].setdefault(exercise_id, fresh_exercise())
-
-
-def step_record(state: dict[str, Any], exercise_id: str, step: str) -> dict[str, Any]:
-    return exercise_record(state, exercise_id)["steps"].setdefault(step, fresh_step())
-
-
-def _mark_pass(record: dict[str, Any], passed: bool, when: str) -> None:
-    if passed and not record["passed"]:
-        record["passed"], record["first_passed_at"] = True, when
-
-
-def apply_check(state: dict[str, Any], exercise_id: str, report: dict[str, Any], when: str) -> None:
-    """Count one check in state; a step passes when its tensor passes, and stays passed in the record."""
-    errored = bool(report.get("error"))
-    exercise = exercise_record(state, exercise_id)
-    exercise["attempts"] += 1
-    status: ExerciseStatus = "passed" if report.get("passed") is True else "error" if errored else "failed"
-    exercise["last_status"] = status
-    exercise["last_checked_at"] = when
-    _mark_pass(exercise, status == "passed", when)
-    for tensor in report.get("tensors") or ():
-        name = tensor.get("name") if isinstance(tensor, dict) else None
-        if not isinstance(name, str) or tensor.get("support"):  # supporting rows are not steps
-            continue
-        step = step_record(state, exercise_id, name)
-        step["attempts"] += 1
-        passed = tensor.get("status") in PASSING_STATUSES
-        # A gradient the file never reached because it crashed is an error, not a wrong answer.
-        step["last_status"] = "passed" if passed else "error" if errored and tensor.get("status") == "missing" else "failed"
-        _mark_pass(step, passed, when)

@@ -8,8 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tutor.engine.report import CheckReport
-from tutor.verdicts import STATUS_STYLE, fmt_shape
+from tutor.reports.check import STATUS_STYLE, CheckReport, fmt_shape
 
 
 def _tick(flag: bool, relevant: bool) -> str:

@@ -49,7 +49,7 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
 
         print_report(report, console())
     # after the verdict is out: a progress file that cannot be had at once must not hold it back
-    record_workspace_check(args, exercise, path, report.to_json())
+    record_workspace_check(args, exercise, path, report)
     return EXIT_PASS if report.passed else EXIT_FAIL
 
 

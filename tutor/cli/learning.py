@@ -12,7 +12,9 @@ from typing import Any
 from tutor.cli.common import EXIT_FAIL, EXIT_PASS, UsageError, add_workspace_option, console, find_exercise
 from tutor.course import Course, Exercise
 from tutor.course.model import Step
-from tutor.progress import PASSING_STATUSES, ProgressBusy, ProgressStore, fresh_exercise
+from tutor.progress import ProgressBusy, ProgressStore
+from tutor.progress_state import fresh_exercise
+from tutor.reports.check import CheckReport
 from tutor.workspace import Workspace, WorkspaceError, resolve_workspace
 
 
@@ -55,7 +57,7 @@ def find_step(exercise: Exercise, name: str) -> Step:
     return step
 
 
-def record_workspace_check(args: argparse.Namespace, exercise: Exercise, path: Path, report: dict[str, Any]) -> None:
+def record_workspace_check(args: argparse.Namespace, exercise: Exercise, path: Path, report: CheckReport) -> None:
     """Count a check in the workspace's progress when it judged the workspace's own file (not any --file)."""
     workspace = Workspace(resolve_workspace(args.workspace))
     try:
@@ -67,7 +69,7 @@ def record_workspace_check(args: argparse.Namespace, exercise: Exercise, path: P
     store = ProgressStore(workspace.root, one_shot=True)
     try:
         store.record_check(exercise.id, report)
-        failing = next((t.get("name") for t in report.get("tensors", ()) if t.get("status") not in PASSING_STATUSES), None)
+        failing = next((t.name for t in report.tensors if not t.passed), None)
         store.set_current(exercise.id, failing)
     except ProgressBusy as exc:  # the verdict stands; only its record is missing
         print(f"backprop-ninja: warning: {exc}; this check is not counted", file=sys.stderr)

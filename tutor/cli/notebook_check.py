@@ -43,7 +43,7 @@ def cmd_check_notebook(args: argparse.Namespace, course: Course, exercise: Exerc
         console(stderr=True).print(f"backprop-ninja: {exc}", markup=False)
         return EXIT_FAIL
     report = result.report
-    record_workspace_check(args, exercise, path, report.to_json())
+    record_workspace_check(args, exercise, path, report)
     if args.json:
         print(json.dumps(result.to_json()))
     else:

@@ -48,7 +48,7 @@ def cmd_train(args: argparse.Namespace, course: Course) -> int:
     quiet_torch_import()
     from tutor.engine.check import CheckerError
     from tutor.engine.data import DataError
-    from tutor.training import train_exercise
+    from tutor.training.session import train_exercise
 
     cancel = threading.Event()
     view = None

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-from rich.table import Table
 from rich.text import Text
 
 from tutor.render import check_table
-from tutor.training.events import Event, GradCheckStep, PhaseStarted, TrainingResult
-from tutor.training.events import Progress as TrainingProgress
+from tutor.reports.training import Event, GradCheckStep, PhaseStarted, ProgressEvent, TrainingResult
+from tutor.training.view import agreement, eta_text, results_table, samples_table
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -29,13 +28,6 @@ def sparkline(values: list[float], width: int = 40) -> str:
     low, high = min(finite), max(finite)
     span = (high - low) or 1.0
     return "".join(BLOCKS[round((m - low) / span * (len(BLOCKS) - 1))] if m in finite else "?" for m in means)
-
-
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(seconds + 0.5)
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 class TrainingView:
@@ -64,7 +56,7 @@ class TrainingView:
                 label = "yours" if event.who == "learner" else "autograd"
                 self.lossi[event.who] = []
                 self.tasks[event.who] = self.progress.add_task(label, total=event.steps, rate="", eta="--:--", loss="", spark="")
-        elif isinstance(event, TrainingProgress):
+        elif isinstance(event, ProgressEvent):
             history = self.lossi.setdefault(event.who, [])
             history.extend(event.lossi)
             if event.who in self.tasks:
@@ -72,7 +64,7 @@ class TrainingView:
                     self.tasks[event.who],
                     completed=event.step,
                     rate=f"{event.steps_per_s:,.0f}",
-                    eta=_eta(event.eta_s),
+                    eta=eta_text(event.eta_s),
                     loss=f"{history[-1]:.3f}" if history else "",
                     spark=sparkline(history),
                 )
@@ -87,36 +79,6 @@ class TrainingView:
         self.console.print(check_table(report))
 
 
-def results_table(result: TrainingResult) -> Table:
-    table = Table(title="After calibrating BatchNorm on the training set", title_justify="left")
-    for column in ("model", "steps", "train loss", "val loss", "loop seconds", "steps/s"):
-        table.add_column(column, justify="left" if column == "model" else "right")
-    for label, trained in (("your gradients", result.learner), ("autograd", result.reference)):
-        if trained is None or not trained.loss:
-            continue
-        rate = f"{trained.steps / trained.seconds:,.0f}" if trained.seconds > 0 else "—"
-        table.add_row(label, f"{trained.steps:,}", f"{trained.loss['train']:.4f}", f"{trained.loss['val']:.4f}", f"{trained.seconds:.1f}", rate)
-    if result.difference:
-        table.add_row("difference", "", f"{result.difference['train']:.1e}", f"{result.difference['val']:.1e}", "", "", style="dim")
-    return table
-
-
-def samples_table(result: TrainingResult) -> Table:
-    table = Table(title="Samples (the lecture's seed)", title_justify="left")
-    table.add_column("#", justify="right", style="dim")
-    mine = result.learner.samples if result.learner else []
-    theirs = result.reference.samples if result.reference else []
-    table.add_column("your model")
-    if theirs:
-        table.add_column("autograd's model")
-    for i, name in enumerate(mine):
-        row = [str(i + 1), name or "(empty)"]
-        if theirs:
-            row.append(theirs[i] if i < len(theirs) else "")
-        table.add_row(*row)
-    return table
-
-
 def print_result(result: TrainingResult, console: Console) -> None:
     error = result.error
     if error is not None and error.get("kind") != "grad-check":
@@ -127,9 +89,9 @@ def print_result(result: TrainingResult, console: Console) -> None:
     learner = result.learner
     if learner is not None and learner.loss:
         console.print(results_table(result))
-        if result.difference:
-            worst = max(result.difference.values())
-            console.print(f"Your model and autograd's agree within {worst:.1e} (train and val loss).")
+        agreed = agreement(result)
+        if agreed:
+            console.print(agreed)
         console.print(samples_table(result))
     if learner is not None and learner.output.strip():
         console.print(Text("your code printed (first lines):", style="dim"))

@@ -20,8 +20,8 @@ from tutor.engine.limits import MAX_LEARNER_BYTES, TIMEOUT_RANGE
 from tutor.engine.local import LocalPool, LocalTrial
 from tutor.engine.naming import add_source_notes
 from tutor.engine.privacy import hide_memory
-from tutor.engine.report import CheckReport
-from tutor.engine.sandbox import LearnerError, LearnerRun, RunSpec, Sandbox
+from tutor.engine.sandbox import LearnerRun, RunSpec, Sandbox
+from tutor.reports.check import CheckReport, LearnerError
 
 DEFAULT_TIMEOUT = 10.0
 

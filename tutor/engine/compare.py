@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
 from tutor.engine.sandbox import LearnerValue
 from tutor.engine.wire import dtype_name
-from tutor.verdicts import PASSING, Status, fmt_shape
+from tutor.reports.check import Status, TensorVerdict, fmt_shape
 
-__all__ = ["PASSING", "TOLERANCES", "Status", "TensorVerdict", "aligned", "compare", "compare_all", "fmt_shape", "tolerance"]
+__all__ = ["TOLERANCES", "aligned", "compare", "compare_all", "tolerance"]
 
 
 # (rtol, atol) for "close", by device type and dtype. float32 on the CPU is torch.allclose's default
@@ -32,49 +31,6 @@ TOLERANCES: dict[tuple[str, str], tuple[float, float]] = {
 
 def tolerance(device: str, dtype: torch.dtype) -> tuple[float, float]:
     return TOLERANCES.get((device, dtype_name(dtype)), (1e-5, 1e-7))
-
-
-@dataclass
-class TensorVerdict:
-    name: str
-    of: str
-    status: Status
-    expected_shape: tuple[int, ...]
-    shape: tuple[int, ...] | None
-    max_abs_diff: float | None = None
-    note: str | None = None
-    exact: bool = False
-    close: bool = False
-    # Filled by judging; None where it does not apply. `local`: the row's own line under the local rule
-    # (random gradients injected from above); `second`: the file on a second batch with other sizes.
-    local: Literal["pass", "fail"] | None = None
-    second: Literal["pass", "fail"] | None = None
-    inherits_from: str | None = None
-    diagnosis: dict[str, str] | None = None
-    upstream: tuple[str, ...] = ()  # the injected gradients this row's line reads in the local-rule run
-    support: bool = False  # a supporting row: judged when assigned, never required
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return self.status in PASSING
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "of": self.of,
-            "status": self.status,
-            "expected_shape": list(self.expected_shape),
-            "shape": list(self.shape) if self.shape is not None else None,
-            "max_abs_diff": self.max_abs_diff,
-            "note": self.note,
-            "local": self.local,
-            "second": self.second,
-            "upstream": list(self.upstream),
-            "inherits_from": self.inherits_from,
-            "diagnosis": self.diagnosis,
-            "support": self.support,
-        }
 
 
 def _strip_leading_ones(shape: tuple[int, ...]) -> tuple[int, ...]:

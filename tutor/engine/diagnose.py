@@ -17,10 +17,10 @@ import torch.nn.functional as F
 
 from tutor.course.model import Exercise, Step
 from tutor.engine.branches import tensor_uses
-from tutor.engine.compare import aligned, fmt_shape
+from tutor.engine.compare import aligned
 from tutor.engine.context import Context
+from tutor.reports.check import Diagnosis, fmt_shape
 
-Diagnosis = dict[str, str]
 # Looser than a pass: a candidate rebuilt from the reference differs from the learner's own arithmetic
 # by float noise in another order of operations.
 RTOL, ATOL_REL, ATOL_MIN = 1e-4, 1e-5, 1e-7

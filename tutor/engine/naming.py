@@ -10,9 +10,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
-from tutor.engine.compare import TensorVerdict
 from tutor.engine.isolate import Parsed, parse
-from tutor.engine.sandbox import LearnerError
+from tutor.reports.check import LearnerError, TensorVerdict
 
 
 def edit_distance(a: str, b: str) -> int:

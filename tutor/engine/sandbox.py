@@ -19,20 +19,9 @@ import torch
 from tutor.engine.child import RESULT_LOST
 from tutor.engine.isolate import instrument, parse
 from tutor.engine.wire import FrameBytes, WireError, decode_frame, pack_tensors, read_frame, unpack_tensor, widen_pipe, write_frame
+from tutor.reports.check import ErrorKind, LearnerError
 
-ErrorKind = Literal["syntax", "exception", "timeout", "crash", "memory", "output", "forbidden"]
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
-
-
-@dataclass(frozen=True)
-class LearnerError:
-    kind: ErrorKind
-    message: str
-    line: int | None = None
-    source: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "message": self.message, "line": self.line}
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ Run as `python -m tutor.engine.service`. It imports torch and warms a Checker on
 
     {"exercise": "atomic", "file": "/path/atomic.py", "device": "cpu", "data": null, "timeout": 10}
 
-with one line: {"type": "report", ...CheckReport.to_json(), "grids": {name: {"diff", "value"}}} or
-{"type": "error", "message": "..."} for a request the service cannot serve (unknown exercise, unreadable
-file, bad device or data). The TUI talks to it through tutor.engine.client, so the UI never imports torch.
+with one line, a CheckReply's JSON: {"type": "report", ...CheckReport.to_json(), "elapsed": s, "grids":
+{name: {"diff", "value"}}} or {"type": "error", "message": "..."} for a request the service cannot serve
+(unknown exercise, unreadable file, bad device or data). The TUI talks to it through tutor.engine.client, so the UI never imports torch.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import traceback
 import warnings
 from pathlib import Path
 from typing import IO, Any
+
+from tutor.reports.check import CheckReply
 
 PROTOCOL = 1
 
@@ -64,14 +66,13 @@ class CheckService:
             return error_reply(str(exc))
         except ValueError as exc:  # NotebookError: an unreadable notebook, or no exercise cell in it
             return error_reply(str(exc))
-        reply: dict[str, Any] = {"type": "report", **report.to_json(), "elapsed": report.elapsed, "grids": {}}
-        if reply["error"] is not None and request["file"].endswith(".ipynb"):
-            reply["error"]["source"] = report.error.source  # the cell's line: the tutor cannot read it from the .ipynb
+        # a notebook's error carries the cell's line: the tutor cannot read it from the .ipynb
+        reply = CheckReply(report, error_source=request["file"].endswith(".ipynb"))
         if checker.last_run is not None:
             ctx, run = checker.last_run
             for step in exercise.steps:
-                reply["grids"][step.name] = tensor_grids(ctx.reference[step.name], run.value(step.name).tensor)
-        return reply
+                reply.grids[step.name] = tensor_grids(ctx.reference[step.name], run.value(step.name).tensor)
+        return reply.to_json()
 
     def close(self) -> None:
         for checker in self._checkers.values():
@@ -94,7 +95,7 @@ def check_file(checker: Any, exercise: Any, path: Path):
 
 
 def error_reply(message: str) -> dict[str, Any]:
-    return {"type": "error", "message": message}
+    return CheckReply(message=message).to_json()
 
 
 def serve(requests: IO[str], replies: IO[str]) -> None:

@@ -1,6 +1,5 @@
-"""Exercise 4: grad-check the learner's backward pass on the loop's batches, then train with it."""
+"""Exercise 4: grad-check the learner's backward pass on the loop's batches, then train with it.
 
-from tutor.training.events import Event, GradCheckStep, PhaseStarted, Progress, Trained, TrainingResult
-from tutor.training.session import train_exercise
-
-__all__ = ["Event", "GradCheckStep", "PhaseStarted", "Progress", "Trained", "TrainingResult", "train_exercise"]
+Importing the package loads no torch: `tutor.training.session` (train_exercise) and the trainer load it where
+they are used; `tutor.training.client` and `tutor.training.view` serve the TUI and the CLI without it.
+"""

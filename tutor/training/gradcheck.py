@@ -15,7 +15,7 @@ from tutor.course.model import Exercise
 from tutor.engine.check import Checker
 from tutor.engine.context import Context, context_from_namespace, run_model_code
 from tutor.engine.course_code import course_code
-from tutor.training.events import GradCheckStep
+from tutor.reports.training import GradCheckStep
 from tutor.training.loop import gradient_names, training_of
 
 

@@ -1,6 +1,7 @@
 """`python -m tutor.training.stream`: one training session of exercise 4 as JSON lines, for the TUI.
 
-It runs `train_exercise` and writes one line per event, then exactly one final line:
+It runs `train_exercise` and writes one line per event (its `to_line()`, tutor.reports.training), then
+exactly one final line:
 
     {"type": "phase", "phase": "grad-check" | "train" | "reference" | "evaluate", "steps": N, "who": ...}
     {"type": "grad-check", "step": k, "passed": bool, "tensors": [...], "error": {...} | null}
@@ -24,6 +25,8 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from tutor.reports.training import TrainingProblem
+
 
 class LineWriter:
     """One JSON object per line, flushed at once; safe from any thread."""
@@ -40,31 +43,6 @@ class LineWriter:
                 self.out.flush()
             except (OSError, ValueError):  # the reader went away: nothing left to tell
                 pass
-
-
-def event_line(event: Any) -> dict[str, Any]:
-    from tutor.training.events import GradCheckStep, PhaseStarted, Progress
-
-    if isinstance(event, PhaseStarted):
-        return {"type": "phase", "phase": event.phase, "steps": event.steps, "who": event.who}
-    if isinstance(event, GradCheckStep):
-        error = event.report.error
-        return {"type": "grad-check", **event.to_json(), "error": error.to_json() if error else None}
-    if isinstance(event, Progress):
-        return {"type": "progress", "who": event.who, "step": event.step, "steps": event.steps,
-                "elapsed": event.elapsed, "lossi": list(event.lossi)}
-    return {"type": "unknown", "event": repr(event)}
-
-
-def result_line(result: Any) -> dict[str, Any]:
-    reference = result.reference
-    return {
-        "type": "result",
-        "result": result.to_json(),
-        "cancelled": result.cancelled,
-        "reference_seconds": reference.seconds if reference is not None else None,
-        "output": result.learner.output if result.learner is not None else "",
-    }
 
 
 def _protocol_stream() -> IO[str]:
@@ -104,20 +82,20 @@ def main(argv: list[str] | None = None) -> int:
     from tutor.course import load_course
     from tutor.engine.check import CheckerError
     from tutor.engine.data import DataError
-    from tutor.training import train_exercise
+    from tutor.training.session import train_exercise
 
     course = load_course()
     exercise = course.find(args.exercise)
     if exercise is None or exercise.training is None:
-        emit({"type": "error", "message": f"{args.exercise!r} is not a training exercise of this course"})
+        emit(TrainingProblem("error", f"{args.exercise!r} is not a training exercise of this course").to_line())
         return 2
     try:
         result = train_exercise(course, exercise, args.file, steps=args.steps, device=args.device, data=args.data,
-                                timeout=args.timeout, on_event=lambda event: emit(event_line(event)), cancel=cancel)
+                                timeout=args.timeout, on_event=lambda event: emit(event.to_line()), cancel=cancel)
     except (CheckerError, DataError, ValueError) as exc:
-        emit({"type": "error", "message": str(exc)})
+        emit(TrainingProblem("error", str(exc)).to_line())
         return 2
-    emit(result_line(result))
+    emit(result.to_line())
     return 0
 
 

@@ -16,7 +16,7 @@ import torch
 
 from tutor.engine.sandbox import PACKAGE_PARENT
 from tutor.engine.wire import WireError, read_frame, unpack_tensors, write_frame
-from tutor.training.events import Event, PhaseStarted, Progress, Trained, Who
+from tutor.reports.training import Event, PhaseStarted, ProgressEvent, Trained, Who
 
 SECOND_SIGNAL_S = 3.0  # after a cancel, how long the current step may take before it is interrupted
 KILL_S = 30.0  # after a cancel, how long evaluation may take before the process is killed
@@ -126,7 +126,7 @@ def run_trainer(
                 trained.steps = int(frame.get("step", trained.steps))
                 trained.seconds = float(frame.get("elapsed", trained.seconds))
                 if on_event is not None:
-                    on_event(Progress(who, trained.steps, total, trained.seconds, tuple(lossi)))
+                    on_event(ProgressEvent(who, trained.steps, total, trained.seconds, tuple(lossi)))
             elif event == "recheck" and recheck is not None:
                 try:
                     tensors = unpack_tensors(list(frame.get("tensors") or []), blob)

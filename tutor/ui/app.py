@@ -22,16 +22,18 @@ from tutor.watch import FolderWatcher
 from tutor.workspace import Workspace, WorkspaceError, resolve_workspace
 
 
-class Checker(Protocol):
-    """What the app needs from a checker; CheckClient is the real one, tests pass fakes."""
+class CheckBackend(Protocol):
+    """What the app needs from a checker; CheckClient is the real one, tests pass fakes. check() answers with
+    the check service's JSON (a CheckReply's), which the exercise screen reads with CheckReply.from_json."""
 
     def start(self) -> None: ...
     def check(self, exercise_id: str, path: Path) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
-class TrainingRun(Protocol):
-    """One training run: events() yields its JSON lines (blocking; one worker thread reads it)."""
+class TrainingHandle(Protocol):
+    """One training run: events() yields its JSON lines (blocking; one worker thread reads it), which the
+    exercise screen reads with update_from_line."""
 
     def events(self) -> Iterator[dict[str, Any]]: ...
     def cancel(self) -> None: ...
@@ -41,7 +43,7 @@ class TrainingRun(Protocol):
 class Trainer(Protocol):
     """What the app needs to train exercise 4; TrainingClient is the real one, tests pass fakes."""
 
-    def start(self, exercise_id: str, path: Path) -> TrainingRun: ...
+    def start(self, exercise_id: str, path: Path) -> TrainingHandle: ...
     def close(self) -> None: ...
 
 
@@ -55,14 +57,14 @@ class TutorApp(App):
 
     watch_state: reactive[str] = reactive("")
 
-    def __init__(self, course: Course, workspace: Workspace, store: Any, checker: Checker, *,
+    def __init__(self, course: Course, workspace: Workspace, store: Any, checker: CheckBackend, *,
                  trainer: Trainer | None = None, watch: bool = True, notices: Iterable[str] = ()) -> None:
         super().__init__()
         self.course = course
         self.workspace = workspace
         self.checker = checker
         if trainer is None:
-            from tutor.training_client import TrainingClient
+            from tutor.training.client import TrainingClient
 
             trainer = TrainingClient()
         self.trainer = trainer
@@ -170,7 +172,7 @@ def make_app(
     workspace: str | Path | None = None,
     *,
     store: Any = None,
-    checker: Checker | None = None,
+    checker: CheckBackend | None = None,
     trainer: Trainer | None = None,
     watch: bool = True,
     data: str | Path | None = None,
@@ -199,7 +201,7 @@ def make_app(
 
         checker = CheckClient(data=data, device=device, timeout=timeout, log_path=ws.state_dir / "service.log")
     if trainer is None:
-        from tutor.training_client import TrainingClient
+        from tutor.training.client import TrainingClient
 
         trainer = TrainingClient(data=data, device=device, timeout=timeout, log_path=ws.state_dir / "training.log")
     return TutorApp(course, ws, store, checker, trainer=trainer, watch=watch, notices=notices)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.message import Message
+
+from tutor.reports.check import CheckReply
+from tutor.reports.training import RunUpdate
 
 
 class CheckFinished(Message):
-    """The checker answered: a report dict ({"type": "report", ...}) or {"type": "error", "message"}."""
+    """The checker answered: a report, or the message of a check it could not make."""
 
-    def __init__(self, exercise_id: str, reply: dict[str, Any], elapsed: float) -> None:
+    def __init__(self, exercise_id: str, reply: CheckReply, elapsed: float) -> None:
         super().__init__()
         self.exercise_id = exercise_id
         self.reply = reply
@@ -34,8 +35,8 @@ class WatchProblem(Message):
 
 
 class TrainingLine(Message):
-    """One line of a training run (tutor.training.stream's protocol), or a "crashed" line made by the app."""
+    """One update of a training run (a line of tutor.training.stream, read), or a problem the app met reading it."""
 
-    def __init__(self, line: dict[str, Any]) -> None:
+    def __init__(self, update: RunUpdate) -> None:
         super().__init__()
-        self.line = line
+        self.update = update

@@ -14,7 +14,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-EMPTY_STATE: dict[str, Any] = {"passed": False, "first_passed_at": None, "attempts": 0, "last_status": None, "steps": {}}
+from tutor.progress_state import fresh_exercise
+from tutor.reports.check import CheckReport
+
 # How long the screen waits for a store call before it moves on (a healthy call takes a few ms).
 WAIT_S = 0.3
 
@@ -89,7 +91,7 @@ class GuardedStore:
 
     # ---- the store's interface -------------------------------------------------------------------------
 
-    def record_check(self, exercise_id: str, report: dict) -> dict:
+    def record_check(self, exercise_id: str, report: CheckReport) -> dict[str, Any]:
         return self._call("saved", {}, "record_check", exercise_id, report)
 
     def hints_revealed(self, exercise_id: str, step: str) -> int:
@@ -112,8 +114,8 @@ class GuardedStore:
         self._session_hints = {k: v for k, v in self._session_hints.items() if k[0] != exercise_id}
         self._call("cleared", None, "reset_exercise", exercise_id)
 
-    def exercise_state(self, exercise_id: str) -> dict:
-        return self._call("read", EMPTY_STATE, "exercise_state", exercise_id)
+    def exercise_state(self, exercise_id: str) -> dict[str, Any]:
+        return self._call("read", fresh_exercise(), "exercise_state", exercise_id)
 
 
 def _lock_name(store: Any) -> str:

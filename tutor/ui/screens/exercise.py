@@ -22,6 +22,8 @@ from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from tutor.course.model import Exercise, Step
+from tutor.reports.check import CheckReply
+from tutor.reports.training import FINAL_UPDATES, RunUpdate, TrainingProblem, update_from_line
 from tutor.ui.messages import CheckFinished, TrainingLine
 from tutor.ui.screens.home import shown_path
 from tutor.ui.screens.modals import ConfirmScreen, TextScreen
@@ -29,7 +31,7 @@ from tutor.ui.widgets.banner import Banner, report_banner
 from tutor.ui.widgets.detail import DetailPane
 from tutor.ui.widgets.keys_footer import KeysFooter
 from tutor.ui.widgets.step_table import StepTable
-from tutor.ui.widgets.training import FINAL, TrainingPanel
+from tutor.ui.widgets.training import TrainingPanel
 from tutor.workspace import WorkspaceError
 
 
@@ -52,7 +54,7 @@ class ExerciseScreen(Screen):
         super().__init__()
         self.exercise = exercise
         self.initial_step = step
-        self.reply: dict[str, Any] | None = None
+        self.reply: CheckReply | None = None  # the latest check's, with a report
         self.checking_since: float | None = None
         self.last_elapsed: float | None = None
         self.training_run: Any = None
@@ -138,28 +140,29 @@ class ExerciseScreen(Screen):
     def run_check(self, path: Path) -> None:
         started = time.monotonic()
         try:
-            reply = self.app.checker.check(self.exercise.id, path)
+            reply = CheckReply.from_json(self.app.checker.check(self.exercise.id, path))
         except Exception as exc:  # noqa: BLE001 - any checker failure is shown, never allowed to end the app
-            reply = {"type": "error", "message": f"the checker failed: {type(exc).__name__}: {exc}"}
+            reply = CheckReply(message=f"the checker failed: {type(exc).__name__}: {exc}")
         if not get_current_worker().is_cancelled:
             self.post_message(CheckFinished(self.exercise.id, reply, time.monotonic() - started))
 
     def on_check_finished(self, message: CheckFinished) -> None:
         reply = message.reply
+        report = reply.report
         self.checking_since = None
-        notes = [Text(f"⚠ {note}", style="bold") for note in reply.get("service_notes", [])]
+        notes = [Text(f"⚠ {note}", style="bold") for note in reply.notes]
         for note in notes:
             self.notify(note.plain, title="Checker restarted", severity="warning", timeout=8)
-        if reply.get("type") != "report":
-            problem = Text.assemble(("Could not check: ", "bold"), reply.get("message", ""))
+        if report is None:
+            problem = Text.assemble(("Could not check: ", "bold"), reply.message)
             self.query_one(Banner).say(Group(problem, *notes), "problem")
             self.refresh_status()
             return
         self.reply = reply
         # The service's own timing when it sends one (the learner's run and the comparison); else the round trip.
-        self.last_elapsed = reply.get("elapsed", message.elapsed)
+        self.last_elapsed = report.elapsed or message.elapsed
         table = self.query_one(StepTable)
-        table.show_report(reply["tensors"])
+        table.show_report(report.tensors)
         if table.root and (self.initial_step is None or table.selected_step == self.placed_step):
             # on first open, and after each check unless the learner moved since: go to what to fix
             table.select_step(table.root)
@@ -174,15 +177,20 @@ class ExerciseScreen(Screen):
             follow_up = f"Press n for the next exercise: {nxt.title}."
         else:
             follow_up = "That was the last exercise: well done!"
-        content, state = report_banner(reply, self.path, follow_up)
+        content, state = report_banner(report, self.path, follow_up)
         self.query_one(Banner).say(Group(content, *notes), state)
-        self.store.record_check(self.exercise.id, {k: v for k, v in reply.items() if k not in ("grids", "type")})
+        self.store.record_check(self.exercise.id, report)
         self.refresh_status()
         self.refresh_bindings()
         self.show_detail()
 
     def file_changed(self) -> None:
         self.recheck()
+
+    @property
+    def passed(self) -> bool:
+        """The latest check passed."""
+        return self.reply is not None and self.reply.report is not None and self.reply.report.passed
 
     # -- the detail pane -------------------------------------------------------------------------------
     @property
@@ -195,9 +203,9 @@ class ExerciseScreen(Screen):
     def show_detail(self) -> None:
         step = self.selected_step
         tensor = grids = None
-        if self.reply:
-            tensor = next((t for t in self.reply["tensors"] if t["name"] == step.name), None)
-            grids = self.reply.get("grids", {}).get(step.name)
+        if self.reply is not None and self.reply.report is not None:
+            tensor = next((t for t in self.reply.report.tensors if t.name == step.name), None)
+            grids = self.reply.grids.get(step.name)
         shown = self.store.hints_revealed(self.exercise.id, step.name)
         self.query_one(DetailPane).show(step, tensor, grids, shown)
 
@@ -210,7 +218,7 @@ class ExerciseScreen(Screen):
     # -- keys ------------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next":
-            return bool(self.reply and self.reply.get("passed") and self.next_exercise)
+            return bool(self.passed and self.next_exercise)
         if action in ("train", "stop_training", "toggle_training"):
             if self.exercise.training is None:
                 return False
@@ -264,7 +272,7 @@ class ExerciseScreen(Screen):
         self.recheck()
 
     def action_solution(self) -> None:
-        passed = bool(self.reply and self.reply.get("passed")) or self.store.exercise_state(self.exercise.id).get("passed")
+        passed = self.passed or self.store.exercise_state(self.exercise.id).get("passed")
         if not passed:
             self.notify("The solution unlocks once every gradient of this exercise passes. "
                         "Hints (h) go one step at a time; the last one is the answer line.", title="Not yet")
@@ -335,7 +343,7 @@ class ExerciseScreen(Screen):
         try:
             run = self.app.trainer.start(self.exercise.id, self.path)
         except Exception as exc:  # noqa: BLE001 - a trainer that cannot start is shown, never allowed to end the app
-            panel.apply({"type": "crashed", "message": f"could not start it: {type(exc).__name__}: {exc}"})
+            panel.apply(TrainingProblem("crashed", f"could not start it: {type(exc).__name__}: {exc}"))
             self.refresh_bindings()
             return
         self.training_run = run
@@ -345,22 +353,25 @@ class ExerciseScreen(Screen):
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
     def follow_training(self, run: Any) -> None:
         worker = get_current_worker()
-        last: dict[str, Any] = {}
+        last: RunUpdate | None = None
         try:
             for line in run.events():
                 if worker.is_cancelled:
                     return
-                last = line
-                self.post_message(TrainingLine(line))
+                update = update_from_line(line)  # the run's JSON line, typed; None for one this tutor does not know
+                if update is None:
+                    continue
+                last = update
+                self.post_message(TrainingLine(update))
         except Exception as exc:  # noqa: BLE001 - whatever goes wrong reading the run, the app stays up
-            last = {"type": "crashed", "message": f"reading it failed: {type(exc).__name__}: {exc}"}
+            last = TrainingProblem("crashed", f"reading it failed: {type(exc).__name__}: {exc}")
             self.post_message(TrainingLine(last))
-        if last.get("type") not in FINAL and not worker.is_cancelled:
-            self.post_message(TrainingLine({"type": "crashed", "message": "the run ended without a result"}))
+        if not isinstance(last, FINAL_UPDATES) and not worker.is_cancelled:
+            self.post_message(TrainingLine(TrainingProblem("crashed", "the run ended without a result")))
 
     def on_training_line(self, message: TrainingLine) -> None:
-        self.query_one(TrainingPanel).apply(message.line)
-        if message.line.get("type") in FINAL:
+        self.query_one(TrainingPanel).apply(message.update)
+        if isinstance(message.update, FINAL_UPDATES):
             self.training_run = None
             self.refresh_bindings()
 

@@ -4,14 +4,14 @@ code (with their own source line highlighted), a missing file, or a checker prob
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.widgets import Static
 
-from tutor.ui.widgets.step_table import PASSING, first_failing_root
+from tutor.reports.check import CheckReport
+from tutor.ui.widgets.step_table import first_failing_root
 
 ERROR_WORDS = {
     "syntax": "a syntax error",
@@ -38,38 +38,37 @@ def source_excerpt(path: Path, line: int | None) -> RenderableType | None:
                   highlight_lines={line}, theme="ansi_dark", background_color="default", word_wrap=True)
 
 
-def error_excerpt(path: Path, error: dict[str, Any]) -> RenderableType | None:
+def error_excerpt(path: Path, line: int | None, source: str | None) -> RenderableType | None:
     """The learner's line under an error: from the file, or for a notebook the cell's line the report carries."""
     if path.suffix != ".ipynb":
-        return source_excerpt(path, error.get("line"))
-    line, source = error.get("line"), error.get("source")
+        return source_excerpt(path, line)
     if not line or not isinstance(source, str):
         return None
     return Syntax(source, "python", line_numbers=True, start_line=line, highlight_lines={line}, theme="ansi_dark",
                   background_color="default", word_wrap=True)
 
 
-def report_banner(reply: dict[str, Any], path: Path, follow_up: str) -> tuple[RenderableType, str]:
+def report_banner(report: CheckReport, path: Path, follow_up: str) -> tuple[RenderableType, str]:
     """(what to show, a CSS class: passed / failing / error); follow_up says what to do after a pass."""
-    tensors = reply.get("tensors", [])
-    counted = [t for t in tensors if not t.get("support")]  # exercise 4's supporting rows are not steps
-    passing = sum(t["status"] in PASSING for t in counted)
-    error = reply.get("error")
+    tensors = report.tensors
+    counted = report.required  # exercise 4's supporting rows are not steps
+    passing = sum(t.passed for t in counted)
+    error = report.error
     if error:
         if path.suffix == ".ipynb":  # the message starts with the notebook's cell and the line within it
             where = f" in {path.name}"
         else:
-            where = f" at line {error['line']} of {path.name}" if error.get("line") else ""
-        head = Text.assemble(("Your code stopped with ", "bold"), (ERROR_WORDS.get(error["kind"], error["kind"]), "bold"),
-                             (where, "bold"), ": ", error.get("message", ""))
+            where = f" at line {error.line} of {path.name}" if error.line else ""
+        head = Text.assemble(("Your code stopped with ", "bold"), (ERROR_WORDS.get(error.kind, error.kind), "bold"),
+                             (where, "bold"), ": ", error.message)
         parts: list[RenderableType] = [head]
-        excerpt = error_excerpt(path, error)
+        excerpt = error_excerpt(path, error.line, error.source)
         if excerpt is not None:
             parts.append(excerpt)
         if tensors:
             parts.append(Text(f"{passing}/{len(counted)} gradients were set before it stopped and pass.", style="dim"))
         return Group(*parts), "error"
-    if reply.get("passed"):
+    if report.passed:
         what = "the gradient matches" if len(counted) == 1 else f"all {len(counted)} gradients match"
         text = Text(f"✔ Passed: {what} autograd.", style="bold")
         text.append(f"  {follow_up}")

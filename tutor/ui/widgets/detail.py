@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
@@ -11,18 +10,19 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tutor.course.model import Step
+from tutor.reports.check import Grid, TensorVerdict, fmt_shape
 from tutor.ui.widgets.heatmap import Heatmap, legend
-from tutor.ui.widgets.step_table import PASSING, fmt_shape, status_text
+from tutor.ui.widgets.step_table import status_text
 
 
-def _grid_caption(grid: dict[str, Any]) -> str:
+def _grid_caption(grid: Grid) -> str:
     shape = fmt_shape(grid["shape"])
     if grid.get("downsampled"):
         return f"{shape} shown as {grid['rows']}×{grid['cols']} blocks"
     return f"{shape}, one cell per entry"
 
 
-def diff_section(name: str, status: str, grid: dict[str, Any] | None) -> list[RenderableType]:
+def diff_section(name: str, status: str, grid: Grid | None) -> list[RenderableType]:
     if grid is None:
         return []
     if status == "exact":
@@ -38,7 +38,7 @@ def diff_section(name: str, status: str, grid: dict[str, Any] | None) -> list[Re
     return [worst, Heatmap(grid), Text.assemble(*legend(False)), why]
 
 
-def value_section(name: str, grid: dict[str, Any] | None) -> list[RenderableType]:
+def value_section(name: str, grid: Grid | None) -> list[RenderableType]:
     if grid is None or grid["rows"] * grid["cols"] < 2:
         return []
     head = Text.assemble((f"Your {name} itself", "bold"), f"  (as the lecture's imshow; {_grid_caption(grid)})")
@@ -58,13 +58,13 @@ def hint_section(step: Step, shown: int) -> list[RenderableType]:
     return lines
 
 
-def step_detail(step: Step, tensor: dict[str, Any] | None, grids: dict[str, Any] | None, hints_shown: int) -> Group:
+def step_detail(step: Step, tensor: TensorVerdict | None, grids: dict[str, Grid] | None, hints_shown: int) -> Group:
     upper, lower = detail_parts(step, tensor, grids, hints_shown)
     return Group(*_spaced(upper + lower))
 
 
 def detail_parts(
-    step: Step, tensor: dict[str, Any] | None, grids: dict[str, Any] | None, hints_shown: int
+    step: Step, tensor: TensorVerdict | None, grids: dict[str, Grid] | None, hints_shown: int
 ) -> tuple[list[RenderableType], list[RenderableType]]:
     """(the step, its verdict, once passed its why, and the hints so far; then the heatmaps below them)."""
     parts: list[RenderableType] = [
@@ -76,28 +76,28 @@ def detail_parts(
         parts.append(Text("Not checked yet.", style="dim"))
     else:
         parts.append(Text.assemble(
-            "expected shape ", (fmt_shape(tensor.get("expected_shape")), "bold"),
-            " · yours ", (fmt_shape(tensor.get("shape")), "bold"),
+            "expected shape ", (fmt_shape(tensor.expected_shape), "bold"),
+            " · yours ", (fmt_shape(tensor.shape), "bold"),
             " · ", status_text(tensor),
         ))
-        if tensor.get("max_abs_diff") is not None:
-            parts.append(Text(f"max |yours − expected| = {tensor['max_abs_diff']:.3e}"))
-        if tensor.get("note") and tensor["status"] != "missing":
-            parts.append(Text(tensor["note"], style="italic"))
-        upstream = ", ".join(tensor.get("upstream") or ())
-        if tensor.get("local") == "pass" and tensor["status"] not in PASSING:
+        if tensor.max_abs_diff is not None:
+            parts.append(Text(f"max |yours − expected| = {tensor.max_abs_diff:.3e}"))
+        if tensor.note and tensor.status != "missing":
+            parts.append(Text(tensor.note, style="italic"))
+        upstream = ", ".join(tensor.upstream)
+        if tensor.local == "pass" and not tensor.passed:
             parts.append(Text("Your line for this step follows its local rule: fix the gradient it inherits from "
                               "first.", style="yellow"))
-        elif tensor.get("local") == "fail" and upstream:
+        elif tensor.local == "fail" and upstream:
             parts.append(Text(f"With random gradients injected for {upstream}, this line does not give its local "
                               "rule's value: the line itself is wrong.", style="yellow"))
-        elif tensor.get("local") == "fail":
+        elif tensor.local == "fail":
             parts.append(Text("This line is wrong (nothing upstream of it was injected: it is judged as written).",
                               style="yellow"))
-        diagnosis = tensor.get("diagnosis")
+        diagnosis = tensor.diagnosis
         if diagnosis:
             parts.append(Text.assemble(("Likely mistake", "bold yellow"), f" ({diagnosis.get('code')}): {diagnosis.get('message')}"))
-    passed = tensor is not None and tensor["status"] in PASSING
+    passed = tensor is not None and tensor.passed
     if passed:  # the insight straight under the verdict, where an 80×24 screen still shows it
         parts += why_section(step)
     parts += hint_section(step, hints_shown)
@@ -107,7 +107,7 @@ def detail_parts(
         if grids:
             parts += value_section(step.name, grids.get("value"))
     elif tensor is not None and grids:
-        parts += diff_section(step.name, tensor["status"], grids.get("diff"))
+        parts += diff_section(step.name, tensor.status, grids.get("diff"))
         parts += value_section(step.name, grids.get("value"))
     return upper, parts
 
@@ -138,7 +138,7 @@ class DetailPane(VerticalScroll):
         yield Static(id="detail-body")
         yield Static(id="detail-more")
 
-    def show(self, step: Step, tensor: dict[str, Any] | None, grids: dict[str, Any] | None, hints_shown: int) -> None:
+    def show(self, step: Step, tensor: TensorVerdict | None, grids: dict[str, Grid] | None, hints_shown: int) -> None:
         upper, lower = detail_parts(step, tensor, grids, hints_shown)
         self.content_group = Group(*_spaced(upper + lower))
         self.query_one("#detail-body", Static).update(Group(*_spaced(upper)))

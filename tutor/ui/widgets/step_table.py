@@ -10,28 +10,26 @@ from textual.geometry import Region, Spacing
 from textual.widgets import DataTable
 
 from tutor.course.model import Exercise
-from tutor.verdicts import PASSING, STATUS_STYLE, fmt_shape
-
-__all__ = ["PASSING", "StepTable", "first_failing_root", "fmt_shape", "status_text"]
+from tutor.reports.check import STATUS_STYLE, TensorVerdict, fmt_shape
 
 # (label, key, width): shapes up to "(32, 3, 10)"; the status column takes what is left.
 COLUMNS = (("step", "step", 18), ("expected", "expected", 11), ("yours", "yours", 11), ("max |diff|", "diff", 10),
            ("status", "status", None))
 
 
-def first_failing_root(tensors: list[dict[str, Any]]) -> str | None:
+def first_failing_root(tensors: list[TensorVerdict]) -> str | None:
     """The first failing tensor whose error is its own (not inherited from an earlier step)."""
     for t in tensors:
-        if t["status"] not in PASSING and not t.get("inherits_from"):
-            return t["name"]
+        if not t.passed and not t.inherits_from:
+            return t.name
     return None
 
 
-def status_text(t: dict[str, Any]) -> Text:
-    text = Text(t["status"], style=STATUS_STYLE.get(t["status"], ""))
-    if t.get("inherits_from"):
-        text.append(f" · inh. {t['inherits_from']}", style="italic")  # short: the column fits at 80 columns
-    elif t.get("local") == "pass" and t["status"] not in PASSING:
+def status_text(t: TensorVerdict) -> Text:
+    text = Text(t.status, style=STATUS_STYLE.get(t.status, ""))
+    if t.inherits_from:
+        text.append(f" · inh. {t.inherits_from}", style="italic")  # short: the column fits at 80 columns
+    elif t.local == "pass" and not t.passed:
         text.append(" · your line is right", style="italic")
     return text
 
@@ -58,8 +56,8 @@ class StepTable(DataTable):
             self.scroll_to(y=0, animate=False, immediate=True)
             self.show_step(self.selected_step)
 
-    def show_report(self, tensors: list[dict[str, Any]]) -> None:
-        by_name = {t["name"]: t for t in tensors}
+    def show_report(self, tensors: list[TensorVerdict]) -> None:
+        by_name = {t.name: t for t in tensors}
         self.root = first_failing_root(tensors)
         for step in self.exercise.rows:
             t = by_name.get(step.name)
@@ -70,10 +68,10 @@ class StepTable(DataTable):
                 continue
             marker = "▶ " if step.name == self.root else "  "
             name = Text(marker + step.name, style="bold reverse red" if step.name == self.root else "")
-            diff = t.get("max_abs_diff")
+            diff = t.max_abs_diff
             self.update_cell(step.name, "step", name)
-            self.update_cell(step.name, "expected", fmt_shape(t.get("expected_shape")))
-            self.update_cell(step.name, "yours", fmt_shape(t.get("shape")))
+            self.update_cell(step.name, "expected", fmt_shape(t.expected_shape))
+            self.update_cell(step.name, "yours", fmt_shape(t.shape))
             self.update_cell(step.name, "status", status_text(t), update_width=True)
             self.update_cell(step.name, "diff", f"{diff:.2e}" if diff is not None else "—")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from tutor.engine.client import child_env, describe_exit, open_log
+from tutor.reports.training import FINAL_TYPES, TrainingProblem
 
-FINAL = ("result", "error", "crashed")
 STOP_WAIT_S = 3.0
 
 
@@ -50,14 +50,14 @@ class TrainingRun:
             if not isinstance(line, dict):
                 continue
             yield line
-            if line.get("type") in FINAL:
+            if line.get("type") in FINAL_TYPES:
                 self.proc.wait()
                 return
         yield self._crashed(describe_exit(self.proc.wait()))
 
     def _crashed(self, why: str) -> dict[str, Any]:
         where = f"; its log is {self.log_path}" if self.log_path else ""
-        return {"type": "crashed", "message": f"the training process ended before it reported ({why}){where}"}
+        return TrainingProblem("crashed", f"the training process ended before it reported ({why}){where}").to_line()
 
     def cancel(self) -> None:
         """Stop after the current step and still evaluate and sample the model trained so far."""

@@ -1,0 +1,224 @@
+"""A check's verdicts: the status words, one TensorVerdict per row, the learner's error, the CheckReport of a
+file, and the check service's reply to the TUI. Plain data (no torch, no UI): `to_json()` is what the CLI's
+`check --json` prints and the check service sends, and `from_json()` reads it back exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["exact", "close", "wrong", "shape", "missing", "invalid"]
+PASSING: tuple[Status, ...] = ("exact", "close")
+
+# Rich style strings per status, for the CLI table and the TUI alike.
+STATUS_STYLE: dict[str, str] = {
+    "exact": "bold green",
+    "close": "green",
+    "wrong": "bold red",
+    "shape": "bold magenta",
+    "missing": "dim",
+    "invalid": "bold yellow",
+}
+
+ErrorKind = Literal["syntax", "exception", "timeout", "crash", "memory", "output", "forbidden"]
+# A row's line under one more run: the local rule (random gradients injected from above) or a second batch.
+RunVerdict = Literal["pass", "fail"]
+# The likely mistake behind a wrong row: {"code": ..., "message": ...}.
+Diagnosis = dict[str, str]
+# One heatmap of a tensor (see tutor.engine.grids): shape, rows, cols, downsampled, max, cells.
+Grid = dict[str, Any]
+
+
+def fmt_shape(shape: Sequence[int] | None) -> str:
+    """A shape as Python prints a tuple: (32, 27), (27,), or — when there is none."""
+    if shape is None:
+        return "—"
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+@dataclass(frozen=True)
+class LearnerError:
+    """Why the learner's code stopped (or was refused): its kind, message, and line with its source."""
+
+    kind: ErrorKind
+    message: str
+    line: int | None = None
+    source: str | None = None
+
+    def to_json(self, with_source: bool = False) -> dict[str, Any]:
+        """The error as JSON; its source line only when asked (a notebook's line, which no file holds)."""
+        out: dict[str, Any] = {"kind": self.kind, "message": self.message, "line": self.line}
+        if with_source:
+            out["source"] = self.source
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LearnerError:
+        return cls(data["kind"], data["message"], data.get("line"), data.get("source"))
+
+
+@dataclass
+class TensorVerdict:
+    """The verdict on one row: the learner's gradient against autograd's."""
+
+    name: str
+    of: str
+    status: Status
+    expected_shape: tuple[int, ...]
+    shape: tuple[int, ...] | None
+    max_abs_diff: float | None = None
+    note: str | None = None
+    exact: bool = False
+    close: bool = False
+    # Filled by judging; None where it does not apply. `local`: the row's own line under the local rule
+    # (random gradients injected from above); `second`: the file on a second batch with other sizes.
+    local: RunVerdict | None = None
+    second: RunVerdict | None = None
+    inherits_from: str | None = None
+    diagnosis: Diagnosis | None = None
+    upstream: tuple[str, ...] = ()  # the injected gradients this row's line reads in the local-rule run
+    support: bool = False  # a supporting row: judged when assigned, never required
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status in PASSING
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "of": self.of,
+            "status": self.status,
+            "expected_shape": list(self.expected_shape),
+            "shape": list(self.shape) if self.shape is not None else None,
+            "max_abs_diff": self.max_abs_diff,
+            "note": self.note,
+            "local": self.local,
+            "second": self.second,
+            "upstream": list(self.upstream),
+            "inherits_from": self.inherits_from,
+            "diagnosis": self.diagnosis,
+            "support": self.support,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TensorVerdict:
+        """The verdict as to_json() wrote it; `exact` and `close` follow from the status (as judging leaves them)."""
+        status = data["status"]
+        shape = data["shape"]
+        return cls(
+            name=data["name"],
+            of=data["of"],
+            status=status,
+            expected_shape=tuple(data["expected_shape"]),
+            shape=tuple(shape) if shape is not None else None,
+            max_abs_diff=data.get("max_abs_diff"),
+            note=data.get("note"),
+            exact=status == "exact",
+            close=status in PASSING,
+            local=data.get("local"),
+            second=data.get("second"),
+            upstream=tuple(data.get("upstream") or ()),
+            inherits_from=data.get("inherits_from"),
+            diagnosis=data.get("diagnosis"),
+            support=bool(data.get("support", False)),
+        )
+
+
+@dataclass
+class CheckReport:
+    """The result of checking one learner file: plain data that the CLI, the TUI and JSON all read."""
+
+    exercise: str
+    device: str
+    loss: float
+    tensors: list[TensorVerdict]
+    error: LearnerError | None = None
+    output: str = ""
+    warnings: list[str] = field(default_factory=list)
+    file: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(t.passed for t in self.tensors if not t.support)
+
+    @property
+    def required(self) -> list[TensorVerdict]:
+        """The rows that count as the exercise's steps (not its supporting rows)."""
+        return [t for t in self.tensors if not t.support]
+
+    @property
+    def first_failure(self) -> TensorVerdict | None:
+        """The row to fix first: the first failing one whose own line is at fault, else the first failing."""
+        failing = [t for t in self.tensors if not t.passed]
+        return next((t for t in failing if not t.inherits_from), failing[0] if failing else None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exercise": self.exercise,
+            "passed": self.passed,
+            "device": self.device,
+            "loss": self.loss,
+            "error": self.error.to_json() if self.error else None,
+            "tensors": [t.to_json() for t in self.tensors],
+            "file": self.file,
+            "output": self.output,
+            "warnings": self.warnings,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CheckReport:
+        """The report as to_json() wrote it (`passed` follows from the rows and the error); `elapsed` when the
+        JSON carries it, as the check service's reply does."""
+        error = data.get("error")
+        return cls(
+            exercise=data["exercise"],
+            device=data["device"],
+            loss=data["loss"],
+            tensors=[TensorVerdict.from_json(t) for t in data["tensors"]],
+            error=LearnerError.from_json(error) if error else None,
+            output=data.get("output", ""),
+            warnings=list(data.get("warnings") or ()),
+            file=data.get("file"),
+            elapsed=data.get("elapsed", 0.0),
+        )
+
+
+@dataclass
+class CheckReply:
+    """The check service's answer to one request: a report with its heatmaps, or the message of a request it
+    could not serve; `notes` say when the TUI's client restarted the service on the way."""
+
+    report: CheckReport | None = None
+    message: str = ""
+    grids: dict[str, dict[str, Grid]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    # The error carries its source line: a notebook's, which the tutor cannot read from the file itself.
+    error_source: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        report = self.report
+        if report is None:
+            out: dict[str, Any] = {"type": "error", "message": self.message}
+        else:
+            out = {"type": "report", **report.to_json(), "elapsed": report.elapsed, "grids": self.grids}
+            if self.error_source and report.error is not None:
+                out["error"] = report.error.to_json(with_source=True)
+        if self.notes:
+            out["service_notes"] = list(self.notes)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CheckReply:
+        notes = list(data.get("service_notes") or ())
+        if data.get("type") != "report":
+            return cls(message=str(data.get("message", "")), notes=notes)
+        error = data.get("error")
+        return cls(
+            report=CheckReport.from_json(data),
+            grids=dict(data.get("grids") or {}),
+            notes=notes,
+            error_source=isinstance(error, Mapping) and "source" in error,
+        )
