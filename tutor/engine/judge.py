@@ -225,7 +225,11 @@ def judge(
         elif row.name in size_only and len(contexts) > 1:
             t.diagnosis = size_diagnosis(first_ctx, contexts[1])
         elif t.local == "pass":
-            t.diagnosis = CHANGED_LATER
+            # right at its line under the local rule, wrong on the lecture's batch: a near miss (a dropped
+            # epsilon) can hide under the local rule's tolerance, so a mistake that explains the lecture's
+            # value is named first; otherwise the value changed after its line
+            mine = first.value(row.name).tensor
+            t.diagnosis = (diagnose(exercise, row, first_ctx, mine) if mine is not None else None) or CHANGED_LATER
 
     # Right by value, but computed from a gradient that is wrong: it matches only because what the wrong input
     # changes cancels here (db1 from a wrong dhprebn: BatchNorm makes it ~0 either way). A gradient that was
