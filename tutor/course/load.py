@@ -1,4 +1,11 @@
-"""Read the course's TOML files into frozen dataclasses, with errors that name file, exercise and key."""
+"""Read the course's TOML files into frozen dataclasses, with errors that name file, exercise and key.
+
+Learner-facing text (an exercise's title, summary and chain_message; a step's hints and why; a mistake's
+message) may carry translations beside it, the same key with the language as suffix: `why_zh`, `hints_zh`
+(as many rungs as `hints`). A translation that is there must be well-formed and have its English key; one
+that is missing is allowed, and the English text stands in, so that courses written before a translation
+keep loading. The shipped course's own test (tests/test_course_zh.py) requires every one of them.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-from tutor.course.model import ContextSpec, Course, Exercise, Mistake, Model, Origin, Step, Training
+from tutor.course.model import (
+    TRANSLATIONS, ContextSpec, Course, Exercise, Mistake, Model, Origin, Step, Training, Translations,
+)
 
 # The model and batch every exercise shares, in exercises/; an exercise's own [model] and [context] set only
 # what differs (any key again, and `forward_extra`: lines appended to the shared forward pass).
@@ -213,10 +222,39 @@ def _model(top: _Reader, shared: _Reader | None) -> tuple[Model, ContextSpec, li
     return model, context, origins
 
 
-def _mistakes(s: _Reader) -> tuple[Mistake, ...]:
+# A step's texts that a translation may carry: its hint ladder (a list of rungs) and its why.
+STEP_TEXT_KEYS = ("hints", *Step.TEXT_KEYS)
+
+
+def _translations(r: _Reader, keys: tuple[str, ...], where: str = "") -> Translations:
+    """The table's `KEY_LANG` translations of its text `keys`; `where` ends each error (" (step 'dh')")."""
+    for key in r.table:
+        english, _, lang = key.rpartition("_")
+        if lang in TRANSLATIONS and english not in keys:
+            raise r.error(key, f"translates no text of this table (its texts: {', '.join(keys)}){where}")
+    entries: list[tuple[str, str, str | tuple[str, ...]]] = []
+    for key in keys:
+        for lang in (lang for lang in TRANSLATIONS if f"{key}_{lang}" in r.table):
+            if not r.table.get(key):
+                raise r.error(f"{key}_{lang}", f"translates {key!r}, which is missing or empty{where}")
+            if key != "hints":
+                entries.append((lang, key, r.text(f"{key}_{lang}")))
+                continue
+            rungs = r.strings(f"{key}_{lang}")
+            if len(rungs) != len(r.table[key]):
+                raise r.error(f"{key}_{lang}", f"has {len(rungs)} rungs, hints has {len(r.table[key])}{where}")
+            entries.append((lang, key, rungs))
+    return Translations(tuple(entries))
+
+
+def _mistakes(s: _Reader, step: str) -> tuple[Mistake, ...]:
     return tuple(
-        Mistake(code=mk.text("code", "course"), expr=_compiles(mk, "expr", mk.text("expr"), "eval"), message=mk.text("message"))
-        for mk in s.items("mistakes")
+        Mistake(
+            code=mk.text("code", "course"), expr=_compiles(mk, "expr", mk.text("expr"), "eval"),
+            message=mk.text("message"),
+            translations=_translations(mk, Mistake.TEXT_KEYS, f" (mistake {i + 1} of step {step!r})"),
+        )
+        for i, mk in enumerate(s.items("mistakes"))
     )
 
 
@@ -225,16 +263,21 @@ def _steps(top: _Reader) -> tuple[list[Step], list[Step]]:
     steps: list[Step] = []
     support: list[Step] = []
     for s in top.items("steps"):
+        name = s.text("name")
         if s.get("support", bool, False):
-            support.append(Step(name=s.text("name"), of=s.text("of"), line=s.text("line"), hints=s.strings("hints", ()), support=True))
+            support.append(Step(
+                name=name, of=s.text("of"), line=s.text("line"), hints=s.strings("hints", ()), support=True,
+                translations=_translations(s, STEP_TEXT_KEYS, f" (step {name!r})"),
+            ))
             continue
-        mistakes = _mistakes(s)
+        mistakes = _mistakes(s, name)
         hints = s.strings("hints")
         if len(hints) < 3:
             raise s.error("hints", f"needs at least 3 hints, has {len(hints)}")
         steps.append(Step(
-            name=s.text("name"), of=s.text("of"), line=s.text("line"), hints=hints, mistakes=mistakes,
+            name=name, of=s.text("of"), line=s.text("line"), hints=hints, mistakes=mistakes,
             why=s.text("why"), why_at=_timestamp(s, "why_at"),
+            translations=_translations(s, STEP_TEXT_KEYS, f" (step {name!r})"),
         ))
     if not steps:
         raise top.error("steps", "needs at least one step")
@@ -317,6 +360,7 @@ def _load_exercise(path: Path, root: Path, shared: _Reader | None) -> Exercise:
         chain_message=top.text("chain_message", ""),
         row_order=_row_order(top, [*steps, *support]),
         origins=tuple(origins),
+        translations=_translations(top, Exercise.TEXT_KEYS),
     )
 
 

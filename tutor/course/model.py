@@ -4,23 +4,66 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 ExerciseKind = Literal["check", "training"]
 
+# The languages of the learner-facing text: English, the course's own, then its translations. A translation
+# sits in the TOML beside each English key, with the language as suffix (`why_zh`, `hints_zh`).
+LANGUAGES = ("en", "zh")
+TRANSLATIONS = LANGUAGES[1:]
+
 
 @dataclass(frozen=True)
-class Mistake:
+class Translations:
+    """One record's text in the languages besides English: (language, English key, text), the text of a hint
+    ladder being a tuple of rungs. A tuple, not a dict, so that the records holding it stay hashable."""
+
+    entries: tuple[tuple[str, str, str | tuple[str, ...]], ...] = ()
+
+    def get(self, lang: str, key: str) -> str | tuple[str, ...] | None:
+        return next((text for language, k, text in self.entries if (language, k) == (lang, key)), None)
+
+
+class Localized:
+    """`text(key, lang)` for the records with learner-facing text; the English fields stay as they are.
+    Where the course has no translation of a text, the English one stands in."""
+
+    TEXT_KEYS: ClassVar[tuple[str, ...]] = ()
+    translations: Translations
+
+    def text(self, key: str, lang: str = "en") -> str:
+        """The text field `key` (one of TEXT_KEYS) in `lang`: `exercise.text("title", "zh")`."""
+        if key not in self.TEXT_KEYS:
+            raise KeyError(f"{key!r} is not a text of {type(self).__name__} (its texts: {', '.join(self.TEXT_KEYS)})")
+        return self._in(key, lang)  # type: ignore[return-value]
+
+    def _in(self, key: str, lang: str) -> str | tuple[str, ...]:
+        if lang not in LANGUAGES:
+            raise ValueError(f"no course text in {lang!r} (languages: {', '.join(LANGUAGES)})")
+        english = getattr(self, key)
+        if lang == "en":
+            return english
+        return self.translations.get(lang, key) or english
+
+
+@dataclass(frozen=True)
+class Mistake(Localized):
     """A typical wrong answer: an expression over the context and the correct gradients."""
+
+    TEXT_KEYS: ClassVar[tuple[str, ...]] = ("message",)
 
     code: str
     expr: str
     message: str
+    translations: Translations = field(default=Translations(), repr=False)
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(Localized):
     """One gradient the learner writes: `name` is their variable, `of` the forward tensor."""
+
+    TEXT_KEYS: ClassVar[tuple[str, ...]] = ("why",)
 
     name: str
     of: str
@@ -33,6 +76,15 @@ class Step:
     # Shown once the step passes: the lecture's insight behind the answer, and where the lecture explains it.
     why: str = ""
     why_at: str = ""
+    translations: Translations = field(default=Translations(), repr=False)
+
+    def hints_in(self, lang: str = "en") -> tuple[str, ...]:
+        """The hint ladder in `lang` (as many rungs in every language; the last is usually code)."""
+        return self._in("hints", lang)  # type: ignore[return-value]
+
+    def hint(self, index: int, lang: str = "en") -> str:
+        """Rung `index` (0-based, like `hints`) of the ladder in `lang`: `step.hint(0, "zh")`."""
+        return self.hints_in(lang)[index]
 
 
 @dataclass(frozen=True)
@@ -95,7 +147,11 @@ class Origin:
 
 
 @dataclass(frozen=True)
-class Exercise:
+class Exercise(Localized):
+    """One exercise of the course; `text("title", lang)` (or summary, chain_message) in another language."""
+
+    TEXT_KEYS: ClassVar[tuple[str, ...]] = ("title", "summary", "chain_message")
+
     id: str
     order: int
     title: str
@@ -124,6 +180,7 @@ class Exercise:
     row_order: tuple[str, ...] = ()
     # Keys of the model and context that another file wrote (the shared model file); not part of equality.
     origins: tuple[Origin, ...] = field(default=(), compare=False)
+    translations: Translations = field(default=Translations(), repr=False)
 
     @property
     def rows(self) -> tuple[Step, ...]:
