@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from tutor.lang import LANGUAGES
+
 ExerciseKind = Literal["check", "training"]
 
-# The languages of the learner-facing text: English, the course's own, then its translations. A translation
-# sits in the TOML beside each English key, with the language as suffix (`why_zh`, `hints_zh`).
-LANGUAGES = ("en", "zh")
+# The learner-facing text's translations (tutor.lang.LANGUAGES: English, the course's own, first). A
+# translation sits in the TOML beside each English key, with the language as suffix (`why_zh`, `hints_zh`).
 TRANSLATIONS = LANGUAGES[1:]
 
 

@@ -1,0 +1,35 @@
+"""The language setting: --lang, then BACKPROP_NINJA_LANG, then the locale, then English."""
+
+from __future__ import annotations
+
+import pytest
+
+from tutor.lang import LanguageError, from_locale, normalise, resolve
+
+
+@pytest.mark.parametrize(
+    ("value", "lang"),
+    [("zh", "zh"), ("zh_CN.UTF-8", "zh"), ("zh-Hans", "zh"), ("ZH_tw", "zh"), ("en_US.UTF-8", "en"), ("fr_FR", None), ("C", None)],
+)
+def test_normalise(value, lang):
+    assert normalise(value) == lang
+
+
+def test_explicit_beats_the_environment_and_the_locale():
+    env = {"BACKPROP_NINJA_LANG": "en", "LANG": "zh_CN.UTF-8"}
+    assert resolve("zh", env) == "zh"
+    assert resolve(None, env) == "en"
+    assert resolve(None, {"LANG": "zh_CN.UTF-8"}) == "zh"
+    assert resolve(None, {}) == "en"
+
+
+def test_the_first_locale_variable_set_decides():
+    assert from_locale({"LC_ALL": "C.UTF-8", "LANG": "zh_CN.UTF-8"}) == "en"
+    assert from_locale({"LC_ALL": "", "LC_MESSAGES": "zh_TW.UTF-8", "LANG": "en_US.UTF-8"}) == "zh"
+    assert from_locale({"LANG": "fr_FR.UTF-8"}) == "en"  # a language the tutor does not speak: English
+
+
+@pytest.mark.parametrize(("explicit", "env"), [("fr", {}), (None, {"BACKPROP_NINJA_LANG": "klingon"})])
+def test_an_unknown_language_is_one_clear_error(explicit, env):
+    with pytest.raises(LanguageError, match="speaks en or zh"):
+        resolve(explicit, env)
