@@ -41,7 +41,7 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
     if args.json:
         print(json.dumps(report.to_json()), flush=True)
     else:
-        from tutor.render import print_report
+        from tutor.verdict_text import print_report
 
         print_report(report, console())
     # after the verdict is out: a progress file that cannot be had at once must not hold it back
@@ -84,7 +84,7 @@ def cmd_check_notebook(args: argparse.Namespace, course: Course, exercise: Exerc
     if args.json:
         print(json.dumps(result.to_json()))
     else:
-        from tutor.render import print_report
+        from tutor.verdict_text import print_report
 
         out = console()
         cells = ", ".join(c.label for c in result.extract.cells)
