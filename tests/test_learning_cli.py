@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT, report_of, run_cli
 from tutor import journal
 from tutor.cli import main
-from tutor.cli.learning import record_workspace_check
+from tutor.cli.common import record_workspace_check
 from tutor.progress import ProgressStore
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LEARNER_FILES, ROOT, run_cli
-from tutor.cli.learning import record_workspace_check
+from tutor.cli.common import record_workspace_check
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable
 from html import escape
 
-from tutor.render import OWN_LINE, inherited_lines, print_report
+from tutor.verdict_text import OWN_LINE, inherited_lines, print_report
 from tutor.reports.check import CheckReport, fmt_shape
 
 # The CLI's STATUS_STYLE as CSS (notebook themes vary: strong colours that read on light and dark).

@@ -1,4 +1,5 @@
-"""The command line: `backprop-ninja COMMAND`; each command lives in its own module and registers itself."""
+"""The command line: `backprop-ninja COMMAND`; each command lives in its own module and registers itself,
+and COMMANDS below is the one table of them."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import os
 import sys
 
 from tutor import __version__
-from tutor.cli import basics, course, learning, train, tui, why
+from tutor.cli import check, course, hint, init, listing, progress, reset, solution, train, tui, why
 from tutor.cli.common import EXIT_FAIL, EXIT_USAGE, Parser, UsageError, console
 from tutor.course import CourseError, load_course
 from tutor.progress import ProgressBusy
 
 # Each module has register(subparsers); a command's handler is called as handler(args, course) -> exit code.
-COMMAND_MODULES = [basics, learning, why, tui, train, course]
+# `backprop-ninja --help` lists the commands in this order.
+COMMANDS = (check, init, listing, hint, solution, progress, reset, why, tui, train, course)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Only for the bare command; each subcommand has its own --workspace.
     parser.add_argument("--workspace", dest="top_workspace", metavar="DIR", help="with no command: open the tutor on DIR")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMAND_MODULES:
+    for module in COMMANDS:
         module.register(sub)
     return parser
 

@@ -1,15 +1,20 @@
-"""Pieces every CLI command shares: exit codes, usage errors, consoles, exercise lookup, common options."""
+"""Pieces the CLI commands share: exit codes, usage errors, consoles, exercise and step lookup, common
+options, and the workspace's progress (opening it, its warnings, recording a check of the workspace's file)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import textwrap
 import warnings
 from pathlib import Path
 
 from tutor.course import Course, Exercise
+from tutor.course.model import Step
 from tutor.engine.limits import TIMEOUT_RANGE
+from tutor.progress import ProgressBusy, ProgressStore
+from tutor.reports.check import CheckReport
 from tutor.workspace import Workspace, default_workspace, resolve_workspace
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -88,3 +93,80 @@ def add_workspace_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workspace", metavar="DIR", help=f"the learner's workspace (default: the enclosing one, else {default_workspace()})")
 
 
+def exercise_command(sub: argparse._SubParsersAction, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help, description=description)
+    parser.add_argument("exercise", metavar="EXERCISE", help="exercise id or number")
+    return parser
+
+
+# ---- the workspace's progress -------------------------------------------------------------------------------
+
+
+def open_store(args: argparse.Namespace, must_exist: bool = True) -> ProgressStore:
+    """The workspace's progress; hints and the progress table need an initialised workspace to keep them in."""
+    root = existing_workspace(args).root if must_exist else resolve_workspace(args.workspace)
+    return ProgressStore(root, one_shot=True)
+
+
+def report_warning(store: ProgressStore) -> None:
+    if store.warning:
+        for line in store.warning.splitlines():
+            print(f"backprop-ninja: warning: {line}", file=sys.stderr)
+
+
+def ask(question: str) -> bool:
+    """A yes/no question on the terminal; anything but y/yes (or end of input) is no."""
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def existing_workspace(args: argparse.Namespace) -> Workspace:
+    workspace = Workspace(resolve_workspace(args.workspace))
+    if not workspace.exists():
+        raise UsageError(f"no workspace at {workspace.root}; create it with `backprop-ninja init {workspace.root}`")
+    return workspace
+
+
+def find_step(exercise: Exercise, name: str) -> Step:
+    """A step by its gradient's name (dcounts), its forward tensor's name (counts) or its 1-based number."""
+    key = name.strip()
+    if key.isdigit() and 1 <= int(key) <= len(exercise.steps):
+        return exercise.steps[int(key) - 1]
+    step = exercise.step(key)
+    if step is None:
+        choices = ", ".join(f"{i}/{s.name}" for i, s in enumerate(exercise.steps, start=1))
+        raise UsageError(f"no step {name!r} in {exercise.id}; choose one of: {choices}")
+    return step
+
+
+def record_workspace_check(args: argparse.Namespace, exercise: Exercise, path: Path, report: CheckReport) -> None:
+    """Count a check in the workspace's progress when it judged the workspace's own file (not any --file)."""
+    workspace = Workspace(resolve_workspace(args.workspace))
+    try:
+        own = path.resolve() == workspace.checked_file(exercise).resolve()
+    except OSError:
+        own = False
+    if not own:
+        return
+    store = ProgressStore(workspace.root, one_shot=True)
+    try:
+        store.record_check(exercise.id, report)
+        failing = next((t.name for t in report.tensors if not t.passed), None)
+        store.set_current(exercise.id, failing)
+    except ProgressBusy as exc:  # the verdict stands; only its record is missing
+        print(f"backprop-ninja: warning: {exc}; this check is not counted", file=sys.stderr)
+    report_warning(store)
+
+
+def step_passed(store: ProgressStore, exercise: Exercise, step: Step) -> bool:
+    record = store.exercise_state(exercise.id)["steps"].get(step.name)
+    return bool(record and record.get("passed"))
+
+
+def why_lines(exercise: Exercise, step: Step) -> list[str]:
+    """The why, wrapped, then the lecture's moment for it."""
+    lines = textwrap.wrap(f"why: {step.why}", width=100, subsequent_indent="     ")
+    lines.append(f"     the lecture explains it at {step.why_at} (chapter {exercise.title!r} starts at {exercise.chapter_at})")
+    return lines

@@ -23,7 +23,7 @@ from tutor.course.model import Mistake, Step
 
 if TYPE_CHECKING:
     from tutor.engine.check import Checker
-    from tutor.engine.report import CheckReport
+    from tutor.reports.check import CheckReport
 
 
 @dataclass

@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace, course: Course) -> int:
     cancel = threading.Event()
     view = None
     if not args.json:
-        from tutor.cli.training_view import TrainingView
+        from tutor.cli.train_view import TrainingView
 
         view = TrainingView(console())
 
@@ -76,7 +76,7 @@ def cmd_train(args: argparse.Namespace, course: Course) -> int:
     if args.json:
         print(json.dumps(result.to_json()))
     else:
-        from tutor.cli.training_view import print_result
+        from tutor.cli.train_view import print_result
 
         print_result(result, view.console)  # type: ignore[union-attr]
     if result.passed:

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 
-from tutor.cli.common import EXIT_FAIL, EXIT_PASS, add_workspace_option, find_exercise
-from tutor.cli.learning import find_step, open_store, report_warning
-from tutor.course import Course, Exercise
-from tutor.course.model import Step
-from tutor.progress import ProgressStore
-
-
-def step_passed(store: ProgressStore, exercise: Exercise, step: Step) -> bool:
-    record = store.exercise_state(exercise.id)["steps"].get(step.name)
-    return bool(record and record.get("passed"))
-
-
-def why_lines(exercise: Exercise, step: Step) -> list[str]:
-    """The why, wrapped, then the lecture's moment for it."""
-    lines = textwrap.wrap(f"why: {step.why}", width=100, subsequent_indent="     ")
-    lines.append(f"     the lecture explains it at {step.why_at} (chapter {exercise.title!r} starts at {exercise.chapter_at})")
-    return lines
+from tutor.cli.common import (
+    EXIT_FAIL,
+    EXIT_PASS,
+    add_workspace_option,
+    find_exercise,
+    find_step,
+    open_store,
+    report_warning,
+    step_passed,
+    why_lines,
+)
+from tutor.course import Course
 
 
 def cmd_why(args: argparse.Namespace, course: Course) -> int:

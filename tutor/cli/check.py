@@ -1,10 +1,10 @@
-"""The basic commands: `check` (judge a file), `init` (create a workspace) and `list`."""
+"""`check`: judge an exercise's file (a .py, or a notebook's cells with errors placed at the cell and line)
+against autograd, as a table or one JSON object; a check of the workspace's own file counts in its progress."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import shlex
 from pathlib import Path
 
 from tutor.cli.common import (
@@ -16,21 +16,17 @@ from tutor.cli.common import (
     console,
     find_exercise,
     learner_file,
-    timeout_seconds,
     quiet_torch_import,
+    record_workspace_check,
+    timeout_seconds,
 )
-from tutor.cli.learning import record_workspace_check
-from tutor.cli.notebook_check import cell_numbers
-from tutor.course import Course
-from tutor.workspace import Workspace, WorkspaceError, default_workspace, resolve_workspace
+from tutor.course import Course, Exercise
 
 
 def cmd_check(args: argparse.Namespace, course: Course) -> int:
     exercise = find_exercise(course, args.exercise)
     path = learner_file(args, exercise)
     if path.suffix == ".ipynb" or args.cell:
-        from tutor.cli.notebook_check import cmd_check_notebook
-
         return cmd_check_notebook(args, course, exercise, path)
     quiet_torch_import()
     from tutor.engine.check import Checker, CheckerError, read_learner_file
@@ -45,7 +41,7 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
     if args.json:
         print(json.dumps(report.to_json()), flush=True)
     else:
-        from tutor.render import print_report
+        from tutor.verdict_text import print_report
 
         print_report(report, console())
     # after the verdict is out: a progress file that cannot be had at once must not hold it back
@@ -53,27 +49,48 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
     return EXIT_PASS if report.passed else EXIT_FAIL
 
 
-def cmd_init(args: argparse.Namespace, course: Course) -> int:
-    root = Path(args.dir).expanduser().resolve() if args.dir else resolve_workspace(args.workspace)
+def cell_numbers(text: str) -> list[int]:
+    """--cell 12 or --cell 12,14: 1-based cell numbers, as the notebook counts its cells."""
     try:
-        results = Workspace(root).init(course)
-    except WorkspaceError as exc:
+        numbers = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a cell number or a comma-separated list of them") from None
+    if not numbers or any(n < 1 for n in numbers):
+        raise argparse.ArgumentTypeError("cell numbers start at 1")
+    return numbers
+
+
+def cmd_check_notebook(args: argparse.Namespace, course: Course, exercise: Exercise, path: Path) -> int:
+    if path.suffix != ".ipynb":
+        raise UsageError(f"--cell applies to a notebook (.ipynb), not {path.name}")
+    quiet_torch_import()
+    from tutor.engine.check import Checker, CheckerError
+    from tutor.engine.data import DataError
+    from tutor.notebook import NotebookError, check_notebook, read_cells
+
+    try:
+        read_cells(path)  # an unreadable notebook is a usage error before any torch start-up
+        with Checker(course, data=args.data, device=args.device, timeout=args.timeout) as checker:
+            result = check_notebook(checker, exercise, path, args.cell)
+    except (CheckerError, DataError) as exc:
         raise UsageError(str(exc)) from None
-    for path, created in results:
-        print(f"{'created' if created else 'kept   '}  {path}")
-    print(f"workspace ready at {root}; next: backprop-ninja check 1 --workspace {shlex.quote(str(root))}")
-    return EXIT_PASS
+    except NotebookError as exc:
+        if exc.usage:
+            raise UsageError(str(exc)) from None
+        console(stderr=True).print(f"backprop-ninja: {exc}", markup=False)
+        return EXIT_FAIL
+    report = result.report
+    record_workspace_check(args, exercise, path, report)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        from tutor.verdict_text import print_report
 
-
-def cmd_list(args: argparse.Namespace, course: Course) -> int:
-    for exercise in course.exercises:
-        count = len(exercise.steps)
-        print(f"{exercise.order}. {exercise.id} — {exercise.title} ({count} step{'' if count == 1 else 's'})")
-        if exercise.summary:
-            print(f"   {exercise.summary}")
-        print("   " + ", ".join(step.name for step in exercise.steps))
-    return EXIT_PASS
-
+        out = console()
+        cells = ", ".join(c.label for c in result.extract.cells)
+        out.print(f"{path.name}: checking {cells}", markup=False, style="dim")
+        print_report(report, out, where=result.where)
+    return EXIT_PASS if report.passed else EXIT_FAIL
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -86,11 +103,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--timeout", type=timeout_seconds, default=10.0, metavar="S", help="seconds your code may run (default: 10)")
     add_workspace_option(check)
     check.set_defaults(handler=cmd_check)
-
-    init = sub.add_parser("init", help="create a workspace with the starter files", description="Create a workspace; existing files are never overwritten.")
-    init.add_argument("dir", nargs="?", metavar="DIR", help=f"where (default: {default_workspace()})")
-    init.add_argument("--workspace", help=argparse.SUPPRESS)
-    init.set_defaults(handler=cmd_init)
-
-    lister = sub.add_parser("list", help="show the exercises and their steps")
-    lister.set_defaults(handler=cmd_list)

@@ -1,4 +1,5 @@
-"""Human output of `train`: grad-check lines, a rich progress bar with a log10-loss sparkline, results, samples."""
+"""Human output of the `train` command: grad-check lines, a rich progress bar with a log10-loss sparkline,
+then the results and samples (their tables are tutor/training/view.py's, shared with the TUI)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.text import Text
 
-from tutor.render import check_table
+from tutor.verdict_text import check_table
 from tutor.reports.training import Event, GradCheckStep, PhaseStarted, ProgressEvent, TrainingResult
 from tutor.training.view import agreement, eta_text, results_table, samples_table
 

@@ -1,4 +1,7 @@
-"""Human output of the CLI: the cmp()-style table of a check, with rich (colour only on a terminal)."""
+"""A check's verdict as text, with rich: the cmp()-style table, the notes under it and the closing line.
+
+The CLI's `check` and `train` print it (colour only on a terminal); a notebook shows it where its HTML view
+(tutor/verdict_html.py) is not displayed."""
 
 from __future__ import annotations
 
