@@ -33,3 +33,25 @@ def test_the_first_locale_variable_set_decides():
 def test_an_unknown_language_is_one_clear_error(explicit, env):
     with pytest.raises(LanguageError, match="speaks en or zh"):
         resolve(explicit, env)
+
+
+# ---- the command line ---------------------------------------------------------------------------------------------
+
+
+def test_hint_prints_the_first_rung_in_chinese(tmp_path):
+    from conftest import run_cli
+
+    workspace = tmp_path / "ws"
+    assert run_cli("init", "--workspace", str(workspace)).returncode == 0
+    result = run_cli("--lang", "zh", "hint", "atomic", "dcounts", "--workspace", str(workspace))
+    assert result.returncode == 0, result.stderr
+    assert "hint 1 of 4: counts 被用了两次" in result.stdout
+
+
+def test_the_locale_picks_chinese_and_an_unknown_language_is_a_usage_error():
+    from conftest import run_cli
+
+    listed = run_cli("list", env={"LANG": "zh_CN.UTF-8", "LC_ALL": "", "BACKPROP_NINJA_LANG": ""})
+    assert "1. atomic — 逐个原子运算做反向传播" in listed.stdout
+    refused = run_cli("--lang", "fr", "list")
+    assert refused.returncode == 2 and refused.stderr.strip() == "backprop-ninja: --lang 'fr': the tutor speaks en or zh"

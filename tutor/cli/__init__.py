@@ -11,6 +11,8 @@ from tutor import __version__
 from tutor.cli import check, course, hint, init, listing, progress, reset, solution, train, tui, why
 from tutor.cli.common import EXIT_FAIL, EXIT_USAGE, Parser, UsageError, console
 from tutor.course import CourseError, load_course
+from tutor.lang import ENV_VAR, LanguageError
+from tutor.lang import resolve as resolve_language
 from tutor.progress import ProgressBusy
 
 # Each module has register(subparsers); a command's handler is called as handler(args, course) -> exit code.
@@ -29,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"backprop-ninja {__version__}")
     # Only for the bare command; each subcommand has its own --workspace.
     parser.add_argument("--workspace", dest="top_workspace", metavar="DIR", help="with no command: open the tutor on DIR")
+    parser.add_argument(
+        "--lang", metavar="en|zh",
+        help=f"the language of the course text (else {ENV_VAR}, else the locale: zh_* is Chinese; else English)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
@@ -40,7 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         # no command: open the tutor
-        args = parser.parse_args(["tui", *(["--workspace", args.top_workspace] if args.top_workspace else [])])
+        lang = ["--lang", args.lang] if args.lang else []
+        args = parser.parse_args([*lang, "tui", *(["--workspace", args.top_workspace] if args.top_workspace else [])])
+    try:
+        args.lang = resolve_language(args.lang)
+    except LanguageError as exc:
+        console(stderr=True).print(f"backprop-ninja: {exc}", markup=False)
+        return EXIT_USAGE
 
     try:
         course = load_course()

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import textwrap
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -165,8 +167,29 @@ def step_passed(store: ProgressStore, exercise: Exercise, step: Step) -> bool:
     return bool(record and record.get("passed"))
 
 
-def why_lines(exercise: Exercise, step: Step) -> list[str]:
-    """The why, wrapped, then the lecture's moment for it."""
-    lines = textwrap.wrap(f"why: {step.why}", width=100, subsequent_indent="     ")
-    lines.append(f"     the lecture explains it at {step.why_at} (chapter {exercise.title!r} starts at {exercise.chapter_at})")
+def why_lines(exercise: Exercise, step: Step, lang: str = "en") -> list[str]:
+    """The why in `lang`, wrapped to 100 columns, then the lecture's moment for it."""
+    lines = wrap_columns(f"why: {step.text('why', lang)}", 100, "     ")
+    title = exercise.text("title", lang)
+    lines.append(f"     the lecture explains it at {step.why_at} (chapter {title!r} starts at {exercise.chapter_at})")
+    return lines
+
+
+def wrap_columns(text: str, width: int, indent: str) -> list[str]:
+    """Wrap at spaces to `width` terminal columns; text without spaces (Chinese, where a character takes two
+    columns) breaks between characters, never inside a run of ASCII such as a name or a number."""
+    if text.isascii():
+        return textwrap.wrap(text, width=width, subsequent_indent=indent)
+    lines: list[str] = []
+    line, cells = "", 0
+    for token in re.findall(r"[\x21-\x7e]+|\s+|.", text):
+        size = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in token)
+        if cells + size > width and line.strip():
+            lines.append(line.rstrip())
+            line, cells = indent, len(indent)
+            if token.isspace():
+                continue
+        line, cells = line + token, cells + size
+    if line.strip():
+        lines.append(line.rstrip())
     return lines

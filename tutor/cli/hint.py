@@ -23,11 +23,11 @@ from tutor.course import Course
 from tutor.course.model import Step
 
 
-def print_hints(step: Step, first: int, last: int) -> None:
-    """Hints first..last (1-based, inclusive), numbered against the whole ladder."""
+def print_hints(step: Step, first: int, last: int, lang: str = "en") -> None:
+    """Hints first..last (1-based, inclusive), numbered against the whole ladder, in `lang`."""
     for number in range(first, last + 1):
         answer = " (the answer line)" if number == len(step.hints) else ""
-        text = step.hints[number - 1].strip("\n")
+        text = step.hint(number - 1, lang).strip("\n")
         if "\n" in text:  # a block of code: keep its lines as they are, indented under the heading
             print(f"hint {number} of {len(step.hints)}{answer}:")
             print(textwrap.indent(text, "    "))
@@ -44,11 +44,11 @@ def cmd_hint(args: argparse.Namespace, course: Course) -> int:
     number = exercise.steps.index(step) + 1
     print(f"{exercise.id} · step {number} of {len(exercise.steps)} · {step.name}")
     print(f"  forward: {step.line}")
-    print_hints(step, 1, revealed)
+    print_hints(step, 1, revealed, args.lang)
     if step_passed(store, exercise, step):
         # passed: the insight is what is left to learn; no further rung is spent
         print(f"{step.name} has passed.")
-        print("\n".join(why_lines(exercise, step)))
+        print("\n".join(why_lines(exercise, step, args.lang)))
         report_warning(store)
         return EXIT_PASS
     if revealed >= total:
@@ -69,7 +69,7 @@ def cmd_hint(args: argparse.Namespace, course: Course) -> int:
             return EXIT_FAIL
     now = store.reveal_hint(exercise.id, step.name, total)
     store.set_current(exercise.id, step.name)
-    print_hints(step, revealed + 1, now)
+    print_hints(step, revealed + 1, now, args.lang)
     left = total - now
     if left == 0:
         print(f"all {total} hints of {step.name} are revealed.")

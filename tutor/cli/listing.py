@@ -11,9 +11,10 @@ from tutor.course import Course
 def cmd_list(args: argparse.Namespace, course: Course) -> int:
     for exercise in course.exercises:
         count = len(exercise.steps)
-        print(f"{exercise.order}. {exercise.id} — {exercise.title} ({count} step{'' if count == 1 else 's'})")
-        if exercise.summary:
-            print(f"   {exercise.summary}")
+        title, summary = exercise.text("title", args.lang), exercise.text("summary", args.lang)
+        print(f"{exercise.order}. {exercise.id} — {title} ({count} step{'' if count == 1 else 's'})")
+        if summary:
+            print(f"   {summary}")
         print("   " + ", ".join(step.name for step in exercise.steps))
     return EXIT_PASS
 

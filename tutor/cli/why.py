@@ -32,7 +32,7 @@ def cmd_why(args: argparse.Namespace, course: Course) -> int:
         )
         return EXIT_FAIL
     print(f"{exercise.id} · {step.name} ✔")
-    print("\n".join(why_lines(exercise, step)))
+    print("\n".join(why_lines(exercise, step, args.lang)))
     return EXIT_PASS
 
 
