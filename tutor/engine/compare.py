@@ -1,4 +1,6 @@
-"""Judge one learner tensor against autograd's: exact, close, wrong, shape, missing or invalid."""
+"""Judge one learner tensor against autograd's: exact, close, wrong, shape, missing or invalid.
+
+A verdict's note is a message (tutor.messages): a code and its parameters, put into words where it is shown."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import torch
 
 from tutor.engine.sandbox import LearnerValue
 from tutor.engine.wire import dtype_name
+from tutor.messages import Message, message
 from tutor.reports.check import Status, TensorVerdict, fmt_shape
 
 __all__ = ["TOLERANCES", "aligned", "compare", "compare_all", "tolerance"]
@@ -62,36 +65,33 @@ def compare(
     expected = expected.detach().cpu()
     exp_shape = tuple(expected.shape)
 
-    def verdict(status: Status, note: str | None = None, **kw: Any) -> TensorVerdict:
-        return TensorVerdict(name, of, status, exp_shape, value.shape, note=note, **kw)
+    def verdict(status: Status, note: Message | None = None, **kw: Any) -> TensorVerdict:
+        return TensorVerdict(name, of, status, exp_shape, value.shape, notes=[note] if note else [], **kw)
 
+    shape, want_shape = fmt_shape(value.shape), fmt_shape(exp_shape)
     if value.kind == "missing":
-        return verdict("missing", f"{name} is not assigned (or is None)")
+        return verdict("missing", message("not-assigned", name=name))
     if value.kind == "other":
-        return verdict("invalid", f"{name} is a {value.type_name}, not a tensor")
+        return verdict("invalid", message("not-a-tensor", name=name, type=value.type_name))
     want_dtype = dtype_name(expected.dtype)
     if value.device != device:
-        return verdict("invalid", f"{name} is on {value.device}, expected {device}")
+        return verdict("invalid", message("wrong-device", name=name, device=value.device, expected=device))
     if value.dtype != want_dtype:
-        return verdict("invalid", f"{name} has dtype {value.dtype}, expected {want_dtype}")
+        return verdict("invalid", message("wrong-dtype", name=name, dtype=value.dtype, expected=want_dtype))
     actual = value.tensor
     if actual is None and value.shape is not None and not _broadcasts_alike(value.shape, exp_shape):
         # too large to travel (only its metadata did): its shape alone is the verdict
-        return verdict("shape", f"shape {fmt_shape(value.shape)} differs from {of}'s {fmt_shape(exp_shape)}")
+        return verdict("shape", message("shape-differs", shape=shape, of=of, expected=want_shape))
     if actual is None:
-        return verdict("invalid", f"{name} could not be read back (dtype {value.dtype}, shape {fmt_shape(value.shape)})")
+        return verdict("invalid", message("unreadable", name=name, dtype=value.dtype, shape=shape))
     shaped = aligned(expected, actual)
     if shaped is None:
-        return verdict("shape", f"shape {fmt_shape(value.shape)} differs from {of}'s {fmt_shape(exp_shape)}")
+        return verdict("shape", message("shape-differs", shape=shape, of=of, expected=want_shape))
     note = None
     if shaped is not actual:
-        exact_shape = (
-            "keepdim=True would give the exact shape" if len(value.shape or ()) < len(exp_shape)
-            else f"summing without keepdim (or a .view of {of}'s shape) would give the exact shape"
-        )
         note = (
-            f"shape {fmt_shape(value.shape)} differs from {fmt_shape(exp_shape)} only by leading 1s, so it "
-            f"broadcasts the same way and is accepted; {exact_shape}"
+            message("leading-ones-keepdim", shape=shape, expected=want_shape) if len(value.shape or ()) < len(exp_shape)
+            else message("leading-ones-view", shape=shape, expected=want_shape, of=of)
         )
     rtol, atol = tolerance(device, expected.dtype)
     if expected.numel():
@@ -99,7 +99,7 @@ def compare(
         diff = float(gap.max())  # NaN or inf when the learner's tensor holds any
         if not math.isfinite(diff) and not bool(torch.isfinite(shaped).all()):
             bad = int((~torch.isfinite(shaped)).sum())
-            return verdict("invalid", f"{name} holds {bad} NaN or infinite value{'s' if bad != 1 else ''}")
+            return verdict("invalid", message("non-finite", name=name, count=bad))
         if atol_relative:
             atol = max(atol, atol_relative * float(expected.abs().max()))
         # torch.allclose's rule, on the gap computed once: |a - e| <= atol + rtol * |e|

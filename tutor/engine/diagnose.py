@@ -3,6 +3,9 @@
 Runs in the tutor process against the reference (never in the sandboxed child). Each diagnoser builds a
 candidate wrong answer from the correct gradient and names it only when the candidate explains the
 learner's tensor within tolerance and is itself distinguishable from the right answer.
+
+A diagnosis is a code (the kind of mistake) and a message (tutor.messages): the words come from the
+catalogue where the diagnosis is shown, or from the course for the mistakes it describes itself.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from tutor.course.model import Exercise, Step
 from tutor.engine.branches import tensor_uses
 from tutor.engine.compare import aligned
 from tutor.engine.context import Context
+from tutor.messages import Message, message
 from tutor.reports.check import Diagnosis, fmt_shape
 
 # Looser than a pass: a candidate rebuilt from the reference differs from the learner's own arithmetic
@@ -38,14 +42,14 @@ def explains(candidate: torch.Tensor | None, actual: torch.Tensor) -> bool:
     return bool(torch.allclose(shaped, candidate, rtol=RTOL, atol=max(ATOL_MIN, ATOL_REL * scale)))
 
 
-def _named_constants(n: int) -> list[tuple[float, str]]:
+def _named_constants(n: int) -> list[tuple[float, Message]]:
     return [
-        (float(n), f"n = {n}: a 1/n is missing (the mean's 1/n, or the 1/n of the loss)"),
-        (1.0 / n, f"1/n = 1/{n}: a 1/n too many (the mean's 1/n applied twice?)"),
-        (n / (n - 1), "n/(n-1): Bessel's correction — 1/(n-1) used where the forward pass has 1/n"),
-        ((n - 1) / n, f"(n-1)/n: Bessel's correction — the forward pass divides by n-1 = {n - 1}, not n"),
-        (2.0, "2: a factor 2 too many (d(x**2) = 2x counted twice, or a branch added twice?)"),
-        (0.5, "1/2: a factor 2 is missing (d(x**2) = 2x)"),
+        (float(n), message("factor-n", n=n)),
+        (1.0 / n, message("factor-inverse-n", n=n)),
+        (n / (n - 1), message("factor-bessel-missing")),
+        ((n - 1) / n, message("factor-bessel-extra", divisor=n - 1)),
+        (2.0, message("factor-two")),
+        (0.5, message("factor-half")),
     ]
 
 
@@ -78,7 +82,7 @@ def _mistake_values(exercise: Exercise, step: Step, ctx: Context) -> Iterator[tu
 def _course(exercise: Exercise, step: Step, ctx: Context, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
     for mistake, value in _mistake_values(exercise, step, ctx):
         if tuple(value.shape) == tuple(expected.shape) and explains(value, actual) and _apart(value, expected, actual):
-            return {"code": mistake.code, "message": mistake.message}
+            return Diagnosis(mistake.code, message("course", text=mistake.message))
     return None
 
 
@@ -98,28 +102,21 @@ def _keepdim(step: Step, expected: torch.Tensor, actual: torch.Tensor) -> Diagno
     if [d for d in actual.shape if d != 1] != [d for d in expected.shape if d != 1]:
         return None
     if explains(expected, actual.reshape(expected.shape)):
-        return {
-            "code": "keepdim",
-            "message": f"right values, but shape {fmt_shape(tuple(actual.shape))} drops a dimension of "
-            f"{step.of}'s {fmt_shape(tuple(expected.shape))}: sum with keepdim=True",
-        }
+        words = message("keepdim", shape=fmt_shape(tuple(actual.shape)), of=step.of, expected=fmt_shape(tuple(expected.shape)))
+        return Diagnosis("keepdim", words)
     return None
 
 
 def _sign(step: Step, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
     if explains(-expected, actual) and not explains(-expected, expected):
-        return {"code": "sign", "message": "the negative of the right answer: a sign is flipped in this line"}
+        return Diagnosis("sign", message("sign"))
     return None
 
 
 def _transpose(step: Step, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
     flipped = expected.T.contiguous() if expected.dim() == 2 else None
     if flipped is not None and actual.dim() == 2 and explains(flipped, actual) and not explains(flipped, expected):
-        return {
-            "code": "transpose",
-            "message": f"the transpose of the right answer: {step.name} must have {step.of}'s shape "
-            f"{fmt_shape(tuple(expected.shape))}; check which operand of the matrix product is transposed, and on which side",
-        }
+        return Diagnosis("transpose", message("transpose", name=step.name, of=step.of, expected=fmt_shape(tuple(expected.shape))))
     return None
 
 
@@ -128,26 +125,28 @@ def _reduce(exercise: Exercise, step: Step, ctx: Context, expected: torch.Tensor
         if use.unreduced is None:
             continue
         full = use.unreduced.cpu()  # the context may live on a GPU; the tensors judged here are on the CPU
-        axes = ", ".join(str(a) for a in use.axes)
-        where = f"`{use.line}` broadcasts {step.of} {fmt_shape(tuple(expected.shape))} to {fmt_shape(tuple(full.shape))}"
+        where = {
+            "axes": ", ".join(str(a) for a in use.axes), "line": use.line, "of": step.of,
+            "expected": fmt_shape(tuple(expected.shape)), "full": fmt_shape(tuple(full.shape)),
+        }
         if tuple(actual.shape) == tuple(full.shape) and explains(
             expected, actual.sum(use.axes, keepdim=True).reshape(expected.shape)
         ):
-            return {"code": "reduce", "message": f"not summed over axis {axes}: {where}, so the backward pass sums over axis {axes}"}
+            return Diagnosis("reduce", message("reduce-unsummed", **where))
         for axis in range(full.dim()):
             if axis in use.axes:
                 continue
             for keepdim in (True, False):
                 wrong = full.sum(axis, keepdim=keepdim)
                 if tuple(wrong.shape) == tuple(actual.shape) and explains(wrong, actual) and not explains(wrong, expected):
-                    return {"code": "reduce", "message": f"summed over axis {axis} instead of axis {axes}: {where}"}
+                    return Diagnosis("reduce", message("reduce-wrong-axis", axis=axis, **where))
     # no broadcast found in the forward code: still say when one more sum over some axis gives the answer
     if actual.dim() > 0 and actual.numel() > expected.numel():
         for axis in range(actual.dim()):
             for keepdim in (True, False):
                 summed = actual.sum(axis, keepdim=keepdim)
                 if aligned(expected, summed) is not None and explains(expected, summed):
-                    return {"code": "reduce", "message": f"not summed over axis {axis}: the right answer sums your tensor over axis {axis}"}
+                    return Diagnosis("reduce", message("reduce-sum-yours", axis=axis))
     return None
 
 
@@ -159,11 +158,7 @@ def _branch(exercise: Exercise, step: Step, ctx: Context, expected: torch.Tensor
         contribution = use.contribution.cpu()
         if explains(contribution, actual) and not explains(contribution, expected):
             others = "; ".join(f"`{u.line}`" for u in uses if u is not use)
-            return {
-                "code": "branch",
-                "message": f"only the branch through `{use.line}`: {step.of} also feeds {others}; "
-                f"add that contribution too ({step.name} += ...)",
-            }
+            return Diagnosis("branch", message("branch", line=use.line, of=step.of, others=others, name=step.name))
     return None
 
 
@@ -177,11 +172,10 @@ def _scale(ctx: Context, expected: torch.Tensor, actual: torch.Tensor) -> Diagno
     k = float(a @ e) / norm
     if abs(k) < 1e-6 or abs(k - 1.0) < 1e-3 or not explains(k * expected, actual) or explains(k * expected, expected):
         return None
-    sign = "" if k > 0 else " and the sign is flipped"
-    for value, words in _named_constants(ctx.scalars["n"]):
+    for value, factor in _named_constants(ctx.scalars["n"]):
         if abs(abs(k) - value) <= 1e-3 * value:
-            return {"code": "scale", "message": f"off by a factor of {words}{sign}"}
-    return {"code": "scale", "message": f"right up to a constant: off by a constant factor {k:.4g}"}
+            return Diagnosis("scale", message("scale" if k > 0 else "scale-flipped", factor=factor))
+    return Diagnosis("scale", message("scale-constant", k=k))
 
 
 def diagnose(exercise: Exercise, step: Step, ctx: Context, actual: torch.Tensor | None) -> Diagnosis | None:
@@ -202,22 +196,26 @@ def diagnose(exercise: Exercise, step: Step, ctx: Context, actual: torch.Tensor 
     authored = _course(exercise, step, ctx, expected, actual)
     if authored is None:
         return found
-    if found is not None and authored["code"] == "course":
+    if found is not None and authored.code == "course":
         # The generic code labels the kind of mistake; the course's words alone say why, in the lecture's terms.
-        return {"code": found["code"], "message": authored["message"]}
+        return Diagnosis(found.code, authored.message)
     return authored
 
 
+def batch_sizes(ctx: Context) -> Message:
+    """The sizes of a context's batch, as a message (n=..., vocab_size=..., n_embd=..., n_hidden=...)."""
+    s = ctx.scalars
+    return message("batch-sizes", n=s["n"], vocab_size=s["vocab_size"], n_embd=s["n_embd"], n_hidden=s["n_hidden"])
+
+
 def size_diagnosis(first: Context, second: Context, stopped: str | None = None) -> Diagnosis:
-    a, b = first.scalars, second.scalars
-    failed = f"your code stopped there ({stopped})" if stopped else "wrong"
-    checked = sorted({a["n"], a["vocab_size"], a["n_embd"], a["n_embd"] * a["block_size"], a["n_hidden"]})
-    return {
-        "code": "hard-coded-size",
-        "message": f"right on the lecture's batch (n={a['n']}) but {failed} on a second one (n={b['n']}, "
-        f"vocab_size={b['vocab_size']}, n_embd={b['n_embd']}, n_hidden={b['n_hidden']}): a size written as a "
-        f"number ({', '.join(map(str, checked))})? Use n, vocab_size, n_embd, n_hidden or tensor.shape instead",
-    }
+    a = first.scalars
+    checked = ", ".join(map(str, sorted({a["n"], a["vocab_size"], a["n_embd"], a["n_embd"] * a["block_size"], a["n_hidden"]})))
+    if stopped:
+        words = message("hard-coded-size-stopped", n=a["n"], stopped=stopped, second=batch_sizes(second), sizes=checked)
+    else:
+        words = message("hard-coded-size", n=a["n"], second=batch_sizes(second), sizes=checked)
+    return Diagnosis("hard-coded-size", words)
 
 
-__all__ = ["Diagnosis", "diagnose", "explains", "size_diagnosis"]
+__all__ = ["Diagnosis", "batch_sizes", "diagnose", "explains", "size_diagnosis"]

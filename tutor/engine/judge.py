@@ -8,6 +8,7 @@ in the tutor process:
 A row passes only when it passes all three. A failing row whose own line passes the local rule inherits
 its failure from the nearest failing gradient between it and the loss; the others are roots, and get the
 likely mistake (diagnose.py), computed from the local-rule run where the learner's line read known values.
+Notes and diagnoses are messages (tutor.messages): codes and parameters, put into words where they are shown.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import torch
 from tutor.course.model import Exercise, Step
 from tutor.engine.compare import compare_all
 from tutor.engine.context import Context
-from tutor.engine.diagnose import Diagnosis, diagnose, explains, size_diagnosis
+from tutor.engine.diagnose import Diagnosis, batch_sizes, diagnose, explains, size_diagnosis
 from tutor.engine.branches import trace
 from tutor.engine.local import LocalTrial
 from tutor.engine.sandbox import LearnerRun
+from tutor.messages import Message, message, render_message
 from tutor.reports.check import CheckReport, TensorVerdict
 
 # A run that ended this way verified nothing after the point where it stopped.
@@ -36,25 +38,20 @@ class RunView:
     """One run and how to name it in a note."""
 
     run: LearnerRun
-    label: str
+    label: Message
 
-    def unverified(self, name: str, reached: bool) -> str | None:
+    def unverified(self, name: str, reached: bool) -> Message | None:
         """Why this run says nothing about `name` (None when it does)."""
         error = self.run.error
         if self.run.skipped:
-            kind = error.kind if error else "stopped"
-            return f"the {self.label} did not run (an earlier run ended with {kind})"
+            return message("run-skipped", run=self.label, kind=error.kind if error else "stopped")
         if error is not None and error.kind not in VERIFIES:
-            return f"the {self.label} stopped ({error.kind}: {error.message})"
+            return message("run-stopped", run=self.label, kind=error.kind, error=error.message)
         if error is not None and not reached:
-            where = f" at line {error.line}" if error.line else ""
-            return f"the {self.label} stopped{where} before this line ({error.message})"
+            if error.line:
+                return message("run-stopped-at-line-before", run=self.label, line=error.line, error=error.message)
+            return message("run-stopped-before", run=self.label, error=error.message)
         return None
-
-
-def _sizes(ctx: Context) -> str:
-    s = ctx.scalars
-    return f"n={s['n']}, vocab_size={s['vocab_size']}, n_embd={s['n_embd']}, n_hidden={s['n_hidden']}"
 
 
 # In the local-rule run each value is a sum of products with random gradients: float noise scales with the
@@ -85,11 +82,11 @@ def nearest_failing(name: str, upstream: dict[str, tuple[str, ...]], failing: se
     return nearest
 
 
-def _fail(t: TensorVerdict, note: str) -> None:
+def _fail(t: TensorVerdict, note: Message) -> None:
     if t.passed:
         t.status = "wrong"
     t.exact = t.close = False
-    t.note = note if not t.note else f"{t.note}; {note}"
+    t.notes.append(note)
 
 
 def _reads_copy(exercise: Exercise, row: Step, trial: LocalTrial, local: LearnerRun, mine: torch.Tensor) -> bool:
@@ -119,23 +116,15 @@ def _local_words(exercise: Exercise, row: Step, trial: LocalTrial, ctx: Context,
     found = diagnose(exercise, row, trial.context, mine)
     if found is None and _reads_copy(exercise, row, trial, local, mine):
         names = ", ".join(n for n in trial.upstream[row.name] if n in trial.inject)
-        found = {
-            "code": "reads-copy",
-            "message": f"your {row.name} does not read {names}, the gradient flowing in: it computes from a copy "
-            f"made before {names} was finished. Read {names} itself",
-        }
-    if not t.extra.get("lecture_passed") or (found and found["code"] == "reads-copy"):
+        found = Diagnosis("reads-copy", message("reads-copy", name=row.name, names=names))
+    if not t.extra.get("lecture_passed") or (found and found.code == "reads-copy"):
         return found
     # right on the lecture's batch, wrong under the local rule: what it leaves out is ~0 there
-    what = "the true gradient is" if float(truth.abs().max()) < NEAR_ZERO else "what your line leaves out is"
+    why = "lecture-only-true-zero" if float(truth.abs().max()) < NEAR_ZERO else "lecture-only-left-out"
     same = mine.numel() == expected.numel()
     diff = float((mine.to(expected.dtype).reshape(expected.shape).cpu() - expected.cpu()).abs().max()) if same else None
-    gives = found["message"] if found else (f"values off by up to {diff:.2e}" if diff is not None else "another shape")
-    return {
-        "code": found["code"] if found else "local-rule",
-        "message": f"matches autograd on the lecture's batch only because {what} ~0 there; with another "
-        f"gradient flowing in from above, your line gives {gives}",
-    }
+    gives = found.message if found else (message("values-off", diff=diff) if diff is not None else message("another-shape"))
+    return Diagnosis(found.code if found else "local-rule", message(why, gives=gives))
 
 
 def judge(
@@ -151,9 +140,11 @@ def judge(
     """The report of `runs` (one per context, the lecture's batch first) and the local-rule run."""
     first_ctx, first = contexts[0], runs[0]
     tensors = _verdicts(rows, first_ctx.reference, first, first_ctx.device)
-    others = [(ctx, RunView(run, f"run on a second batch ({_sizes(ctx)})")) for ctx, run in zip(contexts[1:], runs[1:])]
+    others = [
+        (ctx, RunView(run, message("second-batch-run", sizes=batch_sizes(ctx)))) for ctx, run in zip(contexts[1:], runs[1:])
+    ]
     second_verdicts = [_verdicts(rows, ctx.reference, view.run, ctx.device) for ctx, view in others]
-    local_view = RunView(local, "local-rule run") if local is not None else None
+    local_view = RunView(local, message("local-rule-run")) if local is not None else None
     local_verdicts = _verdicts(rows, trial.expected, local, first_ctx.device, LOCAL_ATOL) if trial and local else None
 
     own_fail: set[str] = set()  # rows whose own line is wrong (roots)
@@ -176,8 +167,8 @@ def judge(
                 t.second = "fail"
                 if t.passed:
                     size_only.add(row.name)
-                    detail = other.note or f"max abs diff {other.max_abs_diff:.2e}"
-                    _fail(t, f"matches on the lecture's batch but not on a second one with {_sizes(ctx)} ({other.status}: {detail})")
+                    detail = list(other.notes) or message("max-abs-diff", diff=other.max_abs_diff)
+                    _fail(t, message("second-batch-fails", sizes=batch_sizes(ctx), status=other.status, detail=detail))
             elif t.second is None:
                 t.second = "pass"
         if local_view is None or local_verdicts is None:
@@ -192,7 +183,7 @@ def judge(
             own_fail.add(row.name)
             if t.passed:
                 t.extra["lecture_passed"] = True
-                _fail(t, "passes on the lecture's batch, fails its local rule")
+                _fail(t, message("fails-local-rule"))
 
     failing = {t.name for t in tensors if not t.passed}
     upstream = trial.upstream if trial else {}
@@ -234,19 +225,21 @@ def judge(
     # Right by value, but computed from a gradient that is wrong: it matches only because what the wrong input
     # changes cancels here (db1 from a wrong dhprebn: BatchNorm makes it ~0 either way). A gradient that was
     # right when read and only changed afterwards (changed-later) is no wrong input.
-    wrong_inputs = {t.name for t in tensors if not t.passed and (t.diagnosis or {}).get("code") != "changed-later"}
+    wrong_inputs = {t.name for t in tensors if not t.passed and (t.diagnosis is None or t.diagnosis.code != "changed-later")}
     for row, t in zip(rows, tensors):
         if t.passed and wrong_inputs:
             root = nearest_failing(row.name, upstream, wrong_inputs, own_fail)
             if root is not None:
-                _fail(t, f"matches autograd, but only by chance: it is computed from {root}, which is wrong")
+                _fail(t, message("right-by-chance", root=root))
                 t.inherits_from = root
 
     if chain_used:
         for t in tensors:
             if t.passed:
-                _fail(t, f"reached through {', '.join(chain_used)}")
-                t.diagnosis = {"code": "chain", "message": exercise.chain_message or CHAIN_WORDS.format(names=", ".join(chain_used))}
+                names = ", ".join(chain_used)
+                _fail(t, message("reached-through-chain", names=names))
+                words = message("course", text=exercise.chain_message) if exercise.chain_message else message("chain", names=names)
+                t.diagnosis = Diagnosis("chain", words)
 
     warnings = [
         f"your code changed {name} in place; the reference is unaffected, but gradients computed after that "
@@ -257,7 +250,7 @@ def judge(
         e = view.run.error
         if first.error is None and e is not None and e.kind == "exception":
             where = f" at line {e.line}" if e.line else ""
-            warnings.append(f"on a second batch ({_sizes(ctx)}) your code stopped{where}: {e.message}")
+            warnings.append(f"on a second batch ({render_message(batch_sizes(ctx))}) your code stopped{where}: {e.message}")
     return CheckReport(
         exercise=exercise.id,
         device=first_ctx.device,
@@ -270,16 +263,7 @@ def judge(
     )
 
 
-CHANGED_LATER: Diagnosis = {
-    "code": "changed-later",
-    "message": "right when its line ran, but changed afterwards: a later in-place update (+=, x[...] = ...) "
-    "went through another name that shares its memory; use .clone() when copying a gradient",
-}
-
-CHAIN_WORDS = (
-    "right value, but your file assigns {names}: that is exercise 1's chain of intermediate gradients. "
-    "Derive the one expression this exercise asks for"
-)
+CHANGED_LATER = Diagnosis("changed-later", message("changed-later"))
 
 
 __all__ = ["judge", "nearest_failing"]

@@ -2,7 +2,8 @@
 gradient taken from `.grad` (None: no autograd runs here), and a gradient whose finishing statement never
 ran because the code stopped earlier.
 
-It looks at the file's syntax tree and the verdicts only, never at tensor values.
+It looks at the file's syntax tree and the verdicts only, never at tensor values. What it finds are messages
+(tutor.messages), put into words where they are shown.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import ast
 from collections.abc import Sequence
 
 from tutor.engine.isolate import Parsed, parse
-from tutor.reports.check import LearnerError, TensorVerdict
+from tutor.messages import message
+from tutor.reports.check import Diagnosis, LearnerError, TensorVerdict
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -75,25 +77,19 @@ def add_source_notes(tensors: list[TensorVerdict], source: str, error: LearnerEr
             continue
         lines = writes.get(t.name, [])
         if t.name in grads and t.status == "missing":
-            t.note = (
-                f"{t.name} is None: line {grads[t.name]} reads .grad, and no autograd runs here (the forward "
-                "tensors do not require grad and nothing calls backward()), so .grad is None; compute it by hand"
-            )
+            t.notes = [message("grad-is-none", name=t.name, line=grads[t.name])]
             continue
         if stopped_at is not None and lines and lines[-1] > stopped_at:
-            where = f"line {lines[-1]}, which finishes {t.name}, never ran: your code stopped at line {stopped_at}"
+            where = {"name": t.name, "line": lines[-1], "stopped": stopped_at}
             if t.status == "missing":
-                t.note = f"{t.name} is not assigned: {where}"
+                t.notes = [message("never-ran", **where)]
             else:
-                t.diagnosis = {"code": "stopped", "message": f"{where}; fix that error first"}
+                t.diagnosis = Diagnosis("stopped", message("stopped", **where))
             continue
         if t.status == "missing" and not lines:
             slip = close_name(t.name, list(writes), steps)
             if slip is not None:
-                t.note = (
-                    f"{t.name} is not assigned; did you mean {slip}, which line {writes[slip][0]} assigns? "
-                    f"The tutor reads the name {t.name}"
-                )
+                t.notes = [message("did-you-mean", name=t.name, slip=slip, line=writes[slip][0])]
 
 
 __all__ = ["add_source_notes", "close_name", "edit_distance"]

@@ -1,12 +1,18 @@
 """A check's verdicts: the status words, one TensorVerdict per row, the learner's error, the CheckReport of a
 file, and the check service's reply to the TUI. Plain data (no torch, no UI): `to_json()` is what the CLI's
-`check --json` prints and the check service sends, and `from_json()` reads it back exactly."""
+`check --json` prints and the check service sends, and `from_json()` reads it back exactly.
+
+A row's notes and its diagnosis are messages (a code and parameters, tutor.messages), put into words only
+when they are shown: `note` and `diagnosis["message"]` read English, `note_text(lang)` and
+`to_json(lang)` any language with a catalogue."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from tutor.messages import DEFAULT_LANG, Message, is_message, message, render_list, render_message
 
 Status = Literal["exact", "close", "wrong", "shape", "missing", "invalid"]
 PASSING: tuple[Status, ...] = ("exact", "close")
@@ -24,8 +30,6 @@ STATUS_STYLE: dict[str, str] = {
 ErrorKind = Literal["syntax", "exception", "timeout", "crash", "memory", "output", "forbidden"]
 # A row's line under one more run: the local rule (random gradients injected from above) or a second batch.
 RunVerdict = Literal["pass", "fail"]
-# The likely mistake behind a wrong row: {"code": ..., "message": ...}.
-Diagnosis = dict[str, str]
 # One heatmap of a tensor (see tutor.engine.grids): shape, rows, cols, downsampled, max, cells.
 Grid = dict[str, Any]
 
@@ -35,6 +39,59 @@ def fmt_shape(shape: Sequence[int] | None) -> str:
     if shape is None:
         return "—"
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class Diagnosis(Mapping[str, str]):
+    """The likely mistake behind a wrong row: its code (the kind of mistake: sign, reduce, a course's own
+    code...) and the message that explains it. Read as {"code": ..., "message": ...}, the message in English."""
+
+    __slots__ = ("code", "message")
+
+    def __init__(self, code: str, message: Message) -> None:
+        self.code = code
+        self.message = message
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> Diagnosis:
+        """A diagnosis from its JSON (or a plain {"code", "message"} whose message is its words as they are)."""
+        if isinstance(data, Diagnosis):
+            return data
+        if "message_code" in data:
+            return cls(data["code"], message(data["message_code"], **dict(data.get("params") or {})))
+        return cls(data["code"], message("text", text=data["message"]))
+
+    def text(self, lang: str = DEFAULT_LANG) -> str:
+        """The message in words."""
+        return render_message(self.message, lang)
+
+    def to_json(self, lang: str = DEFAULT_LANG) -> dict[str, Any]:
+        return {"code": self.code, "message": self.text(lang), "message_code": self.message["code"],
+                "params": self.message["params"]}
+
+    def __getitem__(self, key: str) -> str:
+        if key == "code":
+            return self.code
+        if key == "message":
+            return self.text()
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("code", "message"))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Diagnosis):
+            return (self.code, self.message) == (other.code, other.message)
+        if isinstance(other, Mapping):
+            return dict(self) == dict(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Diagnosis({self.code!r}, {self.message!r})"
 
 
 @dataclass(frozen=True)
@@ -68,7 +125,7 @@ class TensorVerdict:
     expected_shape: tuple[int, ...]
     shape: tuple[int, ...] | None
     max_abs_diff: float | None = None
-    note: str | None = None
+    notes: list[Message] = field(default_factory=list)
     exact: bool = False
     close: bool = False
     # Filled by judging; None where it does not apply. `local`: the row's own line under the local rule
@@ -81,11 +138,24 @@ class TensorVerdict:
     support: bool = False  # a supporting row: judged when assigned, never required
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.diagnosis is not None and not isinstance(self.diagnosis, Diagnosis):
+            self.diagnosis = Diagnosis.of(self.diagnosis)
+
     @property
     def passed(self) -> bool:
         return self.status in PASSING
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def note(self) -> str | None:
+        """The row's notes in English, one text (None when it has none)."""
+        return self.note_text()
+
+    def note_text(self, lang: str = DEFAULT_LANG) -> str | None:
+        """The row's notes in `lang`, one text (None when it has none)."""
+        return render_list(self.notes, lang) if self.notes else None
+
+    def to_json(self, lang: str = DEFAULT_LANG) -> dict[str, Any]:
         return {
             "name": self.name,
             "of": self.of,
@@ -93,12 +163,13 @@ class TensorVerdict:
             "expected_shape": list(self.expected_shape),
             "shape": list(self.shape) if self.shape is not None else None,
             "max_abs_diff": self.max_abs_diff,
-            "note": self.note,
+            "note": self.note_text(lang),
+            "notes": [dict(note) for note in self.notes],
             "local": self.local,
             "second": self.second,
             "upstream": list(self.upstream),
             "inherits_from": self.inherits_from,
-            "diagnosis": self.diagnosis,
+            "diagnosis": self.diagnosis.to_json(lang) if self.diagnosis is not None else None,
             "support": self.support,
         }
 
@@ -114,16 +185,24 @@ class TensorVerdict:
             expected_shape=tuple(data["expected_shape"]),
             shape=tuple(shape) if shape is not None else None,
             max_abs_diff=data.get("max_abs_diff"),
-            note=data.get("note"),
+            notes=_notes(data),
             exact=status == "exact",
             close=status in PASSING,
             local=data.get("local"),
             second=data.get("second"),
             upstream=tuple(data.get("upstream") or ()),
             inherits_from=data.get("inherits_from"),
-            diagnosis=data.get("diagnosis"),
+            diagnosis=Diagnosis.of(data["diagnosis"]) if data.get("diagnosis") else None,
             support=bool(data.get("support", False)),
         )
+
+
+def _notes(data: Mapping[str, Any]) -> list[Message]:
+    """A row's notes from its JSON: its messages, or (JSON that carries no codes) its note's words as they are."""
+    notes = data.get("notes")
+    if notes is not None:
+        return [message(n["code"], **dict(n["params"])) for n in notes if is_message(n)]
+    return [message("text", text=data["note"])] if data.get("note") else []
 
 
 @dataclass
@@ -155,14 +234,15 @@ class CheckReport:
         failing = [t for t in self.tensors if not t.passed]
         return next((t for t in failing if not t.inherits_from), failing[0] if failing else None)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, lang: str = DEFAULT_LANG) -> dict[str, Any]:
+        """The report as JSON, its notes and diagnoses in `lang` beside their codes and parameters."""
         return {
             "exercise": self.exercise,
             "passed": self.passed,
             "device": self.device,
             "loss": self.loss,
             "error": self.error.to_json() if self.error else None,
-            "tensors": [t.to_json() for t in self.tensors],
+            "tensors": [t.to_json(lang) for t in self.tensors],
             "file": self.file,
             "output": self.output,
             "warnings": self.warnings,
@@ -198,12 +278,12 @@ class CheckReply:
     # The error carries its source line: a notebook's, which the tutor cannot read from the file itself.
     error_source: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, lang: str = DEFAULT_LANG) -> dict[str, Any]:
         report = self.report
         if report is None:
             out: dict[str, Any] = {"type": "error", "message": self.message}
         else:
-            out = {"type": "report", **report.to_json(), "elapsed": report.elapsed, "grids": self.grids}
+            out = {"type": "report", **report.to_json(lang), "elapsed": report.elapsed, "grids": self.grids}
             if self.error_source and report.error is not None:
                 out["error"] = report.error.to_json(with_source=True)
         if self.notes:

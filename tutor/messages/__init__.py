@@ -1,0 +1,103 @@
+"""The tutor's words as data: a message is a code and its parameters, and each language's catalogue
+(`en.toml` beside this module) holds the template of every code.
+
+The engine says *what* it found (`message("not-assigned", name="dcounts")`); the report types and the views
+turn that into words only when they show it (`render(...)`), in the language asked for. A parameter may be
+a message itself (the mistake inside a local-rule explanation) or a list of messages (the notes of a row):
+both are rendered in the same language before they fill the template. Torch-free and UI-free.
+"""
+
+from __future__ import annotations
+
+import string
+import sys
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any, TypedDict
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "DEFAULT_LANG", "Message", "catalogue", "is_message", "message", "placeholders", "render", "render_list", "render_message",
+]
+
+DEFAULT_LANG = "en"
+# The message that joins the notes of one row (and any list of messages): "{before}; {after}" in English.
+JOIN = "notes-joined"
+
+
+class Message(TypedDict):
+    """What the tutor says, as data: a catalogue code and the values its template needs."""
+
+    code: str
+    params: dict[str, Any]
+
+
+def message(code: str, **params: Any) -> Message:
+    """The message `code` with its parameters: JSON values, or messages (and lists of them) to nest."""
+    return {"code": code, "params": params}
+
+
+def is_message(value: object) -> bool:
+    """`value` is a message (a mapping with a code and parameters), as the engine made it or JSON read it back."""
+    return isinstance(value, Mapping) and isinstance(value.get("code"), str) and isinstance(value.get("params"), Mapping)
+
+
+@cache
+def catalogue(lang: str = DEFAULT_LANG) -> dict[str, Any]:
+    """The templates of one language, code -> a template, or a table {one, other} chosen by the `count`
+    parameter; read once. A language without a catalogue has no entries (its words fall back to English)."""
+    path = Path(__file__).with_name(f"{lang}.toml")
+    if not path.is_file():
+        return {}
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def placeholders(template: str) -> set[str]:
+    """The parameter names a template reads."""
+    return {field.split(".")[0].split("[")[0] for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def _template(code: str, params: Mapping[str, Any], lang: str) -> str | None:
+    entry = catalogue(lang).get(code)
+    if entry is None and lang != DEFAULT_LANG:
+        entry = catalogue(DEFAULT_LANG).get(code)
+    if isinstance(entry, Mapping):
+        return entry["one"] if params.get("count") == 1 and "one" in entry else entry["other"]
+    return entry
+
+
+def _value(value: Any, lang: str) -> Any:
+    if is_message(value):
+        return render_message(value, lang)
+    if isinstance(value, list) and value and all(is_message(v) for v in value):
+        return render_list(value, lang)
+    return value
+
+
+def render(code: str, params: Mapping[str, Any] | None = None, lang: str = DEFAULT_LANG) -> str:
+    """The words of message `code` in `lang` (English where that language lacks the code)."""
+    params = params or {}
+    template = _template(code, params, lang)
+    values = {name: _value(value, lang) for name, value in params.items()}
+    if template is None:  # a code no catalogue knows (a newer tutor's report): its code and values
+        return code + "".join(f" {name}={value}" for name, value in values.items())
+    return template.format(**values)
+
+
+def render_message(msg: Mapping[str, Any], lang: str = DEFAULT_LANG) -> str:
+    """render() of one message."""
+    return render(msg["code"], msg.get("params"), lang)
+
+
+def render_list(messages: list[Message], lang: str = DEFAULT_LANG) -> str:
+    """Several messages as one text, each joined to the ones before it (the notes of one row)."""
+    text = render_message(messages[0], lang)
+    for msg in messages[1:]:
+        text = render(JOIN, {"before": text, "after": render_message(msg, lang)}, lang)
+    return text
