@@ -67,8 +67,11 @@ def inherited_lines(report: CheckReport) -> list[str]:
     return lines
 
 
-def print_report(report: CheckReport, console: Console, where: Callable[[int | None], str] | None = None) -> None:
-    """`where` names an error's place (a notebook's cell and line) instead of "line N"."""
+def print_report(
+    report: CheckReport, console: Console, where: Callable[[int | None], str] | None = None, lang: str = "en"
+) -> None:
+    """`where` names an error's place (a notebook's cell and line) instead of "line N"; `lang`: the language
+    of the notes and diagnoses."""
     console.print(check_table(report))
     if report.error:
         e = report.error
@@ -77,9 +80,10 @@ def print_report(report: CheckReport, console: Console, where: Callable[[int | N
         if e.source:
             console.print(Text(f"  {e.line} | {e.source.strip()}", style="red"))
     for t in report.tensors:
-        notes = [t.note] if t.note and t.status != "missing" else []
+        note = t.note_text(lang)
+        notes = [note] if note and t.status != "missing" else []
         if t.diagnosis:
-            notes.append(f"likely mistake ({t.diagnosis['code']}): {t.diagnosis['message']}")
+            notes.append(f"likely mistake ({t.diagnosis['code']}): {t.diagnosis.text(lang)}")
         for note in notes:
             console.print(Text(f"{t.name}: {note}", style="dim" if t.passed else ""))
     for line in inherited_lines(report):

@@ -39,11 +39,11 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
     except (CheckerError, DataError) as exc:
         raise UsageError(str(exc)) from None
     if args.json:
-        print(json.dumps(report.to_json()), flush=True)
+        print(json.dumps(report.to_json(args.lang)), flush=True)
     else:
         from tutor.verdict_text import print_report
 
-        print_report(report, console())
+        print_report(report, console(), lang=args.lang)
     # after the verdict is out: a progress file that cannot be had at once must not hold it back
     record_workspace_check(args, exercise, path, report)
     return EXIT_PASS if report.passed else EXIT_FAIL

@@ -82,7 +82,7 @@ def _mistake_values(exercise: Exercise, step: Step, ctx: Context) -> Iterator[tu
 def _course(exercise: Exercise, step: Step, ctx: Context, expected: torch.Tensor, actual: torch.Tensor) -> Diagnosis | None:
     for mistake, value in _mistake_values(exercise, step, ctx):
         if tuple(value.shape) == tuple(expected.shape) and explains(value, actual) and _apart(value, expected, actual):
-            return Diagnosis(mistake.code, message("course", text=mistake.message))
+            return Diagnosis(mistake.code, message("course", text=mistake.message, text_zh=mistake.text("message", "zh")))
     return None
 
 

@@ -238,7 +238,10 @@ def judge(
             if t.passed:
                 names = ", ".join(chain_used)
                 _fail(t, message("reached-through-chain", names=names))
-                words = message("course", text=exercise.chain_message) if exercise.chain_message else message("chain", names=names)
+                words = (
+                    message("course", text=exercise.chain_message, text_zh=exercise.text("chain_message", "zh"))
+                    if exercise.chain_message else message("chain", names=names)
+                )
                 t.diagnosis = Diagnosis("chain", words)
 
     warnings = [
