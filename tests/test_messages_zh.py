@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from tutor.messages import catalogue, message, placeholders, render_message
+import pytest
+
+from tutor.messages import PARTS, catalogue, message, part, placeholders, render_message
 
 # Codes whose words are all placeholders or punctuation: no Chinese characters are expected in them.
 FORMAT_ONLY = {"text", "batch-sizes", "notes-joined", "course"}
@@ -18,12 +20,18 @@ def _forms(entry: str | Mapping[str, str]) -> list[str]:
     return list(entry.values()) if isinstance(entry, Mapping) else [entry]
 
 
-def test_every_english_message_has_a_chinese_one_and_the_reverse():
-    assert set(catalogue("zh")) == set(catalogue("en"))
+# the engine's catalogue (en.toml, zh.toml) and each part's (ui.en.toml, ui.zh.toml, ...)
+FILES = [pytest.param(catalogue, id="engine"), *(pytest.param(lambda lang, n=name: part(n, lang), id=name) for name in PARTS)]
 
 
-def test_every_translation_keeps_the_parameters_of_its_message():
-    en, zh = catalogue("en"), catalogue("zh")
+@pytest.mark.parametrize("load", FILES)
+def test_every_english_message_has_a_chinese_one_and_the_reverse(load):
+    assert set(load("zh")) == set(load("en"))
+
+
+@pytest.mark.parametrize("load", FILES)
+def test_every_translation_keeps_the_parameters_of_its_message(load):
+    en, zh = load("en"), load("zh")
     for code, entry in en.items():
         want = set().union(*(placeholders(form) for form in _forms(entry)))
         got = set().union(*(placeholders(form) for form in _forms(zh[code])))
@@ -33,8 +41,9 @@ def test_every_translation_keeps_the_parameters_of_its_message():
             assert got == want, f"{code}: {sorted(got)} != {sorted(want)}"
 
 
-def test_no_translation_is_empty_or_left_in_english():
-    en, zh = catalogue("en"), catalogue("zh")
+@pytest.mark.parametrize("load", FILES)
+def test_no_translation_is_empty_or_left_in_english(load):
+    en, zh = load("en"), load("zh")
     for code, entry in zh.items():
         for form in _forms(entry):
             assert form.strip() and "TODO" not in form, code

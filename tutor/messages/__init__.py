@@ -22,7 +22,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = [
-    "DEFAULT_LANG", "Message", "catalogue", "is_message", "message", "placeholders", "render", "render_list", "render_message",
+    "DEFAULT_LANG", "PARTS", "Message", "catalogue", "is_message", "message", "part", "placeholders", "render", "render_list",
+    "render_message", "templates",
 ]
 
 DEFAULT_LANG = "en"
@@ -63,10 +64,36 @@ def placeholders(template: str) -> set[str]:
     return {field.split(".")[0].split("[")[0] for _, field, _, _ in string.Formatter().parse(template) if field}
 
 
+@cache
+def part(name: str, lang: str = DEFAULT_LANG) -> dict[str, Any]:
+    """The templates of one part of the tutor besides the engine's (`ui`, `cli`: `ui.en.toml`), read once."""
+    path = Path(__file__).with_name(f"{name}.{lang}.toml")
+    if not path.is_file():
+        return {}
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+PARTS = ("ui", "cli")
+
+
+@cache
+def templates(lang: str = DEFAULT_LANG) -> dict[str, Any]:
+    """Every template of one language: the engine's catalogue and each part's, which never share a code."""
+    merged = dict(catalogue(lang))
+    for name in PARTS:
+        entries = part(name, lang)
+        clash = set(entries) & set(merged)
+        if clash:
+            raise ValueError(f"message codes in {name}.{lang}.toml repeat others: {', '.join(sorted(clash))}")
+        merged.update(entries)
+    return merged
+
+
 def _template(code: str, params: Mapping[str, Any], lang: str) -> str | None:
-    entry = catalogue(lang).get(code)
+    entry = templates(lang).get(code)
     if entry is None and lang != DEFAULT_LANG:
-        entry = catalogue(DEFAULT_LANG).get(code)
+        entry = templates(DEFAULT_LANG).get(code)
     if isinstance(entry, Mapping):
         return entry["one"] if params.get("count") == 1 and "one" in entry else entry["other"]
     return entry
