@@ -10,8 +10,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
-from tutor.engine.isolate import Parsed, parse
 from tutor.reports.check import LearnerError, TensorVerdict
+from tutor.sandbox.isolate import Parsed, parse
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tutor.engine.client import child_env, describe_exit, open_log
 from tutor.reports.training import FINAL_TYPES, TrainingProblem
+from tutor.service.client import child_env, describe_exit, open_log
 
 STOP_WAIT_S = 3.0
 

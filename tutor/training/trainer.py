@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
-from tutor.engine.sandbox import PACKAGE_PARENT
-from tutor.engine.wire import WireError, read_frame, unpack_tensors, write_frame
+from tutor.process.wire import WireError, read_frame, unpack_tensors, write_frame
 from tutor.reports.training import Event, PhaseStarted, ProgressEvent, Trained, Who
+from tutor.sandbox.client import PACKAGE_PARENT
 
 SECOND_SIGNAL_S = 3.0  # after a cancel, how long the current step may take before it is interrupted
 KILL_S = 30.0  # after a cancel, how long evaluation may take before the process is killed

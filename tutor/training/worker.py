@@ -20,11 +20,11 @@ from typing import IO, Any
 import torch
 
 from tutor.course import load_course
-from tutor.engine.child import BoundedOutput, _die_with_parent, _limit_memory
 from tutor.engine.context import TrainingSplits
 from tutor.engine.data import DataError, load_names
-from tutor.engine.guard import forbid_autograd
-from tutor.engine.wire import pack_tensors, read_frame, write_frame
+from tutor.process.wire import pack_tensors, read_frame, write_frame
+from tutor.sandbox.child import BoundedOutput, _die_with_parent, _limit_memory
+from tutor.sandbox.guard import forbid_autograd
 from tutor.training.loop import (
     StopTraining,
     autograd_backward,

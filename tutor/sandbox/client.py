@@ -16,10 +16,19 @@ from typing import Any, Literal
 
 import torch
 
-from tutor.engine.child import RESULT_LOST
-from tutor.engine.isolate import instrument, parse
-from tutor.engine.wire import FrameBytes, WireError, decode_frame, pack_tensors, read_frame, unpack_tensor, widen_pipe, write_frame
+from tutor.process.wire import (
+    FrameBytes,
+    WireError,
+    decode_frame,
+    pack_tensors,
+    read_frame,
+    unpack_tensor,
+    widen_pipe,
+    write_frame,
+)
 from tutor.reports.check import ErrorKind, LearnerError
+from tutor.sandbox.child import RESULT_LOST
+from tutor.sandbox.isolate import instrument, parse
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
 
@@ -269,7 +278,7 @@ class Sandbox:
         env.setdefault("OMP_NUM_THREADS", "1")
         stderr = None if env.get("BACKPROP_NINJA_DEBUG") else subprocess.DEVNULL
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tutor.engine.zygote"],
+            [sys.executable, "-m", "tutor.sandbox.zygote"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,

@@ -1,4 +1,4 @@
-"""The TUI's side of the check service: starts `python -m tutor.engine.service`, sends requests, restarts it
+"""The TUI's side of the check service: starts `python -m tutor.service.server`, sends requests, restarts it
 when it dies. Imports neither torch nor any UI, so an app holding a CheckClient paints at once."""
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class CheckClient:
         self.data = str(data) if data else None
         self.device = device
         self.timeout = timeout
-        self.command = command or [sys.executable, "-m", "tutor.engine.service"]
+        self.command = command or [sys.executable, "-m", "tutor.service.server"]
         self.log_path = log_path
         self.restarts = 0
         self._proc: subprocess.Popen[bytes] | None = None

@@ -17,10 +17,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from tutor.engine.guard import AutogradUsed, forbid_autograd
-from tutor.engine.isolate import FINISH_HOOK, instrument
-from tutor.engine.reaper import become_subreaper
-from tutor.engine.wire import FrameBytes, encode_frame, pack_tensors, read_frame, unpack_tensors
+from tutor.process.wire import FrameBytes, encode_frame, pack_tensors, read_frame, unpack_tensors
+from tutor.sandbox.guard import AutogradUsed, forbid_autograd
+from tutor.sandbox.isolate import FINISH_HOOK, instrument
+from tutor.sandbox.reaper import become_subreaper
 
 OUTPUT_KEEP = 16 * 1024
 
@@ -346,7 +346,7 @@ def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[d
 
 def _compile(request: dict[str, Any], hook: list[str], codes: dict[tuple[str, ...], Any]) -> Any:
     """The learner's code object: the tutor's compiled form when it sent one (instrumented for every captured
-    name; see sandbox.compiled_form), else compiled here, instrumented when names are captured."""
+    name; see client.compiled_form), else compiled here, instrumented when names are captured."""
     form = request.get("code")
     if isinstance(form, dict) and isinstance(form.get("code"), str) and set(hook) <= set(form.get("hook") or ()):
         if "tutor" not in codes:  # from the tutor, which is trusted

@@ -1,13 +1,13 @@
 """The check service: a long-lived process that answers check requests as JSON lines on stdin/stdout.
 
-Run as `python -m tutor.engine.service`. It imports torch and warms a Checker once, prints
+Run as `python -m tutor.service.server`. It imports torch and warms a Checker once, prints
 {"type": "ready"}, then answers each request line
 
     {"exercise": "atomic", "file": "/path/atomic.py", "device": "cpu", "data": null, "timeout": 10}
 
 with one line, a CheckReply's JSON: {"type": "report", ...CheckReport.to_json(), "elapsed": s, "grids":
 {name: {"diff", "value"}}} or {"type": "error", "message": "..."} for a request the service cannot serve
-(unknown exercise, unreadable file, bad device or data). The TUI talks to it through tutor.engine.client, so the UI never imports torch.
+(unknown exercise, unreadable file, bad device or data). The TUI talks to it through tutor.service.client, so the UI never imports torch.
 """
 
 from __future__ import annotations
