@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import IO, Any
 
+from tutor.process.lines import protocol_lines, write_line
 from tutor.reports.check import CheckReply
 
 PROTOCOL = 1
@@ -100,8 +101,7 @@ def error_reply(message: str) -> dict[str, Any]:
 
 def serve(requests: IO[str], replies: IO[str]) -> None:
     def send(obj: dict[str, Any]) -> None:
-        replies.write(json.dumps(obj) + "\n")
-        replies.flush()
+        write_line(replies, obj)
 
     service = CheckService()
     service.checker(None, "cpu")  # start the sandbox's torch import now, not on the first request
@@ -127,8 +127,7 @@ def serve(requests: IO[str], replies: IO[str]) -> None:
 def main() -> int:
     warnings.filterwarnings("ignore", message=".*Failed to initialize NumPy.*")
     # Keep the reply channel private: anything else that writes to fd 1 (torch, a child) lands on stderr.
-    replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
+    replies = protocol_lines()
     sys.stdout = sys.stderr
     serve(sys.stdin, replies)
     return 0

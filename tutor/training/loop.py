@@ -20,9 +20,7 @@ import torch.nn.functional as F
 
 from tutor.course.model import Exercise, Training
 from tutor.engine.context import TrainingSplits, run_model_code
-from tutor.sandbox.child import _error as learner_error
-from tutor.sandbox.child import _is_memory as is_memory_error
-from tutor.sandbox.child import _learner_line as learner_line
+from tutor.process.limits import is_memory_error, learner_error, learner_line
 
 # A backward pass: given the step's namespace, return the gradients in the order of the parameters.
 Backward = Callable[[dict[str, Any]], list[Any]]
