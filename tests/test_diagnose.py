@@ -14,7 +14,7 @@ from tutor.course.model import Mistake
 from tutor.engine.branches import tensor_uses
 from tutor.engine.compare import tolerance
 from tutor.engine.diagnose import explains
-from tutor.engine.isolate import finishing_statements, instrument, written_names
+from tutor.sandbox.isolate import finishing_statements, instrument, written_names
 
 WRONG = LEARNER_FILES / "wrong"
 ACCUMULATED = ("dcounts", "dlogits", "dbndiff", "dhprebn")

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LEARNER_FILES, ROOT
-from tutor.engine.sandbox import parse_runs
-from tutor.engine.wire import MAX_HEADER, WireError, decode_frame
+from tutor.process.wire import MAX_HEADER, WireError, decode_frame
+from tutor.sandbox.client import parse_runs
 
 KIB = 1024
 

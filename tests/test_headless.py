@@ -14,21 +14,21 @@ CORE_MODULES = [
     "tutor.engine.check",
     "tutor.engine.context",
     "tutor.engine.compare",
-    "tutor.engine.sandbox",
-    "tutor.engine.zygote",
-    "tutor.engine.spare",
-    "tutor.engine.service",
-    "tutor.engine.client",
+    "tutor.sandbox.client",
+    "tutor.sandbox.zygote",
+    "tutor.sandbox.spare",
+    "tutor.service.server",
+    "tutor.service.client",
     "tutor.engine.grids",
     "tutor.watch",
-    "tutor.engine.isolate",
+    "tutor.sandbox.isolate",
     "tutor.engine.branches",
     "tutor.engine.diagnose",
     "tutor.engine.judge",
     "tutor.engine.autograd_use",
     "tutor.engine.local",
-    "tutor.engine.guard",
-    "tutor.engine.privacy",
+    "tutor.sandbox.guard",
+    "tutor.sandbox.privacy",
     "tutor.training",
     "tutor.training.worker",
     "tutor.training.stream",
@@ -55,7 +55,7 @@ def test_core_module_imports_no_ui(module):
 def test_check_client_does_not_import_torch():
     # The TUI holds a CheckClient and a TrainingClient; torch must load in their processes, or the first
     # paint waits for it.
-    code = ("import sys, tutor.engine.client, tutor.training.client, tutor.ui.app, tutor.ui.widgets.training; "
+    code = ("import sys, tutor.service.client, tutor.training.client, tutor.ui.app, tutor.ui.widgets.training; "
             "sys.exit('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -162,7 +162,7 @@ def test_cli_passes_a_lecture_layout_and_exits_1_without_an_exercise_cell(lectur
 
 
 def test_the_tutors_check_service_checks_a_notebook_and_names_the_cell(tmp_path, checker, course):
-    from tutor.engine.service import check_file
+    from tutor.service.server import check_file
 
     lines = answer_lines("cross_entropy.py")
     lines[1] = "dlogits[range(n), Yb] -= one"

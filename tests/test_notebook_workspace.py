@@ -16,7 +16,7 @@ from tests.conftest import run_cli  # noqa: E402
 from tests.lecture_notebook import answer_lines, cell_number, exercise1_cell, lecture_cells, write_notebook  # noqa: E402
 from tests.ui_fakes import FakeStore, FakeTrainer  # noqa: E402
 from tests.ui_helpers import plain, settle, tutor_app, wait_for, workspace  # noqa: E402
-from tutor.engine.client import CheckClient  # noqa: E402
+from tutor.service.client import CheckClient  # noqa: E402
 from tutor.ui.screens.exercise import ExerciseScreen  # noqa: E402
 from tutor.ui.screens.modals import ConfirmScreen  # noqa: E402
 from tutor.ui.widgets.banner import Banner  # noqa: E402

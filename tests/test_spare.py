@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tutor.engine.sandbox import RunSpec, Sandbox
+from tutor.sandbox.client import RunSpec, Sandbox
 
 PID_SOURCE = "import os\npid = torch.tensor(os.getpid())\ny = x * 2\n"
 

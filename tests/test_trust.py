@@ -14,11 +14,11 @@ import pytest
 import torch
 
 from tests.test_diagnose import check_source, solution_with, verdict
-from tutor.engine.guard import AutogradUsed
-from tutor.engine.privacy import is_hidden
-from tutor.engine.sandbox import LearnerRun
-from tutor.engine.wire import tensor_bytes
+from tutor.process.wire import tensor_bytes
 from tutor.reports.check import LearnerError
+from tutor.sandbox.client import LearnerRun
+from tutor.sandbox.guard import AutogradUsed
+from tutor.sandbox.privacy import is_hidden
 
 
 def failing(report) -> list[str]:
@@ -243,7 +243,7 @@ def test_an_unverified_run_is_a_failure_never_a_skip(checker, atomic):
 
     ctx = checker.context(atomic)
     full = checker.sandbox.run_many  # one real run of the solution on the lecture's batch
-    from tutor.engine.sandbox import RunSpec
+    from tutor.sandbox.client import RunSpec
 
     first = full([RunSpec(ctx.key)], atomic.solution.read_text(), "sol.py", [s.name for s in atomic.steps], 5.0)[0]
     stopped = LearnerRun(LearnerError("timeout", "stopped"), skipped=True)

@@ -8,7 +8,7 @@ import time
 
 from tests.ui_fakes import FakeChecker, FakeStore
 from tests.ui_helpers import plain, save, settle, tutor_app, wait_for
-from tutor.engine.client import CheckClient
+from tutor.service.client import CheckClient
 from tutor.ui.screens.exercise import ExerciseScreen
 from tutor.ui.screens.home import HomeScreen
 from tutor.ui.screens.modals import ConfirmScreen, TextScreen

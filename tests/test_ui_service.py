@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
-from tutor.engine.client import CheckClient
+from tutor.service.client import CheckClient
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_service_answers_usage_problems_with_an_error_reply(client, tmp_path):
 
 
 def test_service_survives_garbage_lines():
-    proc = subprocess.run([sys.executable, "-m", "tutor.engine.service"], input='not json\n{"exercise": "9"}\n',
+    proc = subprocess.run([sys.executable, "-m", "tutor.service.server"], input='not json\n{"exercise": "9"}\n',
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     lines = proc.stdout.splitlines()
     assert '"type": "ready"' in lines[0]

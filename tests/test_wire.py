@@ -7,8 +7,7 @@ import io
 import pytest
 import torch
 
-from tutor.engine.sandbox import parse_runs
-from tutor.engine.wire import (
+from tutor.process.wire import (
     WireError,
     decode_frame,
     encode_frame,
@@ -17,6 +16,7 @@ from tutor.engine.wire import (
     unpack_tensors,
     write_frame,
 )
+from tutor.sandbox.client import parse_runs
 
 
 def test_round_trip_keeps_bits():

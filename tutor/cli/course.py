@@ -80,7 +80,7 @@ def with_mistake(solution: str, step: Step, mistake: Mistake) -> str | None:
     """The solution with `step.name = (mistake's expr)` right after the statement that finishes step.name,
     so that the expr reads the solution's own values (the step's right answer included); None when the
     solution never assigns the step."""
-    from tutor.engine.isolate import finishing_statements
+    from tutor.sandbox.isolate import finishing_statements
 
     tree = ast.parse(solution)
     finishing = finishing_statements(tree, [step.name])

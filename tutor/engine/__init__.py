@@ -1,1 +1,2 @@
-"""The headless checking engine: contexts, the sandboxed runner, comparison and reports (no UI imports)."""
+"""The headless judging engine: contexts, the checker (it runs the learner's file in tutor.sandbox), comparison,
+diagnosis and reports (no UI imports)."""

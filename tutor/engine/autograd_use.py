@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from tutor.engine.isolate import parse
+from tutor.sandbox.isolate import parse
 
 # Attribute names that only mean autograd: x.backward(), x.grad, x.requires_grad_(), torch.autograd.
 ATTRIBUTES = {

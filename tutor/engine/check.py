@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import stat
-from concurrent.futures import Future, ThreadPoolExecutor
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -14,14 +14,14 @@ from tutor.engine.autograd_use import find_autograd_use
 from tutor.engine.context import Context, TrainingSplits, build_context, draw_second_spec
 from tutor.engine.course_code import course_code
 from tutor.engine.data import Dataset, load_names
-from tutor.engine.isolate import parse
 from tutor.engine.judge import judge
 from tutor.engine.limits import MAX_LEARNER_BYTES, TIMEOUT_RANGE
 from tutor.engine.local import LocalPool, LocalTrial
 from tutor.engine.naming import add_source_notes
-from tutor.engine.privacy import hide_memory
-from tutor.engine.sandbox import LearnerRun, RunSpec, Sandbox
 from tutor.reports.check import CheckReport, LearnerError
+from tutor.sandbox.client import LearnerRun, RunSpec, Sandbox
+from tutor.sandbox.isolate import parse
+from tutor.sandbox.privacy import hide_memory
 
 DEFAULT_TIMEOUT = 10.0
 

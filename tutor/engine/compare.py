@@ -9,10 +9,10 @@ from typing import Any
 
 import torch
 
-from tutor.engine.sandbox import LearnerValue
-from tutor.engine.wire import dtype_name
 from tutor.messages import Message, message
+from tutor.process.wire import dtype_name
 from tutor.reports.check import Status, TensorVerdict, fmt_shape
+from tutor.sandbox.client import LearnerValue
 
 __all__ = ["TOLERANCES", "aligned", "compare", "compare_all", "tolerance"]
 

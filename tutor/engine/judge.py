@@ -18,14 +18,14 @@ from dataclasses import dataclass
 import torch
 
 from tutor.course.model import Exercise, Step
+from tutor.engine.branches import trace
 from tutor.engine.compare import compare_all
 from tutor.engine.context import Context
 from tutor.engine.diagnose import Diagnosis, batch_sizes, diagnose, explains, size_diagnosis
-from tutor.engine.branches import trace
 from tutor.engine.local import LocalTrial
-from tutor.engine.sandbox import LearnerRun
 from tutor.messages import Message, message, render_message
 from tutor.reports.check import CheckReport, TensorVerdict
+from tutor.sandbox.client import LearnerRun
 
 # A run that ended this way verified nothing after the point where it stopped.
 VERIFIES = (None, "exception")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
-from tutor.engine.isolate import Parsed, parse
 from tutor.messages import message
 from tutor.reports.check import Diagnosis, LearnerError, TensorVerdict
+from tutor.sandbox.isolate import Parsed, parse
 
 
 def edit_distance(a: str, b: str) -> int:

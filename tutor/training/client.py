@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tutor.engine.client import child_env, describe_exit, open_log
+from tutor.process.spawn import describe_exit, open_log, send_signal, spawn, terminate
 from tutor.reports.training import FINAL_TYPES, TrainingProblem
 
 STOP_WAIT_S = 3.0
@@ -28,14 +27,8 @@ class TrainingRun:
     def __init__(self, command: list[str], log_path: Path | None = None) -> None:
         log = open_log(log_path)
         self.log_path = log_path if not isinstance(log, int) else None
-        try:
-            self.proc = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=child_env(),
-                start_new_session=True,  # the terminal's keys belong to the app, which decides how to stop it
-            )
-        finally:
-            if not isinstance(log, int):
-                log.close()
+        # new session: the terminal's keys belong to the app, which decides how to stop it
+        self.proc = spawn(command, stderr=log, new_session=True)
         self.cancelled = threading.Event()
 
     def events(self) -> Iterator[dict[str, Any]]:
@@ -62,24 +55,11 @@ class TrainingRun:
     def cancel(self) -> None:
         """Stop after the current step and still evaluate and sample the model trained so far."""
         self.cancelled.set()
-        self._signal(signal.SIGINT)
+        send_signal(self.proc, signal.SIGINT)
 
     def stop(self) -> None:
         """Stop now (leaving the screen, quitting): SIGTERM, then SIGKILL if it lingers."""
-        if self.proc.poll() is not None:
-            return
-        self._signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=STOP_WAIT_S)
-        except subprocess.TimeoutExpired:
-            self._signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def _signal(self, signum: int) -> None:
-        try:
-            self.proc.send_signal(signum)
-        except (ProcessLookupError, OSError):
-            pass
+        terminate(self.proc, STOP_WAIT_S)
 
 
 class TrainingClient:

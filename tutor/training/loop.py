@@ -19,10 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from tutor.course.model import Exercise, Training
-from tutor.engine.child import _error as learner_error
-from tutor.engine.child import _is_memory as is_memory_error
-from tutor.engine.child import _learner_line as learner_line
 from tutor.engine.context import TrainingSplits, run_model_code
+from tutor.process.limits import is_memory_error, learner_error, learner_line
 
 # A backward pass: given the step's namespace, return the gradients in the order of the parameters.
 Backward = Callable[[dict[str, Any]], list[Any]]

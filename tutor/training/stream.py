@@ -17,39 +17,14 @@ SIGTERM stops it at once. Nothing else reaches stdout: fd 1 is pointed at stderr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Any
 
+from tutor.process.lines import LineWriter, protocol_lines
 from tutor.reports.training import TrainingProblem
-
-
-class LineWriter:
-    """One JSON object per line, flushed at once; safe from any thread."""
-
-    def __init__(self, out: IO[str]) -> None:
-        self.out = out
-        self.lock = threading.Lock()
-
-    def __call__(self, line: dict[str, Any]) -> None:
-        text = json.dumps(line, allow_nan=True) + "\n"
-        with self.lock:
-            try:
-                self.out.write(text)
-                self.out.flush()
-            except (OSError, ValueError):  # the reader went away: nothing left to tell
-                pass
-
-
-def _protocol_stream() -> IO[str]:
-    """Keep the real stdout for the lines; fd 1 goes to stderr so a stray print cannot break a line."""
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    return out
 
 
 def _cancel_on_eof(cancel: threading.Event) -> None:
@@ -72,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-stdin", action="store_true", help="do not treat the end of stdin as a cancel")
     args = parser.parse_args(argv)
 
-    emit = LineWriter(_protocol_stream())
+    emit = LineWriter(protocol_lines())
     cancel = threading.Event()
     signal.signal(signal.SIGINT, lambda signum, frame: cancel.set())
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))  # unwind: trainers and sandbox close

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -14,8 +12,8 @@ from typing import Any
 
 import torch
 
-from tutor.engine.sandbox import PACKAGE_PARENT
-from tutor.engine.wire import WireError, read_frame, unpack_tensors, write_frame
+from tutor.process.spawn import child_env, debug_stderr, kill_group, send_signal, spawn
+from tutor.process.wire import WireError, read_frame, unpack_tensors, write_frame
 from tutor.reports.training import Event, PhaseStarted, ProgressEvent, Trained, Who
 
 SECOND_SIGNAL_S = 3.0  # after a cancel, how long the current step may take before it is interrupted
@@ -26,17 +24,12 @@ class TrainerProcess:
     """One `python -m tutor.training.worker` process; frames arrive on a queue from a reader thread."""
 
     def __init__(self, request: dict[str, Any]) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
-        env["OMP_NUM_THREADS"] = "1"
         self.frames: queue.Queue[tuple[dict[str, Any], bytes] | None] = queue.Queue()
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [sys.executable, "-m", "tutor.training.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=None if env.get("BACKPROP_NINJA_DEBUG") else subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,  # Ctrl-C reaches the tutor, which decides how to stop the trainer
+            stderr=debug_stderr(),
+            env=child_env(OMP_NUM_THREADS="1"),
+            new_session=True,  # Ctrl-C reaches the tutor, which decides how to stop the trainer
         )
         assert self.proc.stdin is not None
         try:
@@ -56,19 +49,13 @@ class TrainerProcess:
             self.frames.put(None)
 
     def interrupt(self) -> None:
-        try:
-            self.proc.send_signal(signal.SIGINT)
-        except (ProcessLookupError, OSError):
-            pass
+        send_signal(self.proc, signal.SIGINT)
 
     def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait()
+        kill_group(self.proc)
 
-    def describe_exit(self) -> str:
+    def exit_message(self) -> str:
+        """Why the trainer ended before it reported, for the learner (its exit code or signal)."""
         code = self.proc.wait()
         if code < 0:
             return f"the trainer process was stopped by signal {-code}" + (" (most likely out of memory)" if -code == signal.SIGKILL else "")
@@ -116,7 +103,7 @@ def run_trainer(
             except queue.Empty:
                 continue
             if frame is None:
-                trained.error = {"kind": "crash", "message": trainer.describe_exit()}
+                trained.error = {"kind": "crash", "message": trainer.exit_message()}
                 return trained
             frame, blob = frame
             event = frame.get("event")

@@ -9,7 +9,6 @@ step itself. The learner's file runs here, so the process also gets the sandbox'
 
 from __future__ import annotations
 
-import os
 import resource
 import signal
 import sys
@@ -20,11 +19,11 @@ from typing import IO, Any
 import torch
 
 from tutor.course import load_course
-from tutor.engine.child import BoundedOutput, _die_with_parent, _limit_memory
 from tutor.engine.context import TrainingSplits
 from tutor.engine.data import DataError, load_names
-from tutor.engine.guard import forbid_autograd
-from tutor.engine.wire import pack_tensors, read_frame, write_frame
+from tutor.process.limits import BoundedOutput, die_with_parent, limit_memory
+from tutor.process.wire import pack_tensors, protocol_frames, read_frame, write_frame
+from tutor.sandbox.guard import forbid_autograd
 from tutor.training.loop import (
     StopTraining,
     autograd_backward,
@@ -59,16 +58,6 @@ class CancelFlag:
         if self.requested and self.armed:
             raise StopTraining
         self.requested = True
-
-
-def _protocol_stream() -> IO[bytes]:
-    """Keep the real stdout for frames; fds 1 and 2 go to /dev/null so nothing else can write there."""
-    out = os.fdopen(os.dup(1), "wb")
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 1)
-    if not os.environ.get("BACKPROP_NINJA_DEBUG"):
-        os.dup2(null, 2)
-    return out
 
 
 def run(request: dict[str, Any], out: IO[bytes], cancel: CancelFlag) -> tuple[dict[str, Any], bytes]:
@@ -144,15 +133,15 @@ def main() -> None:
     cancel = CancelFlag()
     signal.signal(signal.SIGINT, cancel.on_signal)
     torch.set_num_threads(1)  # tiny matmuls: one thread is fastest, and two trainers share the cores fairly
-    out = _protocol_stream()
-    _die_with_parent()
+    out = protocol_frames()
+    die_with_parent()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     try:
         request, _ = read_frame(sys.stdin.buffer)
     except (EOFError, OSError, ValueError):
         return
     if request.get("device") == "cpu" and request.get("mode") == "learner":
-        _limit_memory(MEMORY_HEADROOM)
+        limit_memory(MEMORY_HEADROOM)
     started = time.perf_counter()
     blob = b""
     try:

@@ -197,7 +197,7 @@ def make_app(
 
         store = ProgressStore(ws.root)
     if checker is None:
-        from tutor.engine.client import CheckClient
+        from tutor.service.client import CheckClient
 
         checker = CheckClient(data=data, device=device, timeout=timeout, log_path=ws.state_dir / "service.log")
     if trainer is None:

@@ -5,23 +5,30 @@ from __future__ import annotations
 import base64
 import functools
 import marshal
-import os
 import signal
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
-from tutor.engine.child import RESULT_LOST
-from tutor.engine.isolate import instrument, parse
-from tutor.engine.wire import FrameBytes, WireError, decode_frame, pack_tensors, read_frame, unpack_tensor, widen_pipe, write_frame
+from tutor.process.limits import cut
+from tutor.process.spawn import child_env, debug_stderr, end_input, kill, spawn
+from tutor.process.wire import (
+    FrameBytes,
+    WireError,
+    decode_frame,
+    pack_tensors,
+    read_frame,
+    unpack_tensor,
+    widen_pipe,
+    write_frame,
+)
 from tutor.reports.check import ErrorKind, LearnerError
-
-PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
+from tutor.sandbox.child import RESULT_LOST
+from tutor.sandbox.isolate import instrument, parse
 
 
 @dataclass(frozen=True)
@@ -79,13 +86,6 @@ OUTPUT_LIMIT = 16 * 1024
 # A shape beyond this many dimensions, or a dimension beyond this size, is no answer anyone could judge.
 MAX_DIMS = 32
 MAX_DIM = 1 << 48
-
-
-def cut(text: str, limit: int) -> str:
-    """text, or its first `limit` characters and a note saying how much was left out."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… ({len(text) - limit:,} more characters cut)"
 
 
 class MalformedFrame(Exception):
@@ -264,17 +264,13 @@ class Sandbox:
         self._start()
 
     def _start(self) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
+        env = child_env()
         env.setdefault("OMP_NUM_THREADS", "1")
-        stderr = None if env.get("BACKPROP_NINJA_DEBUG") else subprocess.DEVNULL
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tutor.engine.zygote"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
+        self._proc = spawn(
+            [sys.executable, "-m", "tutor.sandbox.zygote"],
+            stderr=debug_stderr(),
             env=env,
-            start_new_session=True,  # Ctrl-C in the terminal reaches the tutor, which decides
+            new_session=True,  # Ctrl-C in the terminal reaches the tutor, which decides
         )
         if self._proc.stdin is not None:
             widen_pipe(self._proc.stdin.fileno())
@@ -382,19 +378,11 @@ class Sandbox:
 
     def _kill(self) -> None:
         if self._proc is not None:
-            try:
-                self._proc.kill()
-                self._proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
+            kill(self._proc)
             self._proc = None
 
     def close(self) -> None:
         with self._lock:
-            if self._proc is not None and self._proc.stdin is not None:
-                try:
-                    self._proc.stdin.close()
-                    self._proc.wait(timeout=2)
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
+            if self._proc is not None:
+                end_input(self._proc, 2)  # the zygote ends at EOF and takes its children with it
             self._kill()

@@ -1,13 +1,13 @@
 """The check service: a long-lived process that answers check requests as JSON lines on stdin/stdout.
 
-Run as `python -m tutor.engine.service`. It imports torch and warms a Checker once, prints
+Run as `python -m tutor.service.server`. It imports torch and warms a Checker once, prints
 {"type": "ready"}, then answers each request line
 
     {"exercise": "atomic", "file": "/path/atomic.py", "device": "cpu", "data": null, "timeout": 10}
 
 with one line, a CheckReply's JSON: {"type": "report", ...CheckReport.to_json(), "elapsed": s, "grids":
 {name: {"diff", "value"}}} or {"type": "error", "message": "..."} for a request the service cannot serve
-(unknown exercise, unreadable file, bad device or data). The TUI talks to it through tutor.engine.client, so the UI never imports torch.
+(unknown exercise, unreadable file, bad device or data). The TUI talks to it through tutor.service.client, so the UI never imports torch.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import IO, Any
 
+from tutor.process.lines import protocol_lines, write_line
 from tutor.reports.check import CheckReply
 
 PROTOCOL = 1
@@ -100,8 +101,7 @@ def error_reply(message: str) -> dict[str, Any]:
 
 def serve(requests: IO[str], replies: IO[str]) -> None:
     def send(obj: dict[str, Any]) -> None:
-        replies.write(json.dumps(obj) + "\n")
-        replies.flush()
+        write_line(replies, obj)
 
     service = CheckService()
     service.checker(None, "cpu")  # start the sandbox's torch import now, not on the first request
@@ -127,8 +127,7 @@ def serve(requests: IO[str], replies: IO[str]) -> None:
 def main() -> int:
     warnings.filterwarnings("ignore", message=".*Failed to initialize NumPy.*")
     # Keep the reply channel private: anything else that writes to fd 1 (torch, a child) lands on stderr.
-    replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
+    replies = protocol_lines()
     sys.stdout = sys.stderr
     serve(sys.stdin, replies)
     return 0

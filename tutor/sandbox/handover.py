@@ -11,12 +11,12 @@ import select
 import time
 from typing import TYPE_CHECKING, Any
 
-from tutor.engine.child import READY
-from tutor.engine.reaper import kill_tree
-from tutor.engine.wire import PREFIX_SIZE, frame_size, is_whole_frame
+from tutor.process.wire import PREFIX_SIZE, frame_size, is_whole_frame
+from tutor.sandbox.child import READY
+from tutor.sandbox.reaper import kill_tree
 
 if TYPE_CHECKING:
-    from tutor.engine.spare import Spare
+    from tutor.sandbox.spare import Spare
 
 MAX_PAYLOAD = 512 * 1024 * 1024
 WRITE_CHUNK = 1 << 20

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import struct
 from typing import IO, Any
 
@@ -222,4 +223,15 @@ def unpack_tensors(meta: list[dict[str, Any]], blob: bytes) -> dict[str, torch.T
         tensor = unpack_tensor(entry, blob)
         if tensor is not None:
             out[str(entry["name"])] = tensor
+    return out
+
+
+def protocol_frames() -> IO[bytes]:
+    """Keep the real stdout for frames; fds 1 and 2 go to /dev/null so nothing else can write there (stderr
+    stays when BACKPROP_NINJA_DEBUG is set)."""
+    out = os.fdopen(os.dup(1), "wb")
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 1)
+    if not os.environ.get("BACKPROP_NINJA_DEBUG"):
+        os.dup2(null, 2)
     return out

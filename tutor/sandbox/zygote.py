@@ -3,7 +3,7 @@ spare.py).
 
 Started fresh by the tutor (never forked from it), so it has run no multi-threaded torch op and holds
 no reference gradient: a child forked from here can neither hang on torch's thread pool nor find the
-answers in its memory. Speaks frames (wire.py) on stdin/stdout.
+answers in its memory. Speaks frames (tutor.process.wire) on stdin/stdout.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import torch
 import torch.autograd.functional  # noqa: F401 - loaded once here, so a child's autograd guard costs nothing
 import torch.func  # noqa: F401
 
-from tutor.engine.child import run_specs
-from tutor.engine.reaper import become_subreaper
-from tutor.engine.handover import TutorGone
-from tutor.engine.spare import SparePool
-from tutor.engine.wire import read_frame_raw, unpack_tensors, widen_pipe, write_frame
+from tutor.process.wire import read_frame_raw, unpack_tensors, widen_pipe, write_frame
+from tutor.sandbox.child import run_specs
+from tutor.sandbox.handover import TutorGone
+from tutor.sandbox.reaper import become_subreaper
+from tutor.sandbox.spare import SparePool
 
 # How long the zygote waits, after a run, for another request before it forks new spares.
 REFILL_AFTER_S = 0.05

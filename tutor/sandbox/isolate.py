@@ -1,8 +1,8 @@
 """Find the statement that finishes each gradient, and instrument learner code to call a hook right after it.
 
-The local-rule run (local.py) rebinds each gradient to a random tensor right after the LAST top-level
+The local-rule run (tutor.engine.local) rebinds each gradient to a random tensor right after the LAST top-level
 statement that writes it (after the last `+=` for a tensor with two branches), and captures the learner's own
-value there. The tutor compiles the instrumented form once per check (sandbox.compiled_form); runs that
+value there. The tutor compiles the instrumented form once per check (client.compiled_form); runs that
 capture nothing get a hook that does nothing.
 """
 

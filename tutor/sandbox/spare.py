@@ -16,10 +16,10 @@ import signal
 import time
 from typing import Any
 
-from tutor.engine.child import READY, run_specs, wait_and_run
-from tutor.engine.handover import Handover, close_fd, drive
-from tutor.engine.reaper import kill_adopted, kill_tree, reap_adopted
-from tutor.engine.wire import encode_frame, widen_pipe
+from tutor.process.wire import encode_frame, widen_pipe
+from tutor.sandbox.child import READY, run_specs, wait_and_run
+from tutor.sandbox.handover import Handover, close_fd, drive
+from tutor.sandbox.reaper import kill_adopted, kill_tree, reap_adopted
 
 GRACE_S = 1.5
 

@@ -11,128 +11,30 @@ import resource
 import signal
 import sys
 import time
-import traceback
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from tutor.engine.guard import AutogradUsed, forbid_autograd
-from tutor.engine.isolate import FINISH_HOOK, instrument
-from tutor.engine.reaper import become_subreaper
-from tutor.engine.wire import FrameBytes, encode_frame, pack_tensors, read_frame, unpack_tensors
-
-OUTPUT_KEEP = 16 * 1024
+from tutor.process.limits import (
+    BoundedOutput,
+    OutputLimit,
+    describe_exception,
+    die_with_parent,
+    is_memory_error,
+    learner_error,
+    learner_line,
+    limit_memory,
+    short_repr,
+)
+from tutor.process.wire import FrameBytes, encode_frame, pack_tensors, read_frame, unpack_tensors
+from tutor.sandbox.guard import AutogradUsed, forbid_autograd
+from tutor.sandbox.isolate import FINISH_HOOK, instrument
+from tutor.sandbox.reaper import become_subreaper
 
 
 class LearnerTimeout(BaseException):
     """Raised inside the learner's code when its time is up (BaseException: `except Exception` won't eat it)."""
-
-
-class OutputLimit(BaseException):
-    """Raised when the learner's code prints more than the check allows."""
-
-
-class BoundedOutput:
-    """A stdout/stderr stand-in that keeps the first bytes printed and stops a flood."""
-
-    def __init__(self, limit: int | None):
-        """`limit`: characters after which OutputLimit is raised; None keeps printing allowed (a trainer)."""
-        self.limit, self.total, self.kept, self.kept_len = limit, 0, [], 0
-
-    def write(self, text: Any) -> int:
-        text = str(text)
-        self.total += len(text)
-        if self.kept_len < OUTPUT_KEEP:
-            self.kept.append(text[: OUTPUT_KEEP - self.kept_len])
-            self.kept_len += len(self.kept[-1])
-        if self.limit is not None and self.total > self.limit:
-            raise OutputLimit
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
-
-    def text(self) -> str:
-        out = "".join(self.kept)
-        return out + ("\n… (output cut)" if self.total > OUTPUT_KEEP else "")
-
-
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _limit_memory(extra_bytes: int) -> None:
-    try:
-        with open("/proc/self/status") as fh:
-            vm = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
-        resource.setrlimit(resource.RLIMIT_AS, (vm + extra_bytes, vm + extra_bytes))
-    except (OSError, ValueError, StopIteration):
-        pass
-
-
-# Error text sent back is cut here already (the tutor cuts again: the frame is untrusted), so a 30 MB
-# exception message costs neither a 30 MB frame nor a 30 MB line on the learner's terminal.
-MESSAGE_KEEP = 2000
-SOURCE_KEEP = 300
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit:,} more characters cut)"
-
-
-def _error(kind: str, message: str, line: int | None, source_lines: list[str]) -> dict[str, Any]:
-    text = source_lines[line - 1].rstrip() if line and 0 < line <= len(source_lines) else None
-    return {"kind": kind, "message": _cut(message, MESSAGE_KEEP), "line": line,
-            "source": _cut(text, SOURCE_KEEP) if text is not None else None}
-
-
-def _short_repr(value: Any) -> str:
-    """repr() of what the learner's code raised or exited with, never longer than the error it goes into
-    (str/bytes are cut before repr: a 30 MB string is never copied again)."""
-    try:
-        if isinstance(value, (str, bytes)) and len(value) > MESSAGE_KEEP:
-            return _cut(repr(value[:MESSAGE_KEEP]), MESSAGE_KEEP) + f" ({len(value):,} long)"
-        return _cut(repr(value), MESSAGE_KEEP)
-    except BaseException:  # a learner's __repr__ may raise anything
-        return f"<a {type(value).__name__}>"
-
-
-def _describe_exception(exc: BaseException) -> str:
-    """"Type: message", cut, without trusting the exception's __str__."""
-    try:
-        args = exc.args
-        if len(args) == 1 and isinstance(args[0], str) and len(args[0]) > MESSAGE_KEEP:
-            text = args[0][:MESSAGE_KEEP] + f"… ({len(args[0]) - MESSAGE_KEEP:,} more characters cut)"
-        else:
-            text = _cut(str(exc), MESSAGE_KEEP)
-    except BaseException:
-        text = "(its message could not be read)"
-    return f"{type(exc).__name__}: {text}".strip().rstrip(":")
-
-
-def _learner_line(exc: BaseException, filename: str) -> int | None:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
-    return frames[-1].lineno if frames else None
-
-
-def _is_memory(exc: BaseException) -> bool:
-    if isinstance(exc, MemoryError):
-        return True
-    oom = getattr(torch, "OutOfMemoryError", None)
-    if oom is not None and isinstance(exc, oom):
-        return True
-    return isinstance(exc, RuntimeError) and (
-        "can't allocate memory" in str(exc) or "out of memory" in str(exc).lower()
-    )
 
 
 def describe(value: Any) -> dict[str, Any]:
@@ -176,7 +78,7 @@ def enter_sandbox(parent: int) -> None:
     """What a freshly forked child does before anything else: its own process group, death with the
     zygote, no terminal signals, stdio on /dev/null, no core dumps."""
     os.setpgid(0, 0)
-    _die_with_parent()
+    die_with_parent()
     # What the learner's code forks stays below this process even after its parent dies (see reaper.py).
     become_subreaper()
     if os.getppid() != parent:  # the zygote died before the line above could take effect
@@ -298,7 +200,7 @@ def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: i
             raise failure
         request = {**header, "device": run_device(run_specs(header)[0], contexts)}
         if request["device"] == "cpu" and request.get("memory_limit"):
-            _limit_memory(int(request["memory_limit"]))
+            limit_memory(int(request["memory_limit"]))
         runs = build_runs(header, blob, contexts, placed)
         forbid_autograd()  # already done while setting up, unless that failed half-way (then it raises above)
         reply, blob = _execute_all(request, runs)
@@ -346,7 +248,7 @@ def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[d
 
 def _compile(request: dict[str, Any], hook: list[str], codes: dict[tuple[str, ...], Any]) -> Any:
     """The learner's code object: the tutor's compiled form when it sent one (instrumented for every captured
-    name; see sandbox.compiled_form), else compiled here, instrumented when names are captured."""
+    name; see client.compiled_form), else compiled here, instrumented when names are captured."""
     form = request.get("code")
     if isinstance(form, dict) and isinstance(form.get("code"), str) and set(hook) <= set(form.get("hook") or ()):
         if "tutor" not in codes:  # from the tutor, which is trusted
@@ -397,7 +299,7 @@ def _execute(
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None)
         msg = f"{type(exc).__name__}: {getattr(exc, 'msg', None) or exc}"
-        return {"error": _error("syntax", msg, line, lines), "values": [], "output": ""}, b""
+        return {"error": learner_error("syntax", msg, line, lines), "values": [], "output": ""}, b""
 
     def on_alarm(signum: int, frame: Any) -> None:
         raise LearnerTimeout
@@ -408,18 +310,18 @@ def _execute(
     try:
         exec(code, namespace)
     except AutogradUsed as exc:
-        error = _error("forbidden", str(exc), _learner_line(exc, filename), lines)
+        error = learner_error("forbidden", str(exc), learner_line(exc, filename), lines)
     except LearnerTimeout as exc:
-        error = _error("timeout", f"your code ran longer than {request['timeout']:g} s", _learner_line(exc, filename), lines)
+        error = learner_error("timeout", f"your code ran longer than {request['timeout']:g} s", learner_line(exc, filename), lines)
     except OutputLimit as exc:
         limit = request.get("output_limit", 1024 * 1024)
-        error = _error("output", f"your code printed more than {limit // 1024} KiB; it was stopped", _learner_line(exc, filename), lines)
+        error = learner_error("output", f"your code printed more than {limit // 1024} KiB; it was stopped", learner_line(exc, filename), lines)
     except SystemExit as exc:
-        error = _error("exception", f"your code called exit({_short_repr(exc.code)}); the rest of the file did not run", _learner_line(exc, filename), lines)
+        error = learner_error("exception", f"your code called exit({short_repr(exc.code)}); the rest of the file did not run", learner_line(exc, filename), lines)
     except BaseException as exc:
-        kind = "memory" if _is_memory(exc) else "exception"
-        message = _describe_exception(exc)
-        error = _error(kind, message, _learner_line(exc, filename), lines)
+        kind = "memory" if is_memory_error(exc) else "exception"
+        message = describe_exception(exc)
+        error = learner_error(kind, message, learner_line(exc, filename), lines)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     elapsed = time.perf_counter() - started

@@ -1,52 +1,25 @@
-"""The TUI's side of the check service: starts `python -m tutor.engine.service`, sends requests, restarts it
+"""The TUI's side of the check service: starts `python -m tutor.service.server`, sends requests, restarts it
 when it dies. Imports neither torch nor any UI, so an app holding a CheckClient paints at once."""
 
 from __future__ import annotations
 
 import json
-import os
-import selectors
-import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
+from tutor.process.lines import LineReader, LineTimeout
+from tutor.process.spawn import describe_exit, end_input, kill, open_log, spawn
+
 # The first request also waits for torch's import and the context build; later ones for the learner's code.
 STARTUP_ALLOWANCE = 120.0
 
 
 class ServiceDied(Exception):
     """The service process ended or stopped answering; the message says how."""
-
-
-def describe_exit(code: int | None) -> str:
-    if code is None:
-        return "it stopped answering"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-def child_env() -> dict[str, str]:
-    """The environment for a tutor child process: this checkout of the package first on PYTHONPATH."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
-
-
-def open_log(path: Path | None) -> IO[bytes] | int:
-    """The child's stderr: the log file opened for appending (the caller closes it after Popen), else DEVNULL."""
-    if path is not None:
-        try:
-            return open(path, "ab")  # noqa: SIM115 - handed to the child, closed by the caller
-        except OSError:
-            pass
-    return subprocess.DEVNULL
 
 
 class CheckClient:
@@ -64,11 +37,11 @@ class CheckClient:
         self.data = str(data) if data else None
         self.device = device
         self.timeout = timeout
-        self.command = command or [sys.executable, "-m", "tutor.engine.service"]
+        self.command = command or [sys.executable, "-m", "tutor.service.server"]
         self.log_path = log_path
         self.restarts = 0
         self._proc: subprocess.Popen[bytes] | None = None
-        self._buffer = b""
+        self._reader: LineReader | None = None
         self._lock = threading.Lock()
         self._closed = False
 
@@ -80,26 +53,16 @@ class CheckClient:
                 self._spawn()
 
     def _spawn(self) -> None:
-        log = open_log(self.log_path)
-        try:
-            self._proc = subprocess.Popen(
-                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=child_env(), bufsize=0
-            )
-        finally:
-            if not isinstance(log, int):
-                log.close()
-        self._buffer = b""
+        self._proc = spawn(self.command, stderr=open_log(self.log_path), bufsize=0)
+        assert self._proc.stdout is not None
+        self._reader = LineReader(self._proc.stdout)
 
     def _stop(self) -> int | None:
         proc, self._proc = self._proc, None
         if proc is None:
             return None
-        if proc.poll() is None:
-            proc.kill()
         try:
-            return proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            return None
+            return kill(proc)
         finally:
             for stream in (proc.stdin, proc.stdout):
                 if stream:
@@ -114,32 +77,22 @@ class CheckClient:
                 proc.kill()
         try:
             proc = self._proc
-            if proc is not None and proc.poll() is None and proc.stdin:
-                try:
-                    proc.stdin.close()  # the service ends at EOF and closes its sandboxes
-                    proc.wait(timeout=3)
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
+            if proc is not None and proc.poll() is None:
+                end_input(proc, 3)  # the service ends at EOF and closes its sandboxes
             self._stop()
         finally:
             self._lock.release()
 
     # -- talking -----------------------------------------------------------------------------------------
     def _read_line(self, deadline: float) -> bytes:
-        proc = self._proc
-        assert proc is not None and proc.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            while b"\n" not in self._buffer:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    raise ServiceDied(describe_exit(None))
-                chunk = os.read(proc.stdout.fileno(), 65536)
-                if not chunk:
-                    raise ServiceDied(describe_exit(proc.wait()))
-                self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line
+        proc, reader = self._proc, self._reader
+        assert proc is not None and reader is not None
+        try:
+            return reader.read_line(deadline)
+        except LineTimeout:
+            raise ServiceDied(describe_exit(None)) from None
+        except EOFError:
+            raise ServiceDied(describe_exit(proc.wait())) from None
 
     def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
         proc = self._proc
