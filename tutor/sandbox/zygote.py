@@ -102,3 +102,7 @@ def serve(
 
 if __name__ == "__main__":
     main()
+    # Its spares and children are gone (main's finally): leave at once. The interpreter's own shutdown of a
+    # process holding torch takes a second or more, and the zygote must not outlive a killed tutor by that.
+    sys.stderr.flush()
+    os._exit(0)
