@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.events import Resize
 from textual.geometry import Region, Spacing
@@ -77,13 +78,15 @@ class StepTable(DataTable):
     def show_report(self, tensors: list[TensorVerdict]) -> None:
         by_name = {t.name: t for t in tensors}
         self.root = first_failing_root(tensors)
+        statuses: list[Text] = []
         for step in self.exercise.rows:
             t = by_name.get(step.name)
+            status = status_text(t, self.lang) if t is not None else Text(say("not-checked", self.lang), style="dim")
+            statuses.append(status)
+            self.update_cell(step.name, "status", status, update_width=True)
             if t is None:  # not judged this time (a refused file, a syntax error): no stale row from before
                 for key in ("step", "expected", "yours", "diff"):
                     self.update_cell(step.name, key, Text(f"  {step.name}") if key == "step" else "")
-                self.update_cell(step.name, "status", Text(say("not-checked", self.lang), style="dim"),
-                                 update_width=True)
                 continue
             marker = "▶ " if step.name == self.root else "  "
             name = Text(marker + step.name, style="bold reverse red" if step.name == self.root else "")
@@ -91,8 +94,13 @@ class StepTable(DataTable):
             self.update_cell(step.name, "step", name)
             self.update_cell(step.name, "expected", fmt_shape(t.expected_shape))
             self.update_cell(step.name, "yours", fmt_shape(t.shape))
-            self.update_cell(step.name, "status", status_text(t, self.lang), update_width=True)
             self.update_cell(step.name, "diff", f"{diff:.2e}" if diff is not None else "—")
+
+        # The status column made wide enough for its words now, not only once the table is idle: a row drawn in
+        # between keeps the width it was drawn with, and wider words (Chinese ones take two cells each) would be
+        # cut. (It narrows, when its words do, once idle.)
+        column = self.columns[ColumnKey("status")]
+        column.content_width = max([column.content_width, *(cell_len(text.plain) for text in statuses)])
 
     def select_step(self, name: str) -> None:
         names = [s.name for s in self.exercise.rows]
