@@ -93,6 +93,11 @@ async def test_switching_language_from_the_palette_is_shown_and_remembered(cours
         assert str(screen.query_one("#steps").columns["status"].label) == "状态"
         assert app.watch_state == "未监视保存：按 c 重新检查"
         assert "重新检查" in [b.binding.description for b in screen.active_bindings.values()]
+        await pilot.press("escape")  # the home screen beneath was switched too
+        await settle(pilot)
+        table = app.screen.query_one("#exercises")
+        assert app.screen.sub_title == "主页" and str(table.columns["progress"].label) == "进度"
+        assert str(table.get_cell("atomic", "exercise")) == course.find("atomic").text("title", "zh")
     assert app.workspace.setting("lang") == "zh"
 
     # The next start speaks Chinese, unless --lang (or BACKPROP_NINJA_LANG) says otherwise.
