@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from tutor.course.model import Course, Exercise
 
 MARKER = ".backprop-ninja"
 ENV_VAR = "BACKPROP_NINJA_WORKSPACE"
+SETTINGS = "settings.json"  # what the tutor remembers of the learner's choices: {"lang": "zh"}
 
 
 class WorkspaceError(Exception):
@@ -90,6 +92,29 @@ class Workspace:
             return results
         except OSError as exc:
             raise WorkspaceError(f"cannot create the workspace at {self.root}: {exc.strerror or exc}") from None
+
+    def setting(self, name: str) -> str | None:
+        """A choice the learner made in the tutor (the language: "lang"); None if never made or unreadable."""
+        try:
+            value = json.loads((self.state_dir / SETTINGS).read_text(encoding="utf-8")).get(name)
+        except (OSError, ValueError, AttributeError):
+            return None
+        return value if isinstance(value, str) else None
+
+    def remember(self, name: str, value: str) -> None:
+        """Keep a choice for the next start (replacing the settings file whole, never half-written)."""
+        path = self.state_dir / SETTINGS
+        tmp = path.with_name(f".{SETTINGS}.tmp")
+        try:
+            try:
+                settings = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                settings = {}
+            settings = {**(settings if isinstance(settings, dict) else {}), name: value}
+            tmp.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot remember {name} in {path}: {exc.strerror or exc}") from None
 
     @property
     def backups_dir(self) -> Path:

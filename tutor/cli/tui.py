@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tutor.cli.common import EXIT_PASS, UsageError, add_engine_options, add_workspace_option, timeout_seconds
@@ -17,10 +18,11 @@ def cmd_tui(args: argparse.Namespace, course: Course) -> int:
             "or `train` (`backprop-ninja --help`)"
         )
     from tutor.ui.app import make_app
+    from tutor.ui.words import language_chosen
 
     try:
         app = make_app(course, args.workspace, watch=not args.no_watch, data=args.data, device=args.device,
-                       timeout=args.timeout)
+                       timeout=args.timeout, lang=args.lang if language_chosen(sys.argv[1:], os.environ) else None)
     except WorkspaceError as exc:
         raise UsageError(str(exc)) from None
     app.run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
@@ -17,7 +18,8 @@ from tutor.ui.messages import FileChanged, WatchProblem
 from tutor.ui.safe_store import GuardedStore
 from tutor.ui.screens.exercise import ExerciseScreen
 from tutor.ui.screens.home import HomeScreen
-from tutor.ui.widgets.keys_panel import KeysPanel
+from tutor.ui.widgets.keys_panel import KeysPanel, KeysTable
+from tutor.ui.words import relabel_keys, say, starting_language
 from tutor.watch import FolderWatcher
 from tutor.workspace import Workspace, WorkspaceError, resolve_workspace
 
@@ -58,8 +60,12 @@ class TutorApp(App):
     watch_state: reactive[str] = reactive("")
 
     def __init__(self, course: Course, workspace: Workspace, store: Any, checker: CheckBackend, *,
-                 trainer: Trainer | None = None, watch: bool = True, notices: Iterable[str] = ()) -> None:
+                 trainer: Trainer | None = None, watch: bool = True, notices: Iterable[str] = (),
+                 lang: str = "en") -> None:
         super().__init__()
+        self.lang = lang  # the language of every word on the screen: "en" or "zh"
+        self.watch_code = "watch-on"  # what watch_state says, as a message code
+        relabel_keys(self, lang)
         self.course = course
         self.workspace = workspace
         self.checker = checker
@@ -91,13 +97,18 @@ class TutorApp(App):
 
     def start_watching(self) -> None:
         if not self.watch_enabled:
-            self.watch_state = "not watching: press c to re-check"
+            self.set_watch("watch-off")
             return
         names = [name for e in self.course.exercises for name in self.workspace.watched_names(e)]
         self.watcher = FolderWatcher(self.workspace.root, names, lambda name: self.post_message(FileChanged(name)),
                                      lambda problem: self.post_message(WatchProblem(problem)))
         self.watcher.start()
-        self.watch_state = "watching saves"
+        self.set_watch("watch-on")
+
+    def set_watch(self, code: str) -> None:
+        """Say whether saves are watched (watch_state, in the app's language)."""
+        self.watch_code = code
+        self.watch_state = say(code, self.lang)
 
     def on_unmount(self) -> None:
         if self.watcher is not None:
@@ -113,10 +124,10 @@ class TutorApp(App):
 
     def on_watch_problem(self, message: WatchProblem) -> None:
         if message.message:
-            self.watch_state = "watching unavailable: press c to re-check"
-            self.notify(message.message, title="Not watching for saves", severity="warning", timeout=10)
+            self.set_watch("watch-unavailable")
+            self.notify(message.message, title=say("watch-problem-title", self.lang), severity="warning", timeout=10)
         else:
-            self.watch_state = "watching saves"
+            self.set_watch("watch-on")
 
     def post_from_thread(self, callback: Callable[[str], None], message: str) -> None:
         """callback(message) on the screen's thread, from the progress store's worker (or the screen itself)."""
@@ -129,8 +140,8 @@ class TutorApp(App):
     def store_failed(self, message: str) -> None:
         if message not in self._reported:
             self._reported.add(message)
-            self.notify(message + " (the tutor keeps working; progress of this session may not be kept)",
-                        title="Progress", severity="warning", timeout=10)
+            self.notify(say("store-failed", self.lang, message=message), title=say("store-title", self.lang),
+                        severity="warning", timeout=10)
 
     # -- navigation ------------------------------------------------------------------------------------
     def open_exercise(self, exercise_id: str, step: str | None = None, replace: bool = False) -> None:
@@ -163,8 +174,31 @@ class TutorApp(App):
                 continue
             seen.add(binding.action)
             shown = binding.key_display or key
-            yield SystemCommand(f"{binding.description} ({shown})", f"the {shown} key",
+            yield SystemCommand(f"{binding.description} ({shown})", say("palette-key", self.lang, key=shown),
                                 partial(self.run_action, binding.action, active.node))
+        other = "zh" if self.lang == "en" else "en"
+        yield SystemCommand(say("palette-language", self.lang), say("palette-language-help", self.lang),
+                            partial(self.set_language, other))
+
+    # -- language --------------------------------------------------------------------------------------
+    def set_language(self, lang: str) -> None:
+        """Speak `lang` from now on: every screen says its words again, and the workspace remembers it."""
+        self.lang = lang
+        relabel_keys(self, lang)
+        self.set_watch(self.watch_code)
+        for screen in self.screen_stack:
+            relabel = getattr(screen, "relabel", None)
+            if relabel is not None:
+                relabel()
+            for table in screen.query(KeysTable):
+                table.refresh()
+        self.refresh_bindings()
+        try:
+            self.workspace.remember("lang", lang)
+        except WorkspaceError as exc:
+            self.notify(str(exc), severity="warning", timeout=8)
+            return
+        self.notify(say("language-switched", lang), timeout=4)
 
 
 def make_app(
@@ -178,20 +212,24 @@ def make_app(
     data: str | Path | None = None,
     device: str = "cpu",
     timeout: float = 10.0,
+    lang: str | None = None,
 ) -> TutorApp:
-    """Build the app: find (or create) the workspace, open its progress store, check and training clients."""
+    """Build the app: find (or create) the workspace, open its progress store, check and training clients.
+    `lang` is the language chosen for this start (--lang, BACKPROP_NINJA_LANG); without one the tutor speaks
+    the language remembered in the workspace, else the locale's."""
     if course is None:
         from tutor.course import load_course
 
         course = load_course()
     ws = Workspace(resolve_workspace(workspace))
+    speak = starting_language(lang, ws.setting("lang"), os.environ)
     notices: list[str] = []
     try:
         ws.init(course)
     except WorkspaceError as exc:
         if not ws.exists():
             raise
-        notices.append(f"{exc} (read-only workspace?)")
+        notices.append(say("read-only", speak, error=str(exc)))
     if store is None:
         from tutor.progress import ProgressStore
 
@@ -204,4 +242,4 @@ def make_app(
         from tutor.training.client import TrainingClient
 
         trainer = TrainingClient(data=data, device=device, timeout=timeout, log_path=ws.state_dir / "training.log")
-    return TutorApp(course, ws, store, checker, trainer=trainer, watch=watch, notices=notices)
+    return TutorApp(course, ws, store, checker, trainer=trainer, watch=watch, notices=notices, lang=speak)

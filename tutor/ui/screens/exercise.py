@@ -8,11 +8,11 @@ import shlex
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.console import Group
-from rich.syntax import Syntax
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, SuspendNotSupported
@@ -26,16 +26,16 @@ from tutor.reports.check import CheckReply
 from tutor.reports.training import FINAL_UPDATES, RunUpdate, TrainingProblem, update_from_line
 from tutor.ui.messages import CheckFinished, TrainingLine
 from tutor.ui.screens.home import shown_path
-from tutor.ui.screens.modals import ConfirmScreen, TextScreen
+from tutor.ui.screens.exercise_actions import ExerciseActions
 from tutor.ui.widgets.banner import Banner, report_banner
 from tutor.ui.widgets.detail import DetailPane
 from tutor.ui.widgets.keys_footer import KeysFooter
 from tutor.ui.widgets.step_table import StepTable
 from tutor.ui.widgets.training import TrainingPanel
-from tutor.workspace import WorkspaceError
+from tutor.ui.words import relabel_keys, say, styled
 
 
-class ExerciseScreen(Screen):
+class ExerciseScreen(ExerciseActions, Screen):
     BINDINGS = [
         Binding("c", "recheck", "Re-check"),
         Binding("f5", "recheck", "Re-check", show=False),
@@ -60,6 +60,7 @@ class ExerciseScreen(Screen):
         self.training_run: Any = None
         # The step the tutor last put the cursor on; while it is still there, the cursor follows ▶ after a check.
         self.placed_step: str | None = None
+        self.banner: Callable[[str], tuple[RenderableType, str]] | None = None  # the banner shown, by language
 
     @property
     def path(self) -> Path:
@@ -67,12 +68,15 @@ class ExerciseScreen(Screen):
         return self.app.workspace.checked_file(self.exercise)
 
     @property
+    def lang(self) -> str:
+        return self.app.lang
+
+    @property
     def notebook_kept(self) -> str:
         """What reset says of a notebook it leaves alone (empty when the .py is the checked file)."""
         if self.path.suffix != ".ipynb":
             return ""
-        return (f"\nYour notebook {self.path.name} is not touched and stays the file the tutor checks; "
-                f"move it out of the workspace to work in {self.exercise.file_name}.")
+        return say("notebook-kept", self.lang, name=self.path.name, file=self.exercise.file_name)
 
     @property
     def store(self):
@@ -90,7 +94,8 @@ class ExerciseScreen(Screen):
         yield KeysFooter()
 
     def on_mount(self) -> None:
-        self.title = f"{self.exercise.order}. {self.exercise.title}"
+        relabel_keys(self, self.lang)
+        self.title = self.heading()
         self.sub_title = self.path.name
         table = self.query_one(StepTable)
         if self.initial_step:
@@ -108,9 +113,9 @@ class ExerciseScreen(Screen):
     def refresh_status(self, _value: object = None) -> None:
         parts = [f"{shown_path(self.path)}", self.app.watch_state]
         if self.checking_since is not None:
-            parts.append("checking…")
+            parts.append(say("status-checking", self.lang))
         elif self.last_elapsed is not None:
-            parts.append(f"checked in {self.last_elapsed:.2f} s")
+            parts.append(say("status-checked", self.lang, seconds=self.last_elapsed))
         self.query_one("#ex-status", Static).update(Text("  ·  ".join(parts), style="dim"))
 
     @property
@@ -120,19 +125,15 @@ class ExerciseScreen(Screen):
 
     # -- checking --------------------------------------------------------------------------------------
     def recheck(self) -> None:
-        banner = self.query_one(Banner)
         if not self.path.exists():
             self.checking_since = None
-            banner.say(Text.assemble(
-                (f"{self.path.name} is not in the workspace any more", "bold"),
-                " (deleted or renamed). Put it back, or press r to restore the starter; "
-                "the tutor checks it again as soon as it reappears."), "problem")
+            self.show_banner(lambda lang: (styled("file-gone", lang, name=self.path.name), "problem"))
             self.refresh_status()
             return
         self.sub_title = self.path.name  # a notebook put in (or moved away) changes the file checked
         self.checking_since = time.monotonic()
         if self.reply is None:
-            banner.say(Text("Checking your file… (the first check also starts torch; later ones take a blink)"), "info")
+            self.show_banner(lambda lang: (Text(say("checking", lang)), "info"))
         self.refresh_status()
         self.run_check(self.path)
 
@@ -142,7 +143,7 @@ class ExerciseScreen(Screen):
         try:
             reply = CheckReply.from_json(self.app.checker.check(self.exercise.id, path))
         except Exception as exc:  # noqa: BLE001 - any checker failure is shown, never allowed to end the app
-            reply = CheckReply(message=f"the checker failed: {type(exc).__name__}: {exc}")
+            reply = CheckReply(message=say("checker-failed", self.lang, error=f"{type(exc).__name__}: {exc}"))
         if not get_current_worker().is_cancelled:
             self.post_message(CheckFinished(self.exercise.id, reply, time.monotonic() - started))
 
@@ -152,10 +153,10 @@ class ExerciseScreen(Screen):
         self.checking_since = None
         notes = [Text(f"⚠ {note}", style="bold") for note in reply.notes]
         for note in notes:
-            self.notify(note.plain, title="Checker restarted", severity="warning", timeout=8)
+            self.notify(note.plain, title=say("checker-restarted", self.lang), severity="warning", timeout=8)
         if report is None:
-            problem = Text.assemble(("Could not check: ", "bold"), reply.message)
-            self.query_one(Banner).say(Group(problem, *notes), "problem")
+            problem = reply.message
+            self.show_banner(lambda lang: (Group(styled("could-not-check", lang, message=problem), *notes), "problem"))
             self.refresh_status()
             return
         self.reply = reply
@@ -170,16 +171,47 @@ class ExerciseScreen(Screen):
         if table.root:  # ▶ in view even when the learner's cursor is elsewhere (their cursor stays)
             table.call_after_refresh(table.show_step, table.root)
         self.initial_step = table.selected_step
+        self.show_banner(lambda lang: self.report_banner(lang, notes))
+        self.store.record_check(self.exercise.id, report)
+        self.refresh_status()
+        self.refresh_bindings()
+        self.show_detail()
+
+    def heading(self) -> str:
+        """The screen's title: the exercise's number and title."""
+        title = self.exercise.text("title", self.lang)
+        return say("exercise-title", self.lang, order=self.exercise.order, title=title)
+
+    def follow_up(self, lang: str) -> str:
+        """What to do after a pass: train, go on to the next exercise, or nothing more."""
         nxt = self.next_exercise
         if self.exercise.training is not None:
-            follow_up = "Press t to train the network with your gradients."
-        elif nxt is not None:
-            follow_up = f"Press n for the next exercise: {nxt.title}."
-        else:
-            follow_up = "That was the last exercise: well done!"
-        content, state = report_banner(report, self.path, follow_up)
-        self.query_one(Banner).say(Group(content, *notes), state)
-        self.store.record_check(self.exercise.id, report)
+            return say("follow-train", lang)
+        if nxt is not None:
+            return say("follow-next", lang, title=nxt.text("title", lang))
+        return say("follow-last", lang)
+
+    def report_banner(self, lang: str, notes: list[Text]) -> tuple[RenderableType, str]:
+        """The banner of the latest report (with the checker's notes under it)."""
+        assert self.reply is not None and self.reply.report is not None
+        content, state = report_banner(self.reply.report, self.path, self.follow_up(lang), lang)
+        return Group(content, *notes), state
+
+    def show_banner(self, banner: Callable[[str], tuple[RenderableType, str]]) -> None:
+        """Show a banner, built again in the new language when the learner switches."""
+        self.banner = banner
+        self.query_one(Banner).say(*banner(self.lang))
+
+    def relabel(self) -> None:
+        """Every word of the screen in the app's language now: keys, title, table, banner, detail, training."""
+        relabel_keys(self, self.lang)
+        self.title = self.heading()
+        report = self.reply.report if self.reply is not None else None
+        self.query_one(StepTable).relabel(report.tensors if report is not None else None)
+        if self.banner is not None:
+            self.query_one(Banner).say(*self.banner(self.lang))
+        for panel in self.query(TrainingPanel):
+            panel.relabel()
         self.refresh_status()
         self.refresh_bindings()
         self.show_detail()
@@ -233,76 +265,26 @@ class ExerciseScreen(Screen):
     def action_recheck(self) -> None:
         self.recheck()
 
-    def action_hint(self) -> None:
-        step = self.selected_step
-        total = len(step.hints)
-        shown = self.store.hints_revealed(self.exercise.id, step.name)
-        if step.support:
-            self.notify(f"{step.name} is a supporting row (judged when your file computes it): hints are on the steps.")
-        elif shown >= total:
-            self.notify(f"All {total} hints for {step.name} are shown (in the pane below).")
-        elif shown == total - 1:
-            question = f"The last hint for {step.name} is the answer line itself.\nShow it?"
-            self.app.push_screen(ConfirmScreen(question, yes="Show the answer"),
-                                 lambda ok: self.reveal_hint(step) if ok else None)
-        else:
-            self.reveal_hint(step)
-
-    def reveal_hint(self, step: Step) -> None:
-        self.store.reveal_hint(self.exercise.id, step.name, len(step.hints))
-        self.show_detail()
-        self.query_one(DetailPane).show_hints()
-
-    def action_reset(self) -> None:
-        question = (f"Reset {self.exercise.file_name} to the starter file?\nYour current file is backed up first, "
-                    f"and this exercise's progress and hints are cleared.{self.notebook_kept}")
-        self.app.push_screen(ConfirmScreen(question, yes="Reset"), lambda ok: self.reset() if ok else None)
-
-    def reset(self) -> None:
-        try:
-            backup = self.app.workspace.reset_file(self.exercise)
-        except WorkspaceError as exc:
-            self.notify(str(exc), title="Reset failed", severity="error", timeout=10)
-            return
-        self.store.reset_exercise(self.exercise.id)
-        saved = f"; your old file is in {shown_path(backup)}" if backup else ""
-        self.notify(f"{self.exercise.file_name} is the starter again{saved}.{self.notebook_kept}", title="Reset",
-                    timeout=8)
-        self.reply = None
-        self.recheck()
-
-    def action_solution(self) -> None:
-        passed = self.passed or self.store.exercise_state(self.exercise.id).get("passed")
-        if not passed:
-            self.notify("The solution unlocks once every gradient of this exercise passes. "
-                        "Hints (h) go one step at a time; the last one is the answer line.", title="Not yet")
-            return
-        try:
-            code = self.exercise.solution.read_text(encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"cannot read the solution: {exc.strerror or exc}", severity="error")
-            return
-        body = Syntax(code, "python", line_numbers=True, theme="ansi_dark", background_color="default")
-        self.app.push_screen(TextScreen(f"Solution: {self.exercise.title}", body))
-
     def action_edit(self) -> None:
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
         if not editor:
-            self.notify(f"Set $VISUAL or $EDITOR to edit from here, or edit {shown_path(self.path)} in another "
-                        "window: the tutor re-checks on every save.", title="No editor", timeout=10)
+            self.notify(say("editor-unset", self.lang, path=shown_path(self.path)),
+                        title=say("editor-title", self.lang), timeout=10)
             return
         try:
             command = [*shlex.split(editor), str(self.path)]
         except ValueError as exc:  # unbalanced quotes in $EDITOR: say so rather than end the app
-            self.notify(f"cannot read $VISUAL/$EDITOR {editor!r}: {exc}", title="No editor", severity="error")
+            self.notify(say("editor-unreadable", self.lang, editor=repr(editor), error=exc),
+                        title=say("editor-title", self.lang), severity="error")
             return
         try:
             with self.app.suspend():
                 subprocess.run(command, check=False)
         except SuspendNotSupported:
-            self.notify("This terminal cannot hand over to an editor; edit the file in another window.")
+            self.notify(say("editor-no-suspend", self.lang))
         except OSError as exc:
-            self.notify(f"cannot start {editor!r}: {exc.strerror or exc}", severity="error")
+            self.notify(say("editor-cannot-start", self.lang, editor=repr(editor), error=exc.strerror or exc),
+                        severity="error")
         self.recheck()
 
     def action_next(self) -> None:
@@ -315,7 +297,7 @@ class ExerciseScreen(Screen):
             self.app.action_hide_help_panel()
             return
         if self.training_run is not None:
-            self.notify("The training run was stopped (leaving its screen).", title="Training", timeout=6)
+            self.notify(say("training-left", self.lang), title=say("training-title", self.lang), timeout=6)
         self.app.pop_screen()
 
     # -- training (exercise 4) -------------------------------------------------------------------------
@@ -334,8 +316,8 @@ class ExerciseScreen(Screen):
             return
         panel = self.query_one(TrainingPanel)
         if not self.path.exists():
-            self.notify(f"{self.path.name} is not in the workspace; press r to restore the starter.",
-                        title="Nothing to train", severity="warning")
+            self.notify(say("train-missing", self.lang, name=self.path.name),
+                        title=say("train-missing-title", self.lang), severity="warning")
             return
         panel.path = self.path  # the notebook's training loop when the workspace holds one
         panel.start()
@@ -343,7 +325,8 @@ class ExerciseScreen(Screen):
         try:
             run = self.app.trainer.start(self.exercise.id, self.path)
         except Exception as exc:  # noqa: BLE001 - a trainer that cannot start is shown, never allowed to end the app
-            panel.apply(TrainingProblem("crashed", f"could not start it: {type(exc).__name__}: {exc}"))
+            problem = say("train-not-started", self.lang, error=f"{type(exc).__name__}: {exc}")
+            panel.apply(TrainingProblem("crashed", problem))
             self.refresh_bindings()
             return
         self.training_run = run
@@ -364,10 +347,10 @@ class ExerciseScreen(Screen):
                 last = update
                 self.post_message(TrainingLine(update))
         except Exception as exc:  # noqa: BLE001 - whatever goes wrong reading the run, the app stays up
-            last = TrainingProblem("crashed", f"reading it failed: {type(exc).__name__}: {exc}")
+            last = TrainingProblem("crashed", say("train-unreadable", self.lang, error=f"{type(exc).__name__}: {exc}"))
             self.post_message(TrainingLine(last))
         if not isinstance(last, FINAL_UPDATES) and not worker.is_cancelled:
-            self.post_message(TrainingLine(TrainingProblem("crashed", "the run ended without a result")))
+            self.post_message(TrainingLine(TrainingProblem("crashed", say("train-no-result", self.lang))))
 
     def on_training_line(self, message: TrainingLine) -> None:
         self.query_one(TrainingPanel).apply(message.update)
@@ -378,8 +361,7 @@ class ExerciseScreen(Screen):
     def action_stop_training(self) -> None:
         if self.training_run is not None:
             self.training_run.cancel()
-            self.query_one(TrainingPanel).set_phase("Stopping after the current step; the model so far is still "
-                                                    "evaluated and sampled…")
+            self.query_one(TrainingPanel).set_phase(say("train-stopping", self.lang))
 
     def on_unmount(self) -> None:
         run, self.training_run = self.training_run, None

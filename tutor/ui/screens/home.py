@@ -10,6 +10,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from tutor.ui.words import relabel_keys, say, styled
+
+COLUMNS = ("exercise", "steps", "progress")  # after "#"; the label of each is ui-col-<key>
+
 
 def shown_path(path: Path) -> str:
     """A path as the learner would type it: ~/... under their home folder."""
@@ -33,37 +37,47 @@ class HomeScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = "backprop ninja"
-        self.sub_title = "home"
-        app = self.app
-        self.query_one("#home-intro", Static).update(Text.assemble(
-            ("Write the backward pass by hand; the tutor checks every gradient against autograd.\n", "bold"),
-            f"Workspace: {shown_path(app.workspace.root)}  —  edit the files there in any editor; "
-            "choose an exercise with ↑/↓ and enter (or a click).",
-        ))
+        self.relabel()
+
+    def relabel(self) -> None:
+        """Every word of the screen in the app's language now (on mount, and when the learner switches)."""
+        lang = self.app.lang
+        relabel_keys(self, lang)
+        self.sub_title = say("home-subtitle", lang)
+        intro = styled("home-intro", lang, path=shown_path(self.app.workspace.root))
+        self.query_one("#home-intro", Static).update(intro)
         table = self.query_one("#exercises", DataTable)
-        table.add_columns("#", "exercise", "steps")
-        table.add_column("progress", key="progress")
-        for exercise in app.course.exercises:
-            table.add_row(str(exercise.order), exercise.title, str(len(exercise.steps)), "", key=exercise.id)
+        row = table.cursor_row
+        table.clear(columns=True)  # built again: each column as wide as its words in this language
+        table.add_column("#")
+        for key in COLUMNS:
+            table.add_column(say(f"col-{key}", lang), key=key)
+        for exercise in self.app.course.exercises:
+            table.add_row(str(exercise.order), exercise.text("title", lang), str(len(exercise.steps)), "",
+                          key=exercise.id)
+        table.move_cursor(row=row)
         self.refresh_progress()
+        self.refresh_bindings()
 
     def on_screen_resume(self) -> None:
         self.refresh_progress()
 
     def refresh_progress(self) -> None:
         table = self.query_one("#exercises", DataTable)
+        lang = self.app.lang
         for exercise in self.app.course.exercises:
             state = self.app.store.exercise_state(exercise.id)
             steps = state.get("steps") or {}
             passing = sum(bool(s.get("passed")) for s in steps.values())
             if state.get("passed") and state.get("last_status") not in (None, "passed"):
-                text = Text("✔ passed · failing now", style="bold yellow")  # the words of `progress`
+                text = Text(say("progress-failing-now", lang), style="bold yellow")  # the words of `progress`
             elif state.get("passed"):
-                text = Text("✔ passed", style="bold green")
+                text = Text(say("progress-passed", lang), style="bold green")
             elif state.get("attempts"):
-                text = Text(f"{passing}/{len(exercise.steps)} steps · {state['attempts']} check{'s' if state['attempts'] != 1 else ''}")
+                text = Text(say("progress-attempts", lang, passing=passing, total=len(exercise.steps),
+                                count=state["attempts"]))
             else:
-                text = Text("not started", style="dim")
+                text = Text(say("progress-not-started", lang), style="dim")
             table.update_cell(exercise.id, "progress", text, update_width=True)
         self.query_one("#home-notes", Static).update("\n".join(self.app.notices))
 

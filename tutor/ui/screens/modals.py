@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tutor.ui.words import relabel_keys, say
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Dismisses with True for yes (y, or the yes button) and False for no (n, escape, the no button)."""
@@ -18,19 +20,21 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "Cancel") -> None:
+    def __init__(self, question: str, yes: str | None = None, no: str | None = None) -> None:
         super().__init__()
         self.question = question
         self.yes, self.no = yes, no
 
     def compose(self) -> ComposeResult:
+        lang = self.app.lang
         with Vertical(id="dialog"):
             yield Static(self.question, id="question")
             with Horizontal(id="buttons"):
-                yield Button(f"{self.yes} (y)", variant="warning", id="yes")
-                yield Button(f"{self.no} (n)", variant="primary", id="no")
+                yield Button(f"{self.yes or say('confirm-yes', lang)} (y)", variant="warning", id="yes")
+                yield Button(f"{self.no or say('confirm-no', lang)} (n)", variant="primary", id="no")
 
     def on_mount(self) -> None:
+        relabel_keys(self, self.app.lang)
         self.query_one("#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -55,7 +59,10 @@ class TextScreen(ModalScreen[None]):
             yield Static(self.title_text, id="text-title")
             with VerticalScroll(id="text-scroll"):
                 yield Static(self.body, id="text-body")
-            yield Static("escape to close", id="text-foot")
+            yield Static(say("text-foot", self.app.lang), id="text-foot")
+
+    def on_mount(self) -> None:
+        relabel_keys(self, self.app.lang)
 
     def action_close(self) -> None:
         self.dismiss(None)

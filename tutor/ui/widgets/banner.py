@@ -12,16 +12,23 @@ from textual.widgets import Static
 
 from tutor.reports.check import CheckReport
 from tutor.ui.widgets.step_table import first_failing_root
+from tutor.ui.words import say, styled
 
-ERROR_WORDS = {
-    "syntax": "a syntax error",
-    "exception": "an exception",
-    "timeout": "a timeout",
-    "crash": "a crash",
-    "memory": "running out of memory",
-    "output": "too much output",
-    "forbidden": "autograd (refused here)",
-}
+ERROR_KINDS = ("syntax", "exception", "timeout", "crash", "memory", "output", "forbidden")
+
+
+def error_words(kind: str | None, lang: str) -> str:
+    """What stopped the learner's code, in words ("a syntax error"); a kind no catalogue knows as it is."""
+    return say(f"error-{kind}", lang) if kind in ERROR_KINDS else str(kind)
+
+
+def error_where(path: Path, line: int | None, lang: str, with_file: bool = True) -> str:
+    """Where the learner's code stopped: in a notebook (its message names the cell), or at a line."""
+    if path.suffix == ".ipynb":  # the message starts with the notebook's cell and the line within it
+        return say("where-notebook", lang, name=path.name)
+    if not line:
+        return ""
+    return say("where-line-of", lang, line=line, name=path.name) if with_file else say("where-line", lang, line=line)
 
 
 def source_excerpt(path: Path, line: int | None) -> RenderableType | None:
@@ -48,35 +55,30 @@ def error_excerpt(path: Path, line: int | None, source: str | None) -> Renderabl
                   background_color="default", word_wrap=True)
 
 
-def report_banner(report: CheckReport, path: Path, follow_up: str) -> tuple[RenderableType, str]:
+def report_banner(report: CheckReport, path: Path, follow_up: str, lang: str = "en") -> tuple[RenderableType, str]:
     """(what to show, a CSS class: passed / failing / error); follow_up says what to do after a pass."""
     tensors = report.tensors
     counted = report.required  # exercise 4's supporting rows are not steps
     passing = sum(t.passed for t in counted)
     error = report.error
     if error:
-        if path.suffix == ".ipynb":  # the message starts with the notebook's cell and the line within it
-            where = f" in {path.name}"
-        else:
-            where = f" at line {error.line} of {path.name}" if error.line else ""
-        head = Text.assemble(("Your code stopped with ", "bold"), (ERROR_WORDS.get(error.kind, error.kind), "bold"),
-                             (where, "bold"), ": ", error.message)
+        head = styled("stopped", lang, what=error_words(error.kind, lang), where=error_where(path, error.line, lang),
+                      message=error.message)
         parts: list[RenderableType] = [head]
         excerpt = error_excerpt(path, error.line, error.source)
         if excerpt is not None:
             parts.append(excerpt)
         if tensors:
-            parts.append(Text(f"{passing}/{len(counted)} gradients were set before it stopped and pass.", style="dim"))
+            parts.append(Text(say("set-before", lang, passing=passing, total=len(counted)), style="dim"))
         return Group(*parts), "error"
     if report.passed:
-        what = "the gradient matches" if len(counted) == 1 else f"all {len(counted)} gradients match"
-        text = Text(f"✔ Passed: {what} autograd.", style="bold")
+        text = Text(say("passed", lang, count=len(counted)), style="bold")
         text.append(f"  {follow_up}")
         return text, "passed"
     root = first_failing_root(tensors)
-    text = Text.assemble((f"{passing}/{len(counted)} gradients pass", "bold"))
+    text = Text.assemble((say("failing", lang, passing=passing, total=len(counted)), "bold"))
     if root:
-        text.append(f"; first to fix: {root} (marked ▶).")
+        text.append(say("first-to-fix", lang, name=root))
     return text, "failing"
 
 

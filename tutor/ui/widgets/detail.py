@@ -13,110 +13,109 @@ from tutor.course.model import Step
 from tutor.reports.check import Grid, TensorVerdict, fmt_shape
 from tutor.ui.widgets.heatmap import Heatmap, legend
 from tutor.ui.widgets.step_table import status_text
+from tutor.ui.words import say, styled
 
 
-def _grid_caption(grid: Grid) -> str:
+def _grid_caption(grid: Grid, lang: str) -> str:
     shape = fmt_shape(grid["shape"])
     if grid.get("downsampled"):
-        return f"{shape} shown as {grid['rows']}×{grid['cols']} blocks"
-    return f"{shape}, one cell per entry"
+        return say("grid-blocks", lang, shape=shape, rows=grid["rows"], cols=grid["cols"])
+    return say("grid-cells", lang, shape=shape)
 
 
-def diff_section(name: str, status: str, grid: Grid | None) -> list[RenderableType]:
+def diff_section(name: str, status: str, grid: Grid | None, lang: str = "en") -> list[RenderableType]:
     if grid is None:
         return []
     if status == "exact":
-        return [Text(f"{name} equals autograd's exactly: no difference to draw.", style="green")]
-    worst = Text.assemble(
-        (f"Where your {name} differs from autograd's", "bold"),
-        f"  |yours − expected|, brightest = {grid['max']:.2e}; {_grid_caption(grid)}.",
-    )
-    why = Text(
-        "Whole bright columns point at a wrong reduction axis; bright cells only at the targets point at indexing.",
-        style="dim",
-    )
-    return [worst, Heatmap(grid), Text.assemble(*legend(False)), why]
+        return [Text(say("diff-exact", lang, name=name), style="green")]
+    worst = styled("diff-head", lang, name=name, top=grid["max"], caption=_grid_caption(grid, lang))
+    why = Text(say("diff-why", lang), style="dim")
+    return [worst, Heatmap(grid), Text.assemble(*legend(False, lang)), why]
 
 
-def value_section(name: str, grid: Grid | None) -> list[RenderableType]:
+def value_section(name: str, grid: Grid | None, lang: str = "en") -> list[RenderableType]:
     if grid is None or grid["rows"] * grid["cols"] < 2:
         return []
-    head = Text.assemble((f"Your {name} itself", "bold"), f"  (as the lecture's imshow; {_grid_caption(grid)})")
-    return [head, Heatmap(grid, signed=True), Text.assemble(*legend(True))]
+    head = styled("value-head", lang, name=name, caption=_grid_caption(grid, lang))
+    return [head, Heatmap(grid, signed=True), Text.assemble(*legend(True, lang))]
 
 
-def hint_section(step: Step, shown: int) -> list[RenderableType]:
-    total = len(step.hints)
+def hint_section(step: Step, shown: int, lang: str = "en") -> list[RenderableType]:
+    hints = step.hints_in(lang)
+    total = len(hints)
     if total == 0:
-        return [Text("This step has no hints.", style="dim")]
-    head = Text.assemble(("Hints", "bold"), f"  {shown} of {total} shown")
+        return [Text(say("hints-none", lang), style="dim")]
+    head = styled("hints-head", lang, shown=shown, total=total)
     if shown < total:
-        head.append("; press h for the next" + (" (the answer line)" if shown == total - 1 else ""), style="dim")
+        head.append(say("hints-next-answer" if shown == total - 1 else "hints-next", lang), style="dim")
     lines: list[RenderableType] = [head]
-    for i, hint in enumerate(step.hints[:shown], start=1):
+    for i, hint in enumerate(hints[:shown], start=1):
         lines.append(Text(f" {i}. {hint}"))
     return lines
 
 
-def step_detail(step: Step, tensor: TensorVerdict | None, grids: dict[str, Grid] | None, hints_shown: int) -> Group:
-    upper, lower = detail_parts(step, tensor, grids, hints_shown)
+def step_detail(step: Step, tensor: TensorVerdict | None, grids: dict[str, Grid] | None, hints_shown: int,
+                lang: str = "en") -> Group:
+    upper, lower = detail_parts(step, tensor, grids, hints_shown, lang)
     return Group(*_spaced(upper + lower))
 
 
+def verdict_lines(tensor: TensorVerdict, lang: str) -> list[RenderableType]:
+    """The check's verdict on one step: shapes and status, the difference, its note, the local rule, the diagnosis."""
+    shapes = styled("shapes", lang, expected=fmt_shape(tensor.expected_shape), yours=fmt_shape(tensor.shape))
+    shapes.append_text(status_text(tensor, lang))
+    parts: list[RenderableType] = [shapes]
+    if tensor.max_abs_diff is not None:
+        parts.append(Text(say("max-diff", lang, diff=tensor.max_abs_diff)))
+    note = tensor.note_text(lang)
+    if note and tensor.status != "missing":
+        parts.append(Text(note, style="italic"))
+    upstream = ", ".join(tensor.upstream)
+    if tensor.local == "pass" and not tensor.passed:
+        parts.append(Text(say("local-pass", lang), style="yellow"))
+    elif tensor.local == "fail" and upstream:
+        parts.append(Text(say("local-fail-upstream", lang, upstream=upstream), style="yellow"))
+    elif tensor.local == "fail":
+        parts.append(Text(say("local-fail", lang), style="yellow"))
+    diagnosis = tensor.diagnosis
+    if diagnosis:
+        parts.append(styled("likely-mistake", lang, code=str(diagnosis.code), message=diagnosis.text(lang)))
+    return parts
+
+
 def detail_parts(
-    step: Step, tensor: TensorVerdict | None, grids: dict[str, Grid] | None, hints_shown: int
+    step: Step, tensor: TensorVerdict | None, grids: dict[str, Grid] | None, hints_shown: int, lang: str = "en"
 ) -> tuple[list[RenderableType], list[RenderableType]]:
     """(the step, its verdict, once passed its why, and the hints so far; then the heatmaps below them)."""
     parts: list[RenderableType] = [
-        Text.assemble((step.name, "bold"), f" — the gradient of the loss with respect to {step.of}"),
-        Text("from the forward line:", style="dim"),
+        styled("step-head", lang, name=step.name, of=step.of),
+        Text(say("forward-line", lang), style="dim"),
         Syntax(step.line, "python", theme="ansi_dark", background_color="default"),
     ]
     if tensor is None:
-        parts.append(Text("Not checked yet.", style="dim"))
+        parts.append(Text(say("not-checked-yet", lang), style="dim"))
     else:
-        parts.append(Text.assemble(
-            "expected shape ", (fmt_shape(tensor.expected_shape), "bold"),
-            " · yours ", (fmt_shape(tensor.shape), "bold"),
-            " · ", status_text(tensor),
-        ))
-        if tensor.max_abs_diff is not None:
-            parts.append(Text(f"max |yours − expected| = {tensor.max_abs_diff:.3e}"))
-        if tensor.note and tensor.status != "missing":
-            parts.append(Text(tensor.note, style="italic"))
-        upstream = ", ".join(tensor.upstream)
-        if tensor.local == "pass" and not tensor.passed:
-            parts.append(Text("Your line for this step follows its local rule: fix the gradient it inherits from "
-                              "first.", style="yellow"))
-        elif tensor.local == "fail" and upstream:
-            parts.append(Text(f"With random gradients injected for {upstream}, this line does not give its local "
-                              "rule's value: the line itself is wrong.", style="yellow"))
-        elif tensor.local == "fail":
-            parts.append(Text("This line is wrong (nothing upstream of it was injected: it is judged as written).",
-                              style="yellow"))
-        diagnosis = tensor.diagnosis
-        if diagnosis:
-            parts.append(Text.assemble(("Likely mistake", "bold yellow"), f" ({diagnosis.get('code')}): {diagnosis.get('message')}"))
+        parts += verdict_lines(tensor, lang)
     passed = tensor is not None and tensor.passed
     if passed:  # the insight straight under the verdict, where an 80×24 screen still shows it
-        parts += why_section(step)
-    parts += hint_section(step, hints_shown)
+        parts += why_section(step, lang)
+    parts += hint_section(step, hints_shown, lang)
     upper, parts = parts, []
     if passed:
         # and the gradient itself; a map of float noise below tolerance teaches nothing
         if grids:
-            parts += value_section(step.name, grids.get("value"))
+            parts += value_section(step.name, grids.get("value"), lang)
     elif tensor is not None and grids:
-        parts += diff_section(step.name, tensor.status, grids.get("diff"))
-        parts += value_section(step.name, grids.get("value"))
+        parts += diff_section(step.name, tensor.status, grids.get("diff"), lang)
+        parts += value_section(step.name, grids.get("value"), lang)
     return upper, parts
 
 
-def why_section(step: Step) -> list[RenderableType]:
-    if not step.why:
+def why_section(step: Step, lang: str = "en") -> list[RenderableType]:
+    why = step.text("why", lang)
+    if not why:
         return []
-    head = Text.assemble(("Why", "bold"), (f"  the lecture at {step.why_at}", "dim"))
-    return [head, Text(step.why)]
+    return [styled("why-head", lang, at=str(step.why_at)), Text(why)]
 
 
 def _spaced(parts: list[RenderableType]) -> list[RenderableType]:
@@ -139,7 +138,7 @@ class DetailPane(VerticalScroll):
         yield Static(id="detail-more")
 
     def show(self, step: Step, tensor: TensorVerdict | None, grids: dict[str, Grid] | None, hints_shown: int) -> None:
-        upper, lower = detail_parts(step, tensor, grids, hints_shown)
+        upper, lower = detail_parts(step, tensor, grids, hints_shown, self.app.lang)
         self.content_group = Group(*_spaced(upper + lower))
         self.query_one("#detail-body", Static).update(Group(*_spaced(upper)))
         self.query_one("#detail-more", Static).update(Group(*_spaced([Text(""), *lower]) if lower else []))

@@ -9,6 +9,8 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
 from rich.style import Style
 
+from tutor.ui.words import say
+
 # |yours - expected|: black (no difference) through red and orange to pale yellow (the largest).
 HOT = ((0, 0, 0), (150, 20, 20), (240, 110, 20), (255, 250, 200))
 # The gradient itself, as the lecture's imshow(cmap="gray"): most negative black, zero grey, most positive white.
@@ -58,11 +60,12 @@ class Heatmap:
             yield Segment.line()
 
 
-def legend(signed: bool) -> list[tuple[str, Style]]:
+def legend(signed: bool, lang: str = "en") -> list[tuple[str, Style]]:
     """A short colour key to print under a heatmap: (text, style) pieces for Text.assemble."""
-    stops = ((0.0, "most negative"), (0.5, "zero"), (1.0, "most positive")) if signed else (
-        (0.0, "same"), (0.5, "off"), (1.0, "most off"))
+    stops = ((0.0, "most-negative"), (0.5, "zero"), (1.0, "most-positive")) if signed else (
+        (0.0, "same"), (0.5, "off"), (1.0, "most-off"))
     pieces: list[tuple[str, Style]] = []
     for x, label in stops:
-        pieces += [("  ", Style(bgcolor=ramp(GRAY if signed else HOT, x))), (f" {label}   ", Style())]
+        words = say(f"legend-{label}", lang)
+        pieces += [("  ", Style(bgcolor=ramp(GRAY if signed else HOT, x))), (f" {words}   ", Style())]
     return pieces

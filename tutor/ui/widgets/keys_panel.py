@@ -14,8 +14,11 @@ from textual.binding import ActiveBinding, Binding
 from textual.dom import DOMNode
 from textual.widgets import HelpPanel, KeyPanel, Markdown, Static
 
-TUTOR_HEADING = "Tutor keys"
-GENERIC_HEADING = "Textual's keys"
+from tutor.ui.words import say
+
+# The two sections' headings (message codes): the tutor's own keys, then Textual's generic ones.
+HEADINGS = ("keys-tutor", "keys-textual")
+TUTOR_HEADING, GENERIC_HEADING = (say(code, "en") for code in HEADINGS)  # in English
 
 
 def declared_by_tutor(node: DOMNode) -> set[tuple[str, str]]:
@@ -65,7 +68,8 @@ class KeysTable(Static):
         description_style = self.get_component_rich_style("keys-table--description")
         header_style = self.get_component_rich_style("keys-table--header")
         sections: list[tuple[str, list[tuple[str, str]]]] = []
-        for heading, section in zip((TUTOR_HEADING, GENERIC_HEADING), split_bindings(self.screen.active_bindings.values())):
+        headings = (say(code, self.app.lang) for code in HEADINGS)
+        for heading, section in zip(headings, split_bindings(self.screen.active_bindings.values())):
             by_action: defaultdict[str, list[Binding]] = defaultdict(list)
             for item in section:
                 if item.binding.description:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
+
+from tutor.ui.words import say
 
 # Dot bits of a braille cell, by (column, row) inside the 2×4 cell.
 DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
@@ -89,7 +92,7 @@ class LossPlot(Widget):
         styles = {name: self.get_component_rich_style(f"loss-plot--{name}", partial=True) for name in self.series}
         drawn = plot_rows(self.series, self.total, width, height, styles)
         if drawn is None:
-            return Text("log10 loss: the curve appears with the first steps", style="dim")
+            return Text(say("plot-empty", self.app.lang), style="dim")
         rows, low, high = drawn
         out = Text(no_wrap=True, overflow="crop")
         for r, row in enumerate(rows):
@@ -97,6 +100,8 @@ class LossPlot(Widget):
             out.append(f"{label:>5} {'┤' if label else '│'}", style="dim")
             out.append_text(row)
             out.append("\n")
-        end = f"{self.total:,} steps"
-        out.append(f"{'':>5} └{'log10 loss per step (mean of each column)':<{max(0, width - len(end))}}{end}", style="dim")
+        end = say("plot-steps", self.app.lang, steps=self.total)
+        axis = say("plot-axis", self.app.lang)
+        room = max(0, width - cell_len(end))  # in cells: Chinese characters take two
+        out.append(f"{'':>5} └{axis}{' ' * max(0, room - cell_len(axis))}{end}", style="dim")
         return out

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.events import Resize
 from textual.geometry import Region, Spacing
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from tutor.course.model import Exercise
 from tutor.reports.check import STATUS_STYLE, TensorVerdict, fmt_shape
+from tutor.ui.words import say
 
-# (label, key, width): shapes up to "(32, 3, 10)"; the status column takes what is left.
-COLUMNS = (("step", "step", 18), ("expected", "expected", 11), ("yours", "yours", 11), ("max |diff|", "diff", 10),
-           ("status", "status", None))
+# (key, width): shapes up to "(32, 3, 10)"; the status column takes what is left. The label is ui-col-<key>.
+COLUMNS = (("step", 18), ("expected", 11), ("yours", 11), ("diff", 10), ("status", None))
 
 
 def first_failing_root(tensors: list[TensorVerdict]) -> str | None:
@@ -25,12 +27,17 @@ def first_failing_root(tensors: list[TensorVerdict]) -> str | None:
     return None
 
 
-def status_text(t: TensorVerdict) -> Text:
-    text = Text(t.status, style=STATUS_STYLE.get(t.status, ""))
+def status_word(status: str, lang: str) -> str:
+    """A verdict's status as the learner reads it (a status no catalogue knows is shown as it is)."""
+    return say(f"status-{status}", lang) if status in STATUS_STYLE else status
+
+
+def status_text(t: TensorVerdict, lang: str = "en") -> Text:
+    text = Text(status_word(t.status, lang), style=STATUS_STYLE.get(t.status, ""))
     if t.inherits_from:
-        text.append(f" · inh. {t.inherits_from}", style="italic")  # short: the column fits at 80 columns
+        text.append(say("status-inherits", lang, name=t.inherits_from), style="italic")  # short: fits at 80 columns
     elif t.local == "pass" and not t.passed:
-        text.append(" · your line is right", style="italic")
+        text.append(say("status-line-right", lang), style="italic")
     return text
 
 
@@ -43,11 +50,23 @@ class StepTable(DataTable):
         self.root: str | None = None
         self.laid_out = False
 
+    @property
+    def lang(self) -> str:
+        return self.app.lang
+
     def on_mount(self) -> None:
-        for label, key, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+        for key, width in COLUMNS:
+            self.add_column(say(f"col-{key}", self.lang), key=key, width=width)
         for step in self.exercise.rows:
-            self.add_row(Text(f"  {step.name}"), "", "", "", Text("not checked", style="dim"), key=step.name)
+            self.add_row(Text(f"  {step.name}"), "", "", "", Text(say("not-checked", self.lang), style="dim"),
+                         key=step.name)
+
+    def relabel(self, tensors: list[TensorVerdict] | None) -> None:
+        """The column labels and rows again, in the app's language now."""
+        for key, _ in COLUMNS:
+            self.columns[ColumnKey(key)].label = Text(say(f"col-{key}", self.lang))
+        self.show_report(tensors or [])
+        self.refresh()
 
     def on_resize(self, event: Resize) -> None:
         if event.size.height and not self.laid_out:
@@ -59,12 +78,15 @@ class StepTable(DataTable):
     def show_report(self, tensors: list[TensorVerdict]) -> None:
         by_name = {t.name: t for t in tensors}
         self.root = first_failing_root(tensors)
+        statuses: list[Text] = []
         for step in self.exercise.rows:
             t = by_name.get(step.name)
+            status = status_text(t, self.lang) if t is not None else Text(say("not-checked", self.lang), style="dim")
+            statuses.append(status)
+            self.update_cell(step.name, "status", status, update_width=True)
             if t is None:  # not judged this time (a refused file, a syntax error): no stale row from before
                 for key in ("step", "expected", "yours", "diff"):
                     self.update_cell(step.name, key, Text(f"  {step.name}") if key == "step" else "")
-                self.update_cell(step.name, "status", Text("not checked", style="dim"), update_width=True)
                 continue
             marker = "▶ " if step.name == self.root else "  "
             name = Text(marker + step.name, style="bold reverse red" if step.name == self.root else "")
@@ -72,8 +94,13 @@ class StepTable(DataTable):
             self.update_cell(step.name, "step", name)
             self.update_cell(step.name, "expected", fmt_shape(t.expected_shape))
             self.update_cell(step.name, "yours", fmt_shape(t.shape))
-            self.update_cell(step.name, "status", status_text(t), update_width=True)
             self.update_cell(step.name, "diff", f"{diff:.2e}" if diff is not None else "—")
+
+        # The status column made wide enough for its words now, not only once the table is idle: a row drawn in
+        # between keeps the width it was drawn with, and wider words (Chinese ones take two cells each) would be
+        # cut. (It narrows, when its words do, once idle.)
+        column = self.columns[ColumnKey("status")]
+        column.content_width = max([column.content_width, *(cell_len(text.plain) for text in statuses)])
 
     def select_step(self, name: str) -> None:
         names = [s.name for s in self.exercise.rows]

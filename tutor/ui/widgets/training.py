@@ -27,20 +27,28 @@ from tutor.reports.training import (
     TrainingResult,
 )
 from tutor.training.view import PANEL, agreement, eta_text, results_table, samples_table
-from tutor.ui.widgets.banner import ERROR_WORDS, error_excerpt
+from tutor.ui.widgets.banner import error_excerpt, error_where, error_words
 from tutor.ui.widgets.loss_plot import LossPlot
-from tutor.ui.widgets.step_table import status_text
+from tutor.ui.widgets.step_table import status_text, status_word
+from tutor.ui.words import say, styled
 
-WHO = {"learner": "your gradients", "reference": "autograd"}
+WHO = ("learner", "reference")  # whose gradients trained a model: ui-who-<who>
+# The columns of a failing batch's table: ui-col-<key>.
+BATCH_COLUMNS = ("gradient", "parameter", "expected", "yours", "diff", "status")
+
+
+def who_words(who: str, lang: str) -> str:
+    """Whose gradients trained the model, in words."""
+    return say(f"who-{who}", lang) if who in WHO else who
 
 
 def _diff(value: float | None) -> str:
     return f"{value:.1e}" if value is not None else "—"
 
 
-def grad_check_view(steps: list[GradCheckStep], planned: int) -> RenderableType:
+def grad_check_view(steps: list[GradCheckStep], planned: int, lang: str = "en") -> RenderableType:
     """One line with a mark per batch checked so far; under it, what failed in the failing batch."""
-    marks = Text("Gradient check on the loop's first batches: ", style="bold")
+    marks = Text(say("train-gradcheck", lang), style="bold")
     for checked in steps:
         passed = checked.report.passed
         marks.append(f" {checked.step} ")
@@ -49,64 +57,56 @@ def grad_check_view(steps: list[GradCheckStep], planned: int) -> RenderableType:
     diffs = [t.max_abs_diff or 0.0 for checked in steps for t in checked.report.tensors]
     if steps and all(checked.report.passed for checked in steps):
         counted = steps[0].report.required
-        marks.append(f"  all {len(counted)} gradients match (max |diff| {max(diffs, default=0):.1e})",
-                     style="dim")
+        marks.append(say("train-gradcheck-all", lang, count=len(counted), diff=max(diffs, default=0)), style="dim")
     failed = next((checked for checked in steps if not checked.report.passed), None)
-    return marks if failed is None else Group(marks, failed_batch(failed))
+    return marks if failed is None else Group(marks, failed_batch(failed, lang))
 
 
-def failed_batch(checked: GradCheckStep) -> RenderableType:
+def failed_batch(checked: GradCheckStep, lang: str = "en") -> RenderableType:
     """The failing batch: the learner's error, or the first failing gradient (with its parameter) and a table."""
     step, tensors, error = checked.step, checked.report.tensors, checked.report.error
     if error:
-        where = f" at line {error.line}" if error.line else ""
-        return Text.assemble((f"batch {step}: your code stopped with {ERROR_WORDS.get(error.kind, error.kind)}"
-                              f"{where}", "bold red"), f": {error.message}")
+        return styled("train-batch-stopped", lang, step=step, what=error_words(error.kind, lang),
+                      where=say("where-line", lang, line=error.line) if error.line else "", message=error.message)
     failing = next((t for t in tensors if not t.passed), None)
-    head = Text(f"batch {step}: ", style="bold red")
-    if failing is not None:
-        head.append(f"{failing.name} (the gradient of {failing.of}) is {failing.status}")
-        if failing.note:
-            head.append(f": {failing.note}", style="")
+    if failing is None:
+        head = styled("train-batch", lang, step=step)
+    else:
+        note = failing.note_text(lang)
+        head = styled("train-batch-failing-note" if note else "train-batch-failing", lang, step=step,
+                      name=failing.name, of=str(failing.of), status=status_word(failing.status, lang), note=note)
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim")
-    for column in ("gradient", "parameter", "expected", "yours", "max |diff|", "status"):
-        table.add_column(column)
+    for column in BATCH_COLUMNS:
+        table.add_column(say(f"col-{column}", lang))
     for t in tensors:
         table.add_row(t.name, t.of or "", fmt_shape(t.expected_shape), fmt_shape(t.shape), _diff(t.max_abs_diff),
-                      status_text(t))
+                      status_text(t, lang))
     return Group(head, table)
 
 
-def outcome(final: TrainingResult | TrainingProblem, path: Path) -> tuple[RenderableType, str]:
+def outcome(final: TrainingResult | TrainingProblem, path: Path, lang: str = "en") -> tuple[RenderableType, str]:
     """The run's last word (and a CSS class): passed, cancelled, stopped at the grad check, or an error."""
     if isinstance(final, TrainingProblem):
-        if final.kind == "crashed":
-            return Text.assemble(("✘ Training stopped unexpectedly: ", "bold"), final.message,
-                                 "\nWhat was computed is kept above; press t to try again."), "problem"
-        return Text.assemble(("✘ Could not train: ", "bold"), final.message), "problem"
+        code = "train-crashed" if final.kind == "crashed" else "train-refused"
+        return styled(code, lang, message=final.message), "problem"
     result, learner, error = final, final.learner, final.error
     if result.passed:
-        return Text(f"✔ Your gradients check out and trained all {result.requested_steps:,} steps without "
-                    "loss.backward().", style="bold"), "passed"
+        return Text(say("train-passed", lang, steps=result.requested_steps), style="bold"), "passed"
     if result.cancelled:
         if learner is None:
-            return Text("■ Cancelled during the grad check; nothing was trained.", style="bold"), "cancelled"
-        return Text(f"■ Cancelled after {learner.steps:,} of {result.requested_steps:,} steps; the results are for "
-                    "the model trained so far (no autograd run).", style="bold"), "cancelled"
+            return Text(say("train-cancelled-early", lang), style="bold"), "cancelled"
+        return Text(say("train-cancelled", lang, done=learner.steps, steps=result.requested_steps),
+                    style="bold"), "cancelled"
     if error and error.get("kind") == "grad-check":
-        return Text.assemble(("✘ The gradient check failed, so nothing was trained: ", "bold"), error.get("message", ""),
-                             f"\nFix {error.get('gradient')} (the gradient of {error.get('parameter')}), save, and "
-                             "press t again."), "problem"
+        return styled("train-gradcheck-failed", lang, message=error.get("message", ""),
+                      gradient=str(error.get("gradient")), parameter=str(error.get("parameter"))), "problem"
     if error:
-        if path.suffix == ".ipynb":  # the message starts with the notebook's cell and the line within it
-            where = f" in {path.name}"
-        else:
-            where = f" at line {error['line']}" if error.get("line") else ""
-        head = Text.assemble((f"✘ {ERROR_WORDS.get(error.get('kind'), error.get('kind'))}{where}: ", "bold"),
-                             error.get("message", ""))
+        where = error_where(path, error.get("line"), lang, with_file=False)
+        head = styled("train-error", lang, what=error_words(error.get("kind"), lang), where=where,
+                      message=error.get("message", ""))
         excerpt = error_excerpt(path, error.get("line"), error.get("source"))
         return (Group(head, excerpt) if excerpt is not None else head), "problem"
-    return Text("✘ Training did not finish.", style="bold"), "problem"
+    return Text(say("train-unfinished", lang), style="bold"), "problem"
 
 
 class TrainingPanel(VerticalScroll):
@@ -140,12 +140,22 @@ class TrainingPanel(VerticalScroll):
         for name in (*self.TEXTS, "#train-bar", "#train-plot"):
             self.query_one(name).display = False
 
+    @property
+    def lang(self) -> str:
+        return self.app.lang
+
     def intro(self) -> Text:
         if self.started:
-            return Text("v: the step table · t: train again · x: stop a run (keeps what it computed)", style="dim")
-        return Text.assemble(("Press t to train", "bold"), f" with your gradients: a grad check on {self.grad_check_steps} "
-                             f"batches, then {self.default_steps:,} steps without loss.backward(), then autograd's "
-                             "run to compare.")
+            return Text(say("train-intro-started", self.lang), style="dim")
+        return styled("train-intro", self.lang, checks=self.grad_check_steps, steps=self.default_steps)
+
+    def relabel(self) -> None:
+        """The panel's words in the app's language now: its intro, the grad check and the last outcome."""
+        self.query_one("#train-intro", Static).update(self.intro())
+        if self.grad_steps:
+            self.show("#train-gradcheck", grad_check_view(self.grad_steps, self.grad_check_steps, self.lang))
+        if self.last is not None:
+            self.show("#train-outcome", outcome(self.last, self.path, self.lang)[0])
 
     def show(self, name: str, content: RenderableType | None) -> None:
         """Update one of the texts; an empty one takes no room."""
@@ -163,7 +173,7 @@ class TrainingPanel(VerticalScroll):
         self.query_one(ProgressBar).display = False
         self.query_one(LossPlot).display = False
         self.query_one(LossPlot).set_series({}, self.total)
-        self.set_phase("Starting the training process (it loads torch)…")
+        self.set_phase(say("train-starting", self.lang))
         self.scroll_home(animate=False)
 
     def set_phase(self, text: str) -> None:
@@ -174,7 +184,7 @@ class TrainingPanel(VerticalScroll):
             self._phase(update)
         elif isinstance(update, GradCheckStep):
             self.grad_steps.append(update)
-            self.show("#train-gradcheck", grad_check_view(self.grad_steps, self.grad_check_steps))
+            self.show("#train-gradcheck", grad_check_view(self.grad_steps, self.grad_check_steps, self.lang))
         elif isinstance(update, ProgressEvent):
             self._progress(update)
         elif isinstance(update, FINAL_UPDATES):
@@ -184,8 +194,8 @@ class TrainingPanel(VerticalScroll):
         phase, steps, who = started.phase, started.steps, started.who
         if phase == "grad-check":
             self.grad_check_steps = steps
-            self.show("#train-gradcheck", grad_check_view([], steps))
-            self.set_phase(f"Checking your gradients against autograd's on the first {steps} batches…")
+            self.show("#train-gradcheck", grad_check_view([], steps, self.lang))
+            self.set_phase(say("train-phase-gradcheck", self.lang, steps=steps))
         elif phase in ("train", "reference"):
             if phase == "train":
                 self.total = steps
@@ -194,17 +204,17 @@ class TrainingPanel(VerticalScroll):
             bar.display = True
             bar.update(total=steps, progress=0)
             self.query_one(LossPlot).display = True
-            self.set_phase(f"Training with {WHO[who]}: 0 / {steps:,} steps")
+            self.set_phase(say("train-phase-train", self.lang, who=who_words(who, self.lang), steps=steps))
         elif phase == "evaluate":
-            self.set_phase(f"Calibrating BatchNorm, evaluating and sampling ({WHO.get(who, who)}'s model)…")
+            self.set_phase(say("train-phase-evaluate", self.lang, who=who_words(who, self.lang)))
 
     def _progress(self, event: ProgressEvent) -> None:
         who, step, steps = event.who, event.step, event.steps
         history = self.lossi.setdefault(who, [])
         history.extend(event.lossi)
-        loss = f" · log10 loss {history[-1]:.3f}" if history else ""
-        self.set_phase(f"Training with {WHO[who]}: {step:,} / {steps:,} steps · {event.steps_per_s:,.0f} steps/s · "
-                       f"ETA {eta_text(event.eta_s)}{loss}")
+        loss = say("train-log-loss", self.lang, loss=history[-1]) if history else ""
+        self.set_phase(say("train-progress", self.lang, who=who_words(who, self.lang), step=step, steps=steps,
+                           rate=event.steps_per_s, eta=eta_text(event.eta_s), loss=loss))
         self.query_one(ProgressBar).update(total=steps, progress=step)
         # autograd's curve first, so the learner's draws over it where they coincide
         ordered = {name: self.lossi[name] for name in ("reference", "learner") if name in self.lossi}
@@ -212,7 +222,7 @@ class TrainingPanel(VerticalScroll):
 
     def _final(self, final: TrainingResult | TrainingProblem) -> None:
         self.last = final
-        content, state = outcome(final, self.path)
+        content, state = outcome(final, self.path, self.lang)
         self.show("#train-outcome", content)
         for name in self.OUTCOMES:
             self.query_one("#train-outcome").set_class(name == state, name)
@@ -230,7 +240,7 @@ class TrainingPanel(VerticalScroll):
             self.show("#train-samples", samples_table(final, PANEL))
         output = learner.output if learner is not None else ""
         if output.strip():
-            printed = Text("your code printed (first lines):\n", style="dim")
+            printed = Text(say("train-printed", self.lang), style="dim")
             printed.append(output.rstrip()[:2000])
             self.show("#train-output", printed)
         self.scroll_home(animate=False)
