@@ -66,8 +66,9 @@ def _table(report: CheckReport, lang: str, compact: bool) -> Table:
         elif t.local == "fail" and not compact:
             status.append(say("status-own-line", lang), style="dim")
         name = Text(t.name)
-        if t.support:
-            name.append(("\n" if compact else "") + say("supporting", lang).lstrip(" " if compact else ""), style="dim")
+        if t.support:  # " (supporting)" after the name, or on a line of its own in a compact table
+            supporting = say("supporting", lang)
+            name.append("\n" + supporting.strip() if compact else supporting, style="dim")
         own_line = say(f"own-line-{t.local}", lang) if t.local in OWN_LINE else "—"
         ticks = [] if compact else [_tick(t.exact, compared, lang), _tick(t.close, compared, lang)]
         table.add_row(name, fmt_shape(t.expected_shape), fmt_shape(t.shape), *ticks, diff, own_line, status)

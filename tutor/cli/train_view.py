@@ -3,6 +3,7 @@ then the results and samples (their tables are tutor/training/view.py's, shared 
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.text import Text
@@ -56,6 +57,7 @@ class TrainingView:
                 self.console.print(say("train-grad-check", self.lang, steps=event.steps))
             elif event.phase in ("train", "reference"):
                 label = say("train-yours", self.lang) if event.who == "learner" else "autograd"
+                label += " " * (9 - cell_len(label))  # nine terminal columns, a Chinese character taking two
                 self.lossi[event.who] = []
                 self.tasks[event.who] = self.progress.add_task(label, total=event.steps, rate="", eta="--:--", loss="", spark="")
         elif isinstance(event, ProgressEvent):
