@@ -45,7 +45,7 @@ def test_hint_prints_the_first_rung_in_chinese(tmp_path):
     assert run_cli("init", "--workspace", str(workspace)).returncode == 0
     result = run_cli("--lang", "zh", "hint", "atomic", "dcounts", "--workspace", str(workspace))
     assert result.returncode == 0, result.stderr
-    assert "hint 1 of 4: counts 被用了两次" in result.stdout
+    assert "提示 1/4：counts 被用了两次" in result.stdout
 
 
 def test_the_locale_picks_chinese_and_an_unknown_language_is_a_usage_error():
@@ -68,4 +68,4 @@ def test_a_check_in_a_chinese_locale_diagnoses_in_chinese(tmp_path, course):
     learner.write_text(source.replace(line, "dcounts_sum_inv = (counts * dprobs).sum(1)"), encoding="utf-8")
     result = run_cli("check", "atomic", "--file", str(learner), env={"LANG": "zh_CN.UTF-8", "LC_ALL": "", "BACKPROP_NINJA_LANG": ""})
     assert result.returncode == 1, result.stderr
-    assert "likely mistake (keepdim): 数值正确，但形状 (32,) 比 counts_sum_inv 的形状 (32, 1) 少了一维" in result.stdout
+    assert "可能的错误（keepdim）：数值正确，但形状 (32,) 比 counts_sum_inv 的形状 (32, 1) 少了一维" in result.stdout

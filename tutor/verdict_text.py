@@ -6,52 +6,84 @@ The CLI's `check` and `train` print it (colour only on a terminal); a notebook s
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from tutor.messages import render
 from tutor.reports.check import STATUS_STYLE, CheckReport, fmt_shape
 
 
-def _tick(flag: bool, relevant: bool) -> str:
-    return ("yes" if flag else "no") if relevant else "—"
+def say(code: str, lang: str = "en", /, **params: Any) -> str:
+    """The command line's words for `code` (cli.en.toml's `cli-CODE`) in `lang`."""
+    return render(f"cli-{code}", params, lang)
 
 
-def check_table(report: CheckReport) -> Table:
-    table = Table(title=f"{report.exercise} · {report.device} · loss {report.loss:.4f}", title_justify="left")
-    for column, justify in (
-        ("gradient", "left"),
-        ("expected", "right"),
-        ("yours", "right"),
-        ("exact", "center"),
-        ("close", "center"),
-        ("max abs diff", "right"),
-        ("own line", "center"),
-        ("status", "left"),
-    ):
-        table.add_column(column, justify=justify, no_wrap=column != "status")  # type: ignore[arg-type]
+def _tick(flag: bool, relevant: bool, lang: str) -> str:
+    return say("yes" if flag else "no", lang) if relevant else "—"
+
+
+# The table's columns: (catalogue code of the heading, how its cells are justified).
+COLUMNS = (
+    ("col-gradient", "left"),
+    ("col-expected", "right"),
+    ("col-yours", "right"),
+    ("col-exact", "center"),
+    ("col-close", "center"),
+    ("col-diff", "right"),
+    ("col-own-line", "center"),
+    ("col-status", "left"),
+)
+
+
+def check_table(report: CheckReport, lang: str = "en", fit: Console | None = None) -> Table:
+    """The cmp()-style table of a check, its headings and words in `lang`. Given the console it is `fit` to,
+    a table that cannot fit that console however its status cells wrap (80 columns; a Chinese character
+    takes two) is made compact: no exact and close columns (the status word says them again), the status
+    word alone (the own-line column and the lines under the table say the rest), headings that wrap."""
+    table = _table(report, lang, compact=False)
+    if fit is not None and Measurement.get(fit, fit.options.update_width(10_000), table).minimum > fit.width:
+        table = _table(report, lang, compact=True)
+    return table
+
+
+def _table(report: CheckReport, lang: str, compact: bool) -> Table:
+    title = say("table-title", lang, exercise=report.exercise, device=report.device, loss=report.loss)
+    table = Table(title=title, title_justify="left")
+    wraps = ("col-diff", "col-own-line", "col-status") if compact else ("col-status",)
+    columns = [(code, justify) for code, justify in COLUMNS if not (compact and code in NARROW_OUT)]
+    for code, justify in columns:
+        table.add_column(say(code, lang), justify=justify, no_wrap=code not in wraps)  # type: ignore[arg-type]
     for t in report.tensors:
         compared = t.max_abs_diff is not None
         diff = f"{t.max_abs_diff:.2e}" if compared else "—"
-        status = Text(t.status, style=STATUS_STYLE[t.status])
-        if t.inherits_from:
-            status.append(f" (from {t.inherits_from})", style="dim")
-        elif t.local == "fail":
-            status.append(" (its own line)", style="dim")
-        name = Text(t.name) + (Text(" (supporting)", style="dim") if t.support else Text(""))
-        table.add_row(
-            name, fmt_shape(t.expected_shape), fmt_shape(t.shape),
-            _tick(t.exact, compared), _tick(t.close, compared), diff, OWN_LINE.get(t.local or "", "—"), status,
-        )
+        status = Text(say(f"status-{t.status}", lang), style=STATUS_STYLE[t.status])
+        if t.inherits_from and not compact:
+            status.append(say("status-from", lang, root=t.inherits_from), style="dim")
+        elif t.local == "fail" and not compact:
+            status.append(say("status-own-line", lang), style="dim")
+        name = Text(t.name)
+        if t.support:  # " (supporting)" after the name, or on a line of its own in a compact table
+            supporting = say("supporting", lang)
+            name.append("\n" + supporting.strip() if compact else supporting, style="dim")
+        own_line = say(f"own-line-{t.local}", lang) if t.local in OWN_LINE else "—"
+        ticks = [] if compact else [_tick(t.exact, compared, lang), _tick(t.close, compared, lang)]
+        table.add_row(name, fmt_shape(t.expected_shape), fmt_shape(t.shape), *ticks, diff, own_line, status)
     return table
+
+
+# The columns a narrow table leaves out: the status word says whether a gradient is exact or close.
+NARROW_OUT = ("col-exact", "col-close")
 
 
 # The "own line" column: the row's line under its local rule (random gradients injected from above).
 OWN_LINE = {"pass": "right", "fail": "wrong"}
 
 
-def inherited_lines(report: CheckReport) -> list[str]:
+def inherited_lines(report: CheckReport, lang: str = "en") -> list[str]:
     """One sentence per root: which failing tensors are right given correct upstream gradients."""
     by_root: dict[str, list[str]] = {}
     for t in report.tensors:
@@ -60,10 +92,12 @@ def inherited_lines(report: CheckReport) -> list[str]:
     lines = []
     for root, names in by_root.items():
         if len(names) == 1:
-            lines.append(f"{names[0]}'s own line is right; its error comes from {root}.")
+            lines.append(say("inherited-one", lang, name=names[0], root=root))
         else:
-            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-            lines.append(f"The own lines of {shown} are right; their error comes from {root}.")
+            shown = ", ".join(names[:4])
+            if len(names) > 4:
+                shown = say("names-and-more", lang, names=shown, more=len(names) - 4)
+            lines.append(say("inherited-many", lang, names=shown, root=root))
     return lines
 
 
@@ -72,37 +106,47 @@ def print_report(
 ) -> None:
     """`where` names an error's place (a notebook's cell and line) instead of "line N"; `lang`: the language
     of the notes and diagnoses."""
-    console.print(check_table(report))
+    console.print(check_table(report, lang, fit=console))
     if report.error:
         e = report.error
-        place = where(e.line) if where else f"line {e.line}" if e.line else ""
-        console.print(Text(f"error ({e.kind}){' at ' + place if place else ''}: {e.message}", style="bold red"))
+        place = where(e.line) if where else say("line", lang, line=e.line) if e.line else ""
+        error = say("error-at", lang, kind=e.kind, place=place, message=e.message) if place else say(
+            "error", lang, kind=e.kind, message=e.message
+        )
+        console.print(Text(error, style="bold red"))
         if e.source:
             console.print(Text(f"  {e.line} | {e.source.strip()}", style="red"))
     for t in report.tensors:
         note = t.note_text(lang)
         notes = [note] if note and t.status != "missing" else []
         if t.diagnosis:
-            notes.append(f"likely mistake ({t.diagnosis['code']}): {t.diagnosis.text(lang)}")
+            notes.append(say("likely-mistake", lang, code=t.diagnosis["code"], text=t.diagnosis.text(lang)))
         for note in notes:
             console.print(Text(f"{t.name}: {note}", style="dim" if t.passed else ""))
-    for line in inherited_lines(report):
+    for line in inherited_lines(report, lang):
         console.print(Text(line, style="dim"))
     for warning in report.warnings:
-        console.print(Text(f"warning: {warning}", style="yellow"))
+        console.print(Text(say("warning", lang, warning=warning), style="yellow"))
     if report.output.strip():
-        console.print(Text("your code printed:", style="dim"))
+        console.print(Text(say("printed", lang), style="dim"))
         console.print(Text(report.output.rstrip()[-2000:]), markup=False, highlight=False)
+    console.print(closing_line(report, lang))
+
+
+def closing_line(report: CheckReport, lang: str = "en") -> Text:
+    """The verdict in one line: all pass, how many pass and the first to fix, or nothing checked."""
     required = [t for t in report.tensors if not t.support]
     passed = sum(t.passed for t in required)
     total = len(required)
     if report.passed:
-        what = f"{required[0].name} matches" if total == 1 else f"all {total} gradients match"
-        console.print(Text(f"✔ {report.exercise}: {what} autograd.", style="bold green"))
+        if total == 1:
+            return Text(say("passed-one", lang, exercise=report.exercise, name=required[0].name), style="bold green")
+        return Text(say("passed-all", lang, exercise=report.exercise, total=total), style="bold green")
+    first = report.first_failure
+    if not total:
+        words = say("nothing-checked", lang, exercise=report.exercise)
+    elif first:
+        words = say("failed-first", lang, exercise=report.exercise, passed=passed, total=total, first=first.name)
     else:
-        first = report.first_failure
-        tail = f"; first to fix: {first.name}" if first else ""
-        if total:
-            console.print(Text(f"✘ {report.exercise}: {passed}/{total} gradients pass{tail}.", style="bold red"))
-        else:
-            console.print(Text(f"✘ {report.exercise}: nothing was checked; fix the error above first.", style="bold red"))
+        words = say("failed", lang, exercise=report.exercise, passed=passed, total=total)
+    return Text(words, style="bold red")

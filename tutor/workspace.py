@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from tutor.course.model import Course, Exercise
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 MARKER = ".backprop-ninja"
 ENV_VAR = "BACKPROP_NINJA_WORKSPACE"
@@ -26,6 +32,35 @@ def default_workspace() -> Path:
     if not os.path.isabs(base):  # the XDG spec: a relative path is invalid and must be ignored
         base = str(Path.home() / ".local" / "share")
     return Path(base) / "backprop-ninja" / "workspace"
+
+
+def starter_translation(exercise: Exercise, lang: str) -> Path:
+    """Where the starter's words in `lang` live: exercises/zh/atomic.toml for exercises/atomic.py."""
+    return exercise.starter.parent / lang / f"{exercise.starter.stem}.toml"
+
+
+def starter_text(exercise: Exercise, lang: str = "en") -> str:
+    """The exercise's starter file with its docstring and comments in `lang` (from the translation beside
+    it: a `docstring` and a `[comments]` table, English line -> translated line); the code is the English
+    starter's, line for line. English, or a language without a translation: the starter as it is."""
+    text = exercise.starter.read_text(encoding="utf-8")
+    translation = starter_translation(exercise, lang)
+    if lang == "en" or not translation.is_file():
+        return text
+    with translation.open("rb") as handle:
+        words = tomllib.load(handle)
+    head, body = "", text
+    if text.startswith('"""') and "docstring" in words:
+        end = text.index('"""', 3) + 3
+        head, body = f'"""{words["docstring"]}"""', text[end:]
+    comments = words.get("comments", {})
+    lines = [comments.get(line, line) if line.lstrip().startswith("#") else line for line in body.split("\n")]
+    return head + "\n".join(lines)
+
+
+def write_starter(exercise: Exercise, path: Path, lang: str = "en") -> None:
+    """Write the starter (its words in `lang`) to `path`."""
+    path.write_text(starter_text(exercise, lang), encoding="utf-8")
 
 
 def resolve_workspace(given: str | Path | None = None) -> Path:
@@ -70,8 +105,9 @@ class Workspace:
         """The names whose saves re-check the exercise: either file may come, go or be saved."""
         return self.file_for(exercise).name, self.notebook_for(exercise).name
 
-    def init(self, course: Course) -> list[tuple[Path, bool]]:
-        """Copy starter files that are not there yet; returns (path, created) and never overwrites."""
+    def init(self, course: Course, lang: str = "en") -> list[tuple[Path, bool]]:
+        """Copy starter files (their comments in `lang`) that are not there yet; returns (path, created) and
+        never overwrites."""
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             results = []
@@ -81,7 +117,7 @@ class Workspace:
                     results.append((target, False))
                     continue
                 tmp = target.with_name(f".{target.name}.tmp")
-                shutil.copyfile(exercise.starter, tmp)
+                write_starter(exercise, tmp, lang)
                 try:
                     os.link(tmp, target)  # fails if the learner's file appeared meanwhile: never overwrite
                     results.append((target, True))
@@ -120,12 +156,13 @@ class Workspace:
     def backups_dir(self) -> Path:
         return self.state_dir / "backups"
 
-    def reset_file(self, exercise: Exercise) -> Path | None:
-        """Put the starter file back; the learner's file is kept in backups/ first. Returns the backup (None if no file)."""
+    def reset_file(self, exercise: Exercise, lang: str = "en") -> Path | None:
+        """Put the starter file (its comments in `lang`) back; the learner's file is kept in backups/ first.
+        Returns the backup (None if no file)."""
         target = self.file_for(exercise)
         tmp = target.with_name(f".{target.name}.reset.tmp")
         try:
-            shutil.copyfile(exercise.starter, tmp)
+            write_starter(exercise, tmp, lang)
             backup = None
             if target.exists():
                 self.backups_dir.mkdir(parents=True, exist_ok=True)

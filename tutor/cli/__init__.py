@@ -9,7 +9,7 @@ import sys
 
 from tutor import __version__
 from tutor.cli import check, course, hint, init, listing, progress, reset, solution, train, tui, why
-from tutor.cli.common import EXIT_FAIL, EXIT_USAGE, Parser, UsageError, console
+from tutor.cli.common import EXIT_FAIL, EXIT_USAGE, Parser, UsageError, console, say
 from tutor.course import CourseError, load_course
 from tutor.lang import ENV_VAR, LanguageError
 from tutor.lang import resolve as resolve_language
@@ -60,13 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at interpreter exit
         return code
     except (UsageError, CourseError) as exc:
-        console(stderr=True).print(f"backprop-ninja: {exc}", markup=False)
+        text = exc.text(args.lang) if isinstance(exc, UsageError) else str(exc)
+        console(stderr=True).print(f"backprop-ninja: {text}", markup=False)
         return EXIT_USAGE
     except ProgressBusy as exc:  # another process sits on the progress lock: nothing was changed
         print(f"backprop-ninja: {exc}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(say("interrupted", args.lang), file=sys.stderr)
         return 130
     except BrokenPipeError:
         # the reader went away (`progress --json | head`): stop quietly, as other command-line tools do

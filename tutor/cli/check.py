@@ -18,6 +18,7 @@ from tutor.cli.common import (
     learner_file,
     quiet_torch_import,
     record_workspace_check,
+    say,
     timeout_seconds,
 )
 from tutor.course import Course, Exercise
@@ -62,7 +63,7 @@ def cell_numbers(text: str) -> list[int]:
 
 def cmd_check_notebook(args: argparse.Namespace, course: Course, exercise: Exercise, path: Path) -> int:
     if path.suffix != ".ipynb":
-        raise UsageError(f"--cell applies to a notebook (.ipynb), not {path.name}")
+        raise UsageError(code="not-a-notebook", name=path.name)
     quiet_torch_import()
     from tutor.engine.check import Checker, CheckerError
     from tutor.engine.data import DataError
@@ -88,8 +89,8 @@ def cmd_check_notebook(args: argparse.Namespace, course: Course, exercise: Exerc
 
         out = console()
         cells = ", ".join(c.label for c in result.extract.cells)
-        out.print(f"{path.name}: checking {cells}", markup=False, style="dim")
-        print_report(report, out, where=result.where)
+        out.print(say("notebook-checking", args.lang, name=path.name, cells=cells), markup=False, style="dim")
+        print_report(report, out, where=result.where, lang=args.lang)
     return EXIT_PASS if report.passed else EXIT_FAIL
 
 

@@ -11,19 +11,31 @@ import textwrap
 import unicodedata
 import warnings
 from pathlib import Path
+from typing import Any
 
 from tutor.course import Course, Exercise
 from tutor.course.model import Step
 from tutor.engine.limits import TIMEOUT_RANGE
 from tutor.progress import ProgressBusy, ProgressStore
 from tutor.reports.check import CheckReport
+from tutor.verdict_text import say
 from tutor.workspace import Workspace, default_workspace, resolve_workspace
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 class UsageError(Exception):
-    """Something the user fixes in the command line; printed as one line, exit 2."""
+    """Something the user fixes in the command line; printed as one line, exit 2. Made with a catalogue
+    `code` (cli.en.toml's `cli-CODE`) and its parameters, it is said in the learner's language; made with
+    text (another part's error), it is said as it is."""
+
+    def __init__(self, text: str = "", *, code: str | None = None, **params: Any) -> None:
+        super().__init__(say(code, "en", **params) if code else text)
+        self.code, self.params = code, params
+
+    def text(self, lang: str = "en") -> str:
+        """The error in `lang`."""
+        return say(self.code, lang, **self.params) if self.code else str(self)
 
 
 # Options whose refused value is said in one line: the usage block above it would only hide the reason.
@@ -51,7 +63,7 @@ def console(stderr: bool = False):
 def find_exercise(course: Course, name: str) -> Exercise:
     exercise = course.find(name)
     if exercise is None:
-        raise UsageError(f"no exercise {name!r}; choose one of: {course.names()}")
+        raise UsageError(code="no-exercise", name=name, names=course.names())
     return exercise
 
 
@@ -61,10 +73,7 @@ def learner_file(args: argparse.Namespace, exercise: Exercise) -> Path:
     workspace = Workspace(resolve_workspace(args.workspace))
     path = workspace.checked_file(exercise)  # the workspace's notebook for the exercise when it holds one
     if not path.exists():
-        raise UsageError(
-            f"no {exercise.file_name} in the workspace {workspace.root}; "
-            f"create it with `backprop-ninja init {workspace.root}` or name a file with --file"
-        )
+        raise UsageError(code="no-file", file=exercise.file_name, root=str(workspace.root))
     return path
 
 
@@ -110,10 +119,11 @@ def open_store(args: argparse.Namespace, must_exist: bool = True) -> ProgressSto
     return ProgressStore(root, one_shot=True)
 
 
-def report_warning(store: ProgressStore) -> None:
+def report_warning(store: ProgressStore, lang: str = "en") -> None:
+    """The progress file's warning, if any, on stderr, one line at a time."""
     if store.warning:
         for line in store.warning.splitlines():
-            print(f"backprop-ninja: warning: {line}", file=sys.stderr)
+            print(say("warning-line", lang, line=line), file=sys.stderr)
 
 
 def ask(question: str) -> bool:
@@ -127,7 +137,7 @@ def ask(question: str) -> bool:
 def existing_workspace(args: argparse.Namespace) -> Workspace:
     workspace = Workspace(resolve_workspace(args.workspace))
     if not workspace.exists():
-        raise UsageError(f"no workspace at {workspace.root}; create it with `backprop-ninja init {workspace.root}`")
+        raise UsageError(code="no-workspace", root=str(workspace.root))
     return workspace
 
 
@@ -139,12 +149,13 @@ def find_step(exercise: Exercise, name: str) -> Step:
     step = exercise.step(key)
     if step is None:
         choices = ", ".join(f"{i}/{s.name}" for i, s in enumerate(exercise.steps, start=1))
-        raise UsageError(f"no step {name!r} in {exercise.id}; choose one of: {choices}")
+        raise UsageError(code="no-step", name=name, exercise=exercise.id, choices=choices)
     return step
 
 
 def record_workspace_check(args: argparse.Namespace, exercise: Exercise, path: Path, report: CheckReport) -> None:
     """Count a check in the workspace's progress when it judged the workspace's own file (not any --file)."""
+    lang = getattr(args, "lang", "en")
     workspace = Workspace(resolve_workspace(args.workspace))
     try:
         own = path.resolve() == workspace.checked_file(exercise).resolve()
@@ -158,8 +169,8 @@ def record_workspace_check(args: argparse.Namespace, exercise: Exercise, path: P
         failing = next((t.name for t in report.tensors if not t.passed), None)
         store.set_current(exercise.id, failing)
     except ProgressBusy as exc:  # the verdict stands; only its record is missing
-        print(f"backprop-ninja: warning: {exc}; this check is not counted", file=sys.stderr)
-    report_warning(store)
+        print(say("not-counted", lang, error=exc), file=sys.stderr)
+    report_warning(store, lang)
 
 
 def step_passed(store: ProgressStore, exercise: Exercise, step: Step) -> bool:
@@ -169,9 +180,9 @@ def step_passed(store: ProgressStore, exercise: Exercise, step: Step) -> bool:
 
 def why_lines(exercise: Exercise, step: Step, lang: str = "en") -> list[str]:
     """The why in `lang`, wrapped to 100 columns, then the lecture's moment for it."""
-    lines = wrap_columns(f"why: {step.text('why', lang)}", 100, "     ")
+    lines = wrap_columns(say("why", lang, text=step.text("why", lang)), 100, "     ")
     title = exercise.text("title", lang)
-    lines.append(f"     the lecture explains it at {step.why_at} (chapter {title!r} starts at {exercise.chapter_at})")
+    lines.append("     " + say("lecture-at", lang, at=step.why_at, title=title, chapter_at=exercise.chapter_at))
     return lines
 
 

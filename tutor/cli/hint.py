@@ -16,6 +16,7 @@ from tutor.cli.common import (
     find_step,
     open_store,
     report_warning,
+    say,
     step_passed,
     why_lines,
 )
@@ -25,58 +26,57 @@ from tutor.course.model import Step
 
 def print_hints(step: Step, first: int, last: int, lang: str = "en") -> None:
     """Hints first..last (1-based, inclusive), numbered against the whole ladder, in `lang`."""
+    total = len(step.hints)
     for number in range(first, last + 1):
-        answer = " (the answer line)" if number == len(step.hints) else ""
+        answer = say("hint-answer", lang) if number == total else ""
         text = step.hint(number - 1, lang).strip("\n")
         if "\n" in text:  # a block of code: keep its lines as they are, indented under the heading
-            print(f"hint {number} of {len(step.hints)}{answer}:")
+            print(say("hint-block", lang, number=number, total=total, answer=answer))
             print(textwrap.indent(text, "    "))
         else:
-            print(f"hint {number} of {len(step.hints)}{answer}: {text}")
+            print(say("hint", lang, number=number, total=total, answer=answer, text=text))
 
 
 def cmd_hint(args: argparse.Namespace, course: Course) -> int:
     exercise = find_exercise(course, args.exercise)
     step = find_step(exercise, args.step)
     store = open_store(args)
+    lang = args.lang
     total = len(step.hints)
     revealed = min(store.hints_revealed(exercise.id, step.name), total)
     number = exercise.steps.index(step) + 1
-    print(f"{exercise.id} · step {number} of {len(exercise.steps)} · {step.name}")
-    print(f"  forward: {step.line}")
-    print_hints(step, 1, revealed, args.lang)
+    print(say("step-heading", lang, exercise=exercise.id, number=number, total=len(exercise.steps), name=step.name))
+    print(say("forward", lang, line=step.line))
+    print_hints(step, 1, revealed, lang)
     if step_passed(store, exercise, step):
         # passed: the insight is what is left to learn; no further rung is spent
-        print(f"{step.name} has passed.")
-        print("\n".join(why_lines(exercise, step, args.lang)))
-        report_warning(store)
+        print(say("step-passed", lang, name=step.name))
+        print("\n".join(why_lines(exercise, step, lang)))
+        report_warning(store, lang)
         return EXIT_PASS
     if revealed >= total:
-        print(f"all {total} hints of {step.name} are revealed.")
-        report_warning(store)
+        print(say("all-revealed", lang, total=total, name=step.name))
+        report_warning(store, lang)
         return EXIT_PASS
     if revealed == total - 1 and not args.yes:
         if not sys.stdin.isatty():
-            print(
-                f"backprop-ninja: the next hint of {step.name} is the answer line; to see it, run again with --yes",
-                file=sys.stderr,
-            )
-            report_warning(store)
+            print(say("answer-needs-yes", lang, name=step.name), file=sys.stderr)
+            report_warning(store, lang)
             return EXIT_FAIL
-        if not ask(f"hint {total} of {total} is the answer line for {step.name}. Show it? [y/N] "):
-            print("kept hidden; try once more on your own first.")
-            report_warning(store)
+        if not ask(say("answer-ask", lang, total=total, name=step.name)):
+            print(say("kept-hidden", lang))
+            report_warning(store, lang)
             return EXIT_FAIL
     now = store.reveal_hint(exercise.id, step.name, total)
     store.set_current(exercise.id, step.name)
-    print_hints(step, revealed + 1, now, args.lang)
+    print_hints(step, revealed + 1, now, lang)
     left = total - now
     if left == 0:
-        print(f"all {total} hints of {step.name} are revealed.")
+        print(say("all-revealed", lang, total=total, name=step.name))
     else:
-        rest = "the next is the answer line" if left == 1 else f"{left} left"
-        print(f"more: `backprop-ninja hint {exercise.id} {step.name}` ({rest}).")
-    report_warning(store)
+        rest = say("more-answer-next", lang) if left == 1 else say("more-left", lang, left=left)
+        print(say("more", lang, exercise=exercise.id, name=step.name, rest=rest))
+    report_warning(store, lang)
     return EXIT_PASS
 
 

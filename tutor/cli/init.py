@@ -6,7 +6,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from tutor.cli.common import EXIT_PASS, UsageError
+from tutor.cli.common import EXIT_PASS, UsageError, say
 from tutor.course import Course
 from tutor.workspace import Workspace, WorkspaceError, default_workspace, resolve_workspace
 
@@ -14,12 +14,12 @@ from tutor.workspace import Workspace, WorkspaceError, default_workspace, resolv
 def cmd_init(args: argparse.Namespace, course: Course) -> int:
     root = Path(args.dir).expanduser().resolve() if args.dir else resolve_workspace(args.workspace)
     try:
-        results = Workspace(root).init(course)
+        results = Workspace(root).init(course, args.lang)
     except WorkspaceError as exc:
         raise UsageError(str(exc)) from None
     for path, created in results:
-        print(f"{'created' if created else 'kept   '}  {path}")
-    print(f"workspace ready at {root}; next: backprop-ninja check 1 --workspace {shlex.quote(str(root))}")
+        print(say("created" if created else "kept", args.lang, path=path))
+    print(say("init-ready", args.lang, root=root, quoted=shlex.quote(str(root))))
     return EXIT_PASS
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tutor.cli.common import EXIT_PASS
+from tutor.cli.common import EXIT_PASS, say
 from tutor.course import Course
 
 
@@ -12,7 +12,7 @@ def cmd_list(args: argparse.Namespace, course: Course) -> int:
     for exercise in course.exercises:
         count = len(exercise.steps)
         title, summary = exercise.text("title", args.lang), exercise.text("summary", args.lang)
-        print(f"{exercise.order}. {exercise.id} — {title} ({count} step{'' if count == 1 else 's'})")
+        print(say("list-exercise", args.lang, order=exercise.order, id=exercise.id, title=title, count=count))
         if summary:
             print(f"   {summary}")
         print("   " + ", ".join(step.name for step in exercise.steps))

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from tutor.cli.common import EXIT_PASS, add_workspace_option, console, open_store, report_warning
+from tutor.cli.common import EXIT_PASS, add_workspace_option, console, open_store, report_warning, say
 from tutor.course import Course, Exercise
 from tutor.progress_state import fresh_exercise
 
@@ -26,39 +26,48 @@ def exercise_summary(exercise: Exercise, record: dict[str, Any]) -> dict[str, An
     }
 
 
-def status_word(summary: dict[str, Any]) -> str:
+def status_word(summary: dict[str, Any], lang: str = "en") -> str:
+    """An exercise's state in a few words: passed (and failing now), in progress or not started."""
     if summary["passed"]:
-        return "passed" if summary["last_status"] in (None, "passed") else "passed · failing now"
-    return "in progress" if summary["attempts"] else "not started"
+        word = "passed" if summary["last_status"] in (None, "passed") else "failing-now"
+    else:
+        word = "in-progress" if summary["attempts"] else "not-started"
+    return say(f"progress-{word}", lang)
+
+
+# The progress table's columns after "#": (catalogue code of the heading, how its cells are justified).
+COLUMNS = (("pcol-exercise", "left"), ("pcol-status", "left"), ("pcol-steps", "right"), ("pcol-attempts", "right"), ("pcol-hints", "right"))
 
 
 def cmd_progress(args: argparse.Namespace, course: Course) -> int:
     store = open_store(args)
     snapshot = store.load()
-    report_warning(store)
+    lang = args.lang
+    report_warning(store, lang)
     if args.json:
         print(json.dumps(snapshot))
         return EXIT_PASS
     from rich.table import Table
 
-    table = Table(title=f"progress · {store.root}", title_justify="left")
-    for column in ("#", "exercise", "status", "steps passed", "attempts", "hints revealed"):
-        table.add_column(column, justify="left" if column in ("exercise", "status") else "right")
+    table = Table(title=say("progress-title", lang, root=store.root), title_justify="left")
+    table.add_column("#", justify="right")
+    for code, justify in COLUMNS:
+        table.add_column(say(code, lang), justify=justify)  # type: ignore[arg-type]
     for exercise in course.exercises:
         summary = exercise_summary(exercise, snapshot["exercises"].get(exercise.id) or fresh_exercise())
         steps = f"{summary['steps_passed']}/{summary['steps']}"
         if summary["steps_failing_now"]:
-            steps += f" ({summary['steps_failing_now']} failing now)"
+            steps = say("steps-failing-now", lang, steps=steps, failing=summary["steps_failing_now"])
         table.add_row(
-            str(exercise.order), exercise.id, status_word(summary), steps, str(summary["attempts"]), str(summary["hints"])
+            str(exercise.order), exercise.id, status_word(summary, lang), steps, str(summary["attempts"]), str(summary["hints"])
         )
     out = console()
     out.print(table)
     current, step = snapshot["current"]["exercise"], snapshot["current"]["step"]
     if current:
-        out.print(f"current: {current}" + (f" · {step}" if step else ""), markup=False)
+        out.print(say("current-step", lang, exercise=current, step=step) if step else say("current", lang, exercise=current), markup=False)
     else:
-        out.print("current: none yet; start with `backprop-ninja check 1`", markup=False)
+        out.print(say("current-none", lang), markup=False)
     return EXIT_PASS
 
 

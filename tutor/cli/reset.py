@@ -14,6 +14,7 @@ from tutor.cli.common import (
     existing_workspace,
     find_exercise,
     report_warning,
+    say,
 )
 from tutor.course import Course
 from tutor.progress import ProgressStore
@@ -24,29 +25,30 @@ def cmd_reset(args: argparse.Namespace, course: Course) -> int:
     exercise = find_exercise(course, args.exercise)
     workspace = existing_workspace(args)
     target = workspace.file_for(exercise)
-    what = f"replace {target} with the starter file (yours is kept in {workspace.backups_dir}) and clear the progress of {exercise.id}"
+    lang = args.lang
+    what = {"target": target, "backups": workspace.backups_dir, "exercise": exercise.id}
     if not args.yes:
         if not sys.stdin.isatty():
-            print(f"backprop-ninja: reset would {what}; run again with --yes to do it", file=sys.stderr)
+            print(say("reset-would", lang, **what), file=sys.stderr)
             return EXIT_FAIL
-        if not ask(f"{what[0].upper()}{what[1:]}? [y/N] "):
-            print("nothing changed.")
+        if not ask(say("reset-ask", lang, **what)):
+            print(say("nothing-changed", lang))
             return EXIT_FAIL
     try:
-        backup = workspace.reset_file(exercise)
+        backup = workspace.reset_file(exercise, lang)
     except WorkspaceError as exc:
-        print(f"backprop-ninja: {exc}; nothing changed", file=sys.stderr)
+        print(say("reset-failed", lang, error=exc), file=sys.stderr)
         return EXIT_FAIL
     store = ProgressStore(workspace.root, one_shot=True)
     store.reset_exercise(exercise.id)
     if backup:
-        print(f"kept your file as {backup}")
-    print(f"restored the starter file at {target}")
-    print(f"cleared the progress of {exercise.id}")
+        print(say("reset-kept", lang, backup=backup))
+    print(say("reset-restored", lang, target=target))
+    print(say("reset-cleared", lang, exercise=exercise.id))
     notebook = workspace.notebook_for(exercise)
     if notebook.exists():
-        print(f"{notebook} is not touched: it stays the file that is checked; move it away to work in {target.name}")
-    report_warning(store)
+        print(say("reset-notebook", lang, notebook=notebook, name=target.name))
+    report_warning(store, lang)
     return EXIT_PASS
 
 

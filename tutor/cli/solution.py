@@ -14,6 +14,7 @@ from tutor.cli.common import (
     find_exercise,
     open_store,
     report_warning,
+    say,
 )
 from tutor.course import Course
 
@@ -22,18 +23,14 @@ def cmd_solution(args: argparse.Namespace, course: Course) -> int:
     exercise = find_exercise(course, args.exercise)
     store = open_store(args, must_exist=False)
     passed = store.exercise_state(exercise.id)["passed"]
-    report_warning(store)
+    report_warning(store, args.lang)
     if not (passed or args.reveal):
-        print(
-            f"backprop-ninja: the reference solution of {exercise.id} is shown once your file has passed "
-            f"(`backprop-ninja check {exercise.id}`); `--reveal` shows it now.",
-            file=sys.stderr,
-        )
+        print(say("solution-locked", args.lang, exercise=exercise.id), file=sys.stderr)
         return EXIT_FAIL
     try:
         text = exercise.solution.read_text(encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot read the solution {exercise.solution}: {exc.strerror or exc}") from None
+        raise UsageError(code="solution-unreadable", path=str(exercise.solution), error=str(exc.strerror or exc)) from None
     sys.stdout.write(text)
     return EXIT_PASS
 

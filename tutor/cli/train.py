@@ -17,8 +17,9 @@ from tutor.cli.common import (
     add_workspace_option,
     console,
     learner_file,
-    timeout_seconds,
     quiet_torch_import,
+    say,
+    timeout_seconds,
 )
 from tutor.course import Course, Exercise
 
@@ -38,7 +39,7 @@ def positive_int(text: str) -> int:
 def training_exercise(course: Course) -> Exercise:
     found = [e for e in course.exercises if e.kind == "training"]
     if not found:
-        raise UsageError("this course has no training exercise")
+        raise UsageError(code="no-training")
     return found[0]
 
 
@@ -55,11 +56,11 @@ def cmd_train(args: argparse.Namespace, course: Course) -> int:
     if not args.json:
         from tutor.cli.train_view import TrainingView
 
-        view = TrainingView(console())
+        view = TrainingView(console(), args.lang)
 
     def on_sigint(signum, frame) -> None:
         if not cancel.is_set():
-            print("stopping after the current step (the model trained so far is still evaluated)…", file=sys.stderr)
+            print(say("train-stopping", args.lang), file=sys.stderr)
         cancel.set()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
@@ -78,7 +79,7 @@ def cmd_train(args: argparse.Namespace, course: Course) -> int:
     else:
         from tutor.cli.train_view import print_result
 
-        print_result(result, view.console)  # type: ignore[union-attr]
+        print_result(result, view.console, args.lang)  # type: ignore[union-attr]
     if result.passed:
         return EXIT_PASS
     return EXIT_CANCELLED if result.cancelled else EXIT_FAIL

@@ -3,11 +3,12 @@ then the results and samples (their tables are tutor/training/view.py's, shared 
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.text import Text
 
-from tutor.verdict_text import check_table
+from tutor.verdict_text import check_table, say
 from tutor.reports.training import Event, GradCheckStep, PhaseStarted, ProgressEvent, TrainingResult
 from tutor.training.view import agreement, eta_text, results_table, samples_table
 
@@ -34,8 +35,9 @@ def sparkline(values: list[float], width: int = 40) -> str:
 class TrainingView:
     """Turns events into terminal output; `progress` is the live display (a context manager)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, lang: str = "en") -> None:
         self.console = console
+        self.lang = lang
         self.progress = Progress(
             TextColumn("{task.description:<9}"),
             BarColumn(bar_width=30),
@@ -52,9 +54,10 @@ class TrainingView:
             self._grad_check(event)
         elif isinstance(event, PhaseStarted):
             if event.phase == "grad-check":
-                self.console.print(f"Gradient check on the first {event.steps} batches of the loop:")
+                self.console.print(say("train-grad-check", self.lang, steps=event.steps))
             elif event.phase in ("train", "reference"):
-                label = "yours" if event.who == "learner" else "autograd"
+                label = say("train-yours", self.lang) if event.who == "learner" else "autograd"
+                label += " " * (9 - cell_len(label))  # nine terminal columns, a Chinese character taking two
                 self.lossi[event.who] = []
                 self.tasks[event.who] = self.progress.add_task(label, total=event.steps, rate="", eta="--:--", loss="", spark="")
         elif isinstance(event, ProgressEvent):
@@ -75,16 +78,22 @@ class TrainingView:
         passed = sum(t.passed for t in report.tensors if not t.support)
         if report.passed:
             worst = max((t.max_abs_diff or 0.0) for t in report.tensors)
-            self.console.print(Text(f"  batch {event.step}: all {passed} gradients match (max abs diff {worst:.1e})", style="green"))
+            words = say("train-batch-ok", self.lang, step=event.step, passed=passed, worst=worst)
+            self.console.print(Text(words, style="green"))
             return
-        self.console.print(check_table(report))
+        self.console.print(check_table(report, self.lang, fit=self.console))
 
 
-def print_result(result: TrainingResult, console: Console) -> None:
+def print_result(result: TrainingResult, console: Console, lang: str = "en") -> None:
+    """The training's results and samples, what the learner's code printed, and the closing line, in `lang`."""
     error = result.error
     if error is not None and error.get("kind") != "grad-check":
-        where = f" at line {error['line']}" if error.get("line") else ""
-        console.print(Text(f"error ({error.get('kind')}){where}: {error.get('message')}", style="bold red"))
+        kind, message = error.get("kind"), error.get("message")
+        if error.get("line"):
+            words = say("error-at", lang, kind=kind, place=say("line", lang, line=error["line"]), message=message)
+        else:
+            words = say("error", lang, kind=kind, message=message)
+        console.print(Text(words, style="bold red"))
         if error.get("source"):
             console.print(Text(f"  {error['line']} | {error['source']}", style="red"))
     learner = result.learner
@@ -95,14 +104,16 @@ def print_result(result: TrainingResult, console: Console) -> None:
             console.print(agreed)
         console.print(samples_table(result))
     if learner is not None and learner.output.strip():
-        console.print(Text("your code printed (first lines):", style="dim"))
+        console.print(Text(say("train-printed", lang), style="dim"))
         console.print(Text(learner.output.rstrip()[:2000]), markup=False, highlight=False)
+    steps = result.requested_steps
     if result.passed:
-        console.print(Text(f"✔ {result.exercise}: gradients check out and training ran all {result.requested_steps:,} steps.", style="bold green"))
+        console.print(Text(say("train-passed", lang, exercise=result.exercise, steps=steps), style="bold green"))
     elif result.cancelled:
         done = learner.steps if learner else 0
-        console.print(Text(f"■ cancelled after {done:,} of {result.requested_steps:,} steps; the results above are for the model so far.", style="bold yellow"))
+        console.print(Text(say("train-cancelled", lang, done=done, steps=steps), style="bold yellow"))
     elif error is not None and error.get("kind") == "grad-check":
-        console.print(Text(f"✘ gradient check failed at {error['message']}; fix {error['gradient']} before training.", style="bold red"))
+        words = say("train-grad-check-failed", lang, where=error["message"], gradient=error["gradient"])
+        console.print(Text(words, style="bold red"))
     else:
-        console.print(Text(f"✘ {result.exercise}: training did not finish.", style="bold red"))
+        console.print(Text(say("train-unfinished", lang, exercise=result.exercise), style="bold red"))

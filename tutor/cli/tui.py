@@ -13,10 +13,7 @@ from tutor.workspace import WorkspaceError
 
 def cmd_tui(args: argparse.Namespace, course: Course) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UsageError(
-            "the tutor's screen needs a terminal; without one, use `backprop-ninja check`, `hint`, `progress` "
-            "or `train` (`backprop-ninja --help`)"
-        )
+        raise UsageError(code="tui-needs-terminal")
     from tutor.ui.app import make_app
     from tutor.ui.words import language_chosen
 

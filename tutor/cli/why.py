@@ -13,6 +13,7 @@ from tutor.cli.common import (
     find_step,
     open_store,
     report_warning,
+    say,
     step_passed,
     why_lines,
 )
@@ -23,13 +24,9 @@ def cmd_why(args: argparse.Namespace, course: Course) -> int:
     exercise = find_exercise(course, args.exercise)
     step = find_step(exercise, args.step)
     store = open_store(args)
-    report_warning(store)
+    report_warning(store, args.lang)
     if not step_passed(store, exercise, step):
-        print(
-            f"backprop-ninja: the why of {step.name} is shown once it passes (`backprop-ninja check {exercise.id}`); "
-            f"until then `backprop-ninja hint {exercise.id} {step.name}` helps.",
-            file=sys.stderr,
-        )
+        print(say("why-locked", args.lang, name=step.name, exercise=exercise.id), file=sys.stderr)
         return EXIT_FAIL
     print(f"{exercise.id} · {step.name} ✔")
     print("\n".join(why_lines(exercise, step, args.lang)))
