@@ -72,21 +72,6 @@ def test_usage_errors_exit_2_without_traceback(args, message):
     assert "Traceback" not in result.stderr
 
 
-def test_bad_data_files_get_one_line(tmp_path):
-    cases = {
-        "empty.txt": b"",
-        "binary.txt": b"\x00\x01\x02abc",
-        "latin1.txt": "jos\xe9\n".encode("latin-1") * 20,
-        "dotted.txt": b"anna\nbob.by\n" * 10,
-    }
-    for name, content in cases.items():
-        (tmp_path / name).write_bytes(content)
-        result = run_cli("check", "1", "--file", "solutions/atomic.py", "--data", str(tmp_path / name))
-        assert result.returncode == 2, name
-        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-        assert "Traceback" not in result.stderr
-
-
 def test_cuda_without_a_gpu_is_a_clear_message():
     import torch
 

@@ -6,9 +6,7 @@ beside themselves) or feeds the tutor a forged result frame, and checks what the
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import struct
 import subprocess
 import sys

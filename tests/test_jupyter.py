@@ -9,7 +9,7 @@ nbformat = pytest.importorskip("nbformat", reason="needs nbformat (pip install '
 pytest.importorskip("nbclient", reason="needs nbclient to run a notebook in a kernel")
 pytest.importorskip("ipykernel", reason="needs ipykernel to run a notebook in a kernel")
 
-from tutor.course import load_course
+from tutor.course import load_course  # noqa: E402
 from tutor.progress import ProgressStore  # noqa: E402
 
 WRONG_BATCHNORM = (
