@@ -226,6 +226,7 @@ async def test_unwritable_progress_is_reported_and_the_app_goes_on(course, tmp_p
 
 CRASH_ONCE = r"""
 import json, os, sys
+from tutor.reports.check import CheckReply, CheckReport, TensorVerdict
 flag = sys.argv[1]
 print(json.dumps({"type": "ready"}), flush=True)
 for line in sys.stdin:
@@ -233,11 +234,9 @@ for line in sys.stdin:
         open(flag, "w").close()
         os._exit(3)
     req = json.loads(line)
-    print(json.dumps({"type": "report", "exercise": req["exercise"], "passed": False, "device": "cpu", "loss": 3.3,
-        "error": None, "file": req["file"], "output": "", "warnings": [], "grids": {},
-        "tensors": [{"name": "dlogits", "of": "logits", "status": "wrong", "expected_shape": [32, 27],
-                     "shape": [32, 27], "max_abs_diff": 0.1, "note": None, "local": None,
-                     "inherits_from": None, "diagnosis": None}]}), flush=True)
+    wrong = TensorVerdict("dlogits", "logits", "wrong", (32, 27), (32, 27), max_abs_diff=0.1)
+    report = CheckReport(req["exercise"], "cpu", 3.3, [wrong], file=req["file"])
+    print(json.dumps(CheckReply(report).to_json()), flush=True)
 """
 
 
