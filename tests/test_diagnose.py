@@ -225,6 +225,7 @@ def test_instrument_swaps_after_the_last_write():
     assert calls == [("y", 1), ("x", 2)]
 
 
+@pytest.mark.slow
 def test_json_and_table_say_where_an_error_comes_from(tmp_path, atomic):
     wrong = tmp_path / "atomic.py"
     wrong.write_text(solution_with(atomic, "dprobs = (1.0 / probs) * dlogprobs", "dprobs = -(1.0 / probs) * dlogprobs"))

@@ -253,6 +253,7 @@ def kill_during_writes(root: Path, mode: str, kills: int) -> tuple[list[int | No
     return seen, temps
 
 
+@pytest.mark.slow
 def test_kill_9_during_writes_leaves_the_old_or_the_new_state(root):
     seen, temps = kill_during_writes(root, "atomic", kills=10)
     assert None not in seen, seen
@@ -262,6 +263,7 @@ def test_kill_9_during_writes_leaves_the_old_or_the_new_state(root):
     assert temp_files(root) == []  # the next writer sweeps what killed writers left
 
 
+@pytest.mark.slow
 def test_the_kill_test_catches_a_writer_that_writes_in_place(root):
     seen, _ = kill_during_writes(root, "in-place", kills=6)
     assert None in seen
@@ -306,6 +308,7 @@ CONCURRENT_CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_processes_keep_each_others_updates(root):
     rounds = 40
     children = [

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from tests.ui_fakes import FakeChecker, FakeStore
 from tests.ui_helpers import plain, save, settle, tutor_app, wait_for
 from tutor import progress_state
@@ -155,6 +157,7 @@ def shown_footer_keys(app) -> dict[str, object]:
     return keys
 
 
+@pytest.mark.slow
 async def test_the_footer_keeps_keys_and_quit_at_80_columns(course, tmp_path):
     store = FakeStore()
     store.set_current("atomic", None)
