@@ -58,6 +58,17 @@ def test_line_magic_commands_without_a_kernel(tmp_path, capsys):
     assert ninja.command("list") is None and "dcounts_sum_inv" in capsys.readouterr().out
 
 
+def test_a_verdict_shows_as_html_and_as_text():
+    # what a notebook displays for a check, without a kernel: an HTML table, and the CLI's text elsewhere
+    from tests.conftest import report_of
+    from tutor.verdict_html import VerdictView
+
+    view = VerdictView(report_of({"dlogprobs": "exact", "dprobs": "wrong"}), heading="atomic")
+    html = view._repr_html_()
+    assert "<code>dlogprobs</code>" in html and "<code>dprobs</code>" in html and "wrong" in html
+    assert repr(view).startswith("atomic") and "dprobs" in repr(view)
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     from nbclient import NotebookClient

@@ -84,3 +84,21 @@ def test_a_bad_file_or_a_dead_process_ends_with_one_clear_line(tmp_path):
     lines = list(dying.start("training", SOLUTION).events())
     assert lines[0]["type"] == "phase"
     assert lines[-1]["type"] == "crashed" and "exit code 3" in lines[-1]["message"]
+
+
+def test_each_stream_line_is_one_json_object_and_a_closed_reader_is_no_error():
+    # the fast tier's cover of the stream and the worker, in this process (the tests above start them)
+    import io
+    import json
+
+    from tutor.training.stream import LineWriter
+    from tutor.training.worker import recheck_due
+
+    out = io.StringIO()
+    LineWriter(out)({"type": "progress", "lossi": [float("nan"), 0.5]})
+    assert out.getvalue().count("\n") == 1 and json.loads(out.getvalue())["lossi"][1] == 0.5
+    closed = io.StringIO()
+    closed.close()
+    LineWriter(closed)({"type": "phase"})  # the reader went away: nothing to tell, nothing raised
+    assert [step for step in range(3000) if recheck_due(step, 3000)] == [1000, 2000, 2999]
+
