@@ -79,6 +79,20 @@ def atomic(course):
     return course.find("atomic")
 
 
+# Training the reference solution costs seconds whatever the steps (a grad check in the sandbox, then a model
+# of the learner's and one of autograd's, each in its own process), so the tests that read a good run share
+# one: through the stream the TUI trains with (the training worker), every line it sent.
+REFERENCE_STEPS = 1000
+
+
+@pytest.fixture(scope="session")
+def reference_stream(tmp_path_factory) -> list[dict]:
+    from tutor.training.client import TrainingClient
+
+    client = TrainingClient(steps=REFERENCE_STEPS, log_path=tmp_path_factory.mktemp("training") / "training.log")
+    return list(client.start("training", ROOT / "solutions" / "training.py").events())
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `python -m tutor ARGS` as a user would, with no terminal."""
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}

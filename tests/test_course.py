@@ -34,12 +34,6 @@ def test_atomic_steps_follow_the_lecture(course):
     assert all(s.of == s.name[1:] for s in course.find("atomic").steps)
 
 
-def test_every_step_has_a_hint_ladder(course):
-    for exercise in course.exercises:
-        for step in exercise.steps:
-            assert len(step.hints) >= 3, f"{exercise.id}/{step.name}"
-
-
 def _copy_course(tmp_path: Path, course) -> Path:
     shutil.copytree(course.root / "exercises", tmp_path / "exercises")
     shutil.copytree(course.root / "solutions", tmp_path / "solutions")

@@ -14,6 +14,7 @@ import tutor.cli
 from tutor.cli.course import Tally, diagnosed_as, with_mistake
 from tutor.course.model import Mistake, Step
 
+
 # Exercise 4's authored mistakes for dC and dW1 are written for a file that does not assign the supporting
 # rows (demb, dhprebn): in a file that does, as the solution and the hints' own names do, the line reads the
 # injected supporting gradient in the local-rule run and the mistake's expression no longer explains it.

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from tutor.course import load_course
 from tutor.course.model import Exercise, Step
 from tutor.engine.compare import tolerance
-from tutor.engine.diagnose import explains
 from tutor.engine.context import Context, TrainingSplits, build_context, draw_second_spec
 from tutor.engine.data import load_names
+from tutor.engine.diagnose import explains
 
 COURSE = load_course()
 STEPS = [(e.id, s.name) for e in COURSE.exercises for s in e.steps]

@@ -7,12 +7,10 @@ import dataclasses
 import json
 
 import pytest
-import torch
 
 from tests.conftest import LEARNER_FILES, ROOT, run_cli
 from tutor.course.model import Mistake
 from tutor.engine.branches import tensor_uses
-from tutor.engine.compare import tolerance
 from tutor.engine.diagnose import explains
 from tutor.sandbox.isolate import finishing_statements, instrument, written_names
 
@@ -194,23 +192,6 @@ def test_course_mistake_matches_and_shows_its_message(checker, atomic):
     assert checker.check(exercise, atomic.solution).passed
 
 
-def test_course_mistakes_evaluate_to_a_wrong_answer_of_the_right_shape(checker, course):
-    for exercise in course.exercises:
-        ctx = checker.context(exercise)
-        ns = {"torch": __import__("torch"), "F": __import__("torch.nn.functional").nn.functional, **ctx.scalars}
-        ns.update(ctx.inputs)
-        ns.update(ctx.reference)
-        for step in exercise.steps:
-            for mistake in step.mistakes:
-                value = eval(mistake.expr, dict(ns))  # noqa: S307 - course data
-                expected = ctx.reference[step.name]
-                assert tuple(value.shape) == tuple(expected.shape), (exercise.id, step.name, mistake.code)
-                # a wrong answer: far from the right one, or a near miss (a dropped epsilon) that still fails the check
-                rtol, atol = tolerance("cpu", expected.dtype)
-                near_miss = not torch.allclose(value, expected, rtol=rtol, atol=atol)
-                assert not explains(value, expected) or near_miss, (exercise.id, step.name, mistake.code)
-
-
 def test_branches_come_from_the_forward_code(checker, atomic):
     uses = tensor_uses(atomic, checker.context(atomic))
     assert sorted(name for name, found in uses.items() if len(found) == 2) == ["bndiff", "counts", "hprebn", "logits"]
@@ -245,6 +226,7 @@ def test_instrument_swaps_after_the_last_write():
     assert calls == [("y", 1), ("x", 2)]
 
 
+@pytest.mark.slow
 def test_json_and_table_say_where_an_error_comes_from(tmp_path, atomic):
     wrong = tmp_path / "atomic.py"
     wrong.write_text(solution_with(atomic, "dprobs = (1.0 / probs) * dlogprobs", "dprobs = -(1.0 / probs) * dlogprobs"))

@@ -49,6 +49,7 @@ def test_infinite_loop_times_out_and_keeps_earlier_tensors(checker, atomic):
     assert kept.max_abs_diff == 0.0 and not kept.passed and "did not run" in kept.note
 
 
+@pytest.mark.slow
 def test_loop_that_swallows_the_timeout_is_killed(checker, atomic):
     report = check(checker, atomic, "stubborn_loop.py", timeout=0.5)
     assert report.error.kind == "timeout"
@@ -143,6 +144,7 @@ def test_unreadable_file_is_a_checker_error(checker, atomic, tmp_path):
         checker.check(atomic, tmp_path / "bin.py")
 
 
+@pytest.mark.slow
 def test_a_killed_sandbox_is_restarted(checker, atomic):
     checker.sandbox._proc.kill()
     checker.sandbox._proc.wait()

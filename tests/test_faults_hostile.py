@@ -5,10 +5,9 @@ beside themselves) or feeds the tutor a forged result frame, and checks what the
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -73,6 +72,7 @@ def test_a_fork_holding_the_result_pipe_does_not_delay_the_verdict(checker, atom
     assert status(report, "dlogprobs") == "exact"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find processes")
 def test_zygote_and_child_die_within_a_second_of_a_killed_cli(tmp_path):
     path = copy_learner("loops_with_pid.py", tmp_path)
@@ -114,6 +114,7 @@ def test_closing_every_file_descriptor_is_a_crash_not_memory(checker, atomic):
     assert "closed" in report.error.message
 
 
+@pytest.mark.slow
 def test_an_answer_too_large_to_travel_gets_a_shape_verdict(checker, atomic):
     report = checker.check(atomic, LEARNER_FILES / "huge_answer.py")
     assert status(report, "dlogprobs") == "shape"
@@ -188,10 +189,24 @@ def test_the_decoder_enforces_its_header_limit():
 FAULT_FILES = sorted(p.name for p in LEARNER_FILES.glob("*.py") if p.name != "loops_with_pid.py")
 
 
-def test_check_prints_no_traceback_for_any_fault_file(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def command_checker(course):
+    """The warm Checker that every `check` below runs on (the command's --timeout 2): what the test looks at is
+    the command's printing and exit codes, and a Checker of its own per file cost seconds each."""
+    from tutor.engine.check import Checker
+
+    with Checker(course, timeout=2.0) as warm:
+        yield warm
+
+
+@pytest.mark.slow
+def test_check_prints_no_traceback_for_any_fault_file(tmp_path, capsys, monkeypatch, command_checker):
     """Every learner file here, and the forged frames, through `backprop-ninja check` (one process, one
     import of torch): an exit code of 0, 1 or 2, no Python traceback, and under 64 KiB of output."""
+    import tutor.engine.check
     from tutor.cli import main
+
+    monkeypatch.setattr(tutor.engine.check, "Checker", lambda *args, **kwargs: contextlib.nullcontext(command_checker))
 
     files = [copy_learner(name, tmp_path) for name in FAULT_FILES]
     files += [forger(tmp_path, label, header) for label, header in FORGED.items()]

@@ -9,7 +9,7 @@ nbformat = pytest.importorskip("nbformat", reason="needs nbformat (pip install '
 pytest.importorskip("nbclient", reason="needs nbclient to run a notebook in a kernel")
 pytest.importorskip("ipykernel", reason="needs ipykernel to run a notebook in a kernel")
 
-from tutor.course import load_course
+from tutor.course import load_course  # noqa: E402
 from tutor.progress import ProgressStore  # noqa: E402
 
 WRONG_BATCHNORM = (
@@ -45,6 +45,30 @@ def outputs_text(cell) -> str:
     return "".join(parts)
 
 
+def test_line_magic_commands_without_a_kernel(tmp_path, capsys):
+    # the fast tier's cover of the extension: `%ninja` line commands in this process (the tests below that
+    # run a real kernel are slow)
+    from tutor.jupyter import NinjaSession
+
+    ninja = NinjaSession(tmp_path / "elsewhere")
+    said = ninja.command(f"workspace {tmp_path / 'ws'}")
+    assert said == f"workspace: {tmp_path / 'ws'} (created 4 starter files)", said
+    assert (tmp_path / "ws" / "atomic.py").is_file() and ninja.command("workspace") == f"workspace: {tmp_path / 'ws'}"
+    assert ninja.command("nonsense").startswith("backprop-ninja: no command 'nonsense' here")
+    assert ninja.command("list") is None and "dcounts_sum_inv" in capsys.readouterr().out
+
+
+def test_a_verdict_shows_as_html_and_as_text():
+    # what a notebook displays for a check, without a kernel: an HTML table, and the CLI's text elsewhere
+    from tests.conftest import report_of
+    from tutor.verdict_html import VerdictView
+
+    view = VerdictView(report_of({"dlogprobs": "exact", "dprobs": "wrong"}), heading="atomic")
+    html = view._repr_html_()
+    assert "<code>dlogprobs</code>" in html and "<code>dprobs</code>" in html and "wrong" in html
+    assert repr(view).startswith("atomic") and "dprobs" in repr(view)
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     from nbclient import NotebookClient
@@ -67,6 +91,7 @@ def executed(tmp_path_factory):
     return nb.cells, workspace
 
 
+@pytest.mark.slow
 def test_cell_magic_shows_the_engines_verdict_as_html_and_text(executed):
     cells, _ = executed
     shown = [o for o in cells[2].outputs if o.output_type == "display_data"]
@@ -79,12 +104,14 @@ def test_cell_magic_shows_the_engines_verdict_as_html_and_text(executed):
     assert not [o for o in cells[2].outputs if o.output_type in ("stream", "error")]
 
 
+@pytest.mark.slow
 def test_cell_magic_checks_in_the_tutors_context_then_runs_the_cell_here(executed):
     cells, _ = executed
     assert "✔ cross-entropy: dlogits matches autograd." in outputs_text(cells[3])
     assert "ran in the kernel: (4, 27)" in outputs_text(cells[4])  # the notebook's own small batch
 
 
+@pytest.mark.slow
 def test_checks_are_recorded_in_the_workspace(executed):
     cells, workspace = executed
     state = ProgressStore(workspace).load()
@@ -97,6 +124,7 @@ def test_checks_are_recorded_in_the_workspace(executed):
     assert "cross-entropy" in progress and "passed" in progress
 
 
+@pytest.mark.slow
 def test_drop_in_cmp_in_the_learners_notebook(executed):
     cells, _ = executed
     lines = outputs_text(cells[1]).splitlines()
@@ -105,6 +133,7 @@ def test_drop_in_cmp_in_the_learners_notebook(executed):
     assert lines[3].startswith("  likely mistake (keepdim)")
 
 
+@pytest.mark.slow
 def test_unknown_exercise_is_one_line_and_the_cell_does_not_run(executed):
     cells, _ = executed
     text = outputs_text(cells[7])

@@ -10,17 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, report_of, run_cli
+from tests.conftest import report_of, run_cli
 from tutor import journal
 from tutor.cli import main
 from tutor.cli.common import record_workspace_check
 from tutor.progress import ProgressStore
+from tutor.workspace import Workspace
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Path:
+def workspace(tmp_path: Path, course) -> Path:
+    """A workspace as `backprop-ninja init` makes it (made here in-process; test_cli runs the command)."""
     root = tmp_path / "ws"
-    assert run_cli("init", str(root)).returncode == 0
+    Workspace(root).init(course)
     return root
 
 
@@ -53,6 +55,7 @@ def shown_hints(stdout: str) -> list[str]:
     return hints
 
 
+@pytest.mark.slow
 def test_hint_climbs_the_ladder_and_needs_yes_for_the_answer_when_piped(workspace, course):
     step = course.find("atomic").step("dcounts")
     assert len(step.hints) >= 3
@@ -96,6 +99,7 @@ def test_the_answer_line_asks_on_a_terminal(workspace, course, monkeypatch, caps
     assert store.hints_revealed("cross-entropy", step.name) == len(step.hints)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -113,6 +117,7 @@ def test_unknown_exercise_or_step_is_one_line_and_exit_2(workspace, args, messag
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_commands_that_keep_progress_need_a_workspace(tmp_path):
     for args in (["hint", "1", "dprobs"], ["progress"], ["reset", "1", "--yes"]):
         result = run_cli(*args, "--workspace", str(tmp_path / "none"))
@@ -120,6 +125,7 @@ def test_commands_that_keep_progress_need_a_workspace(tmp_path):
     assert not (tmp_path / "none").exists()
 
 
+@pytest.mark.slow
 def test_check_counts_the_workspace_file_and_warns_about_a_corrupt_progress_file(workspace):
     progress_file = workspace / ".backprop-ninja" / "progress.json"
     progress_file.write_text("{ broken")
@@ -138,6 +144,7 @@ def check_in_workspace(checker, workspace: Path, exercise, path: Path) -> None:
     record_workspace_check(argparse.Namespace(workspace=str(workspace)), exercise, path, report)
 
 
+@pytest.mark.slow
 def test_a_pass_survives_editing_back_and_unlocks_the_solution(workspace, course, checker):
     ws = ["--workspace", str(workspace)]
     exercise = course.find("cross-entropy")
@@ -170,6 +177,7 @@ def test_a_pass_survives_editing_back_and_unlocks_the_solution(workspace, course
     assert "current: cross-entropy · dlogits" in table.stdout
 
 
+@pytest.mark.slow
 def test_progress_shows_every_exercise_and_its_json_is_the_file(workspace, course):
     store = ProgressStore(workspace)
     store.reveal_hint("atomic", "dcounts", 3)
@@ -188,6 +196,7 @@ def test_progress_shows_every_exercise_and_its_json_is_the_file(workspace, cours
     assert json.loads(as_json.stdout) == store.load()
 
 
+@pytest.mark.slow
 def test_reset_keeps_the_learners_file_and_restores_the_starter(workspace, course):
     ws = ["--workspace", str(workspace)]
     exercise = course.find("atomic")
@@ -238,9 +247,3 @@ def test_a_read_only_workspace_warns_and_still_gives_the_hint(workspace, course,
     assert course.find("atomic").step("dprobs").hints[0] in out
     assert "warning" in err and "Read-only file system" in err
     assert not (workspace / ".backprop-ninja" / "progress.json").exists()
-
-
-def test_help_lists_the_new_commands():
-    result = run_cli("--help", cwd=ROOT)
-    for command in ("hint", "solution", "progress", "reset"):
-        assert command in result.stdout

@@ -130,6 +130,7 @@ def test_planted_mistake_fails_at_its_step_with_a_diagnosis(tmp_path, checker, c
     assert first.name == "dcounts_sum" and first.diagnosis["code"] == "sign"
 
 
+@pytest.mark.slow
 def test_cli_error_names_the_cell_and_the_line_within_it(tmp_path, course):
     lines = answer_lines("atomic.py")
     at = next(i for i, line in enumerate(lines) if line.startswith("dcounts_sum ="))
@@ -147,6 +148,7 @@ def test_cli_error_names_the_cell_and_the_line_within_it(tmp_path, course):
     assert report["notebook"]["cells"] == [number] and report["tensors"][2]["status"] == "exact"
 
 
+@pytest.mark.slow
 def test_cli_passes_a_lecture_layout_and_exits_1_without_an_exercise_cell(lecture, tmp_path):
     path, cells = lecture
     passed = run_cli("check", "batchnorm", "--file", str(path))

@@ -108,6 +108,7 @@ def test_reset_restores_the_py_and_never_touches_the_notebook(course, tmp_path):
 # ---- the command line ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_check_and_reset_without_file_use_the_workspace_notebook(course, tmp_path):
     ws = workspace(course, tmp_path)
     notebook = write_notebook(tmp_path / "atomic.ipynb", lecture_cells())
@@ -133,6 +134,7 @@ def client():
     c.close()
 
 
+@pytest.mark.slow
 async def test_the_tutor_checks_the_notebook_and_rechecks_it_on_save(course, tmp_path, client):
     store = FakeStore()
     store.set_current("atomic", None)
@@ -156,6 +158,7 @@ async def test_the_tutor_checks_the_notebook_and_rechecks_it_on_save(course, tmp
         assert f"{line} " in text.split("undefined_name")[-2].splitlines()[-1]  # numbered as in the cell
 
 
+@pytest.mark.slow
 async def test_moving_the_notebook_away_goes_back_to_the_py(course, tmp_path, client):
     store = FakeStore()
     store.set_current("cross-entropy", None)
@@ -169,6 +172,7 @@ async def test_moving_the_notebook_away_goes_back_to_the_py(course, tmp_path, cl
         assert app.screen.sub_title == "cross_entropy.py"
 
 
+@pytest.mark.slow
 async def test_reset_in_the_tutor_keeps_the_notebook(course, tmp_path, client):
     store = FakeStore()
     store.set_current("batchnorm", None)
@@ -190,6 +194,7 @@ async def test_reset_in_the_tutor_keeps_the_notebook(course, tmp_path, client):
         assert any("batchnorm.ipynb is not touched" in str(n.message) for n in app._notifications)
 
 
+@pytest.mark.slow
 async def test_edit_and_train_use_the_notebook(course, tmp_path, monkeypatch):
     import tutor.ui.screens.exercise as exercise_screen
 
@@ -214,6 +219,7 @@ async def test_edit_and_train_use_the_notebook(course, tmp_path, monkeypatch):
         assert app.screen.query_one("#training").path == notebook
 
 
+@pytest.mark.slow
 def test_training_from_a_notebook_places_an_error_at_its_cell_and_line(course, tmp_path):
     from tutor.training.session import train_exercise
 

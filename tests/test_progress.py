@@ -253,6 +253,7 @@ def kill_during_writes(root: Path, mode: str, kills: int) -> tuple[list[int | No
     return seen, temps
 
 
+@pytest.mark.slow
 def test_kill_9_during_writes_leaves_the_old_or_the_new_state(root):
     seen, temps = kill_during_writes(root, "atomic", kills=10)
     assert None not in seen, seen
@@ -262,6 +263,7 @@ def test_kill_9_during_writes_leaves_the_old_or_the_new_state(root):
     assert temp_files(root) == []  # the next writer sweeps what killed writers left
 
 
+@pytest.mark.slow
 def test_the_kill_test_catches_a_writer_that_writes_in_place(root):
     seen, _ = kill_during_writes(root, "in-place", kills=6)
     assert None in seen
@@ -306,6 +308,7 @@ CONCURRENT_CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_processes_keep_each_others_updates(root):
     rounds = 40
     children = [
@@ -381,14 +384,60 @@ def test_a_missing_workspace_does_not_crash(tmp_path):
     assert not (tmp_path / "nowhere").exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
-def test_a_read_only_folder_gives_a_warning_not_a_crash(root):
+def refuse_changes_in(monkeypatch, folder: Path) -> None:
+    """Make `folder` read-only for this process as a 0o555 folder is for a user who is not root (root, as CI
+    runs, writes through mode bits, so chmod cannot test this there): creating, renaming or removing a file in
+    it raises PermissionError; reading, and writing a file that already exists, still work."""
+    import builtins
+    import io
+
+    folder = folder.resolve()
+
+    def inside(path) -> bool:
+        return not isinstance(path, int) and Path(os.fsdecode(path)).resolve().parent == folder
+
+    def refuse(path):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(path))
+
+    def guard(real, creates):
+        def guarded(path, *args, **kwargs):
+            if inside(path) and creates(path, *args, **kwargs):
+                refuse(path)
+            return real(path, *args, **kwargs)
+        return guarded
+
+    def new_file(path, *args, **kwargs) -> bool:
+        return not os.path.lexists(path)
+
+    def opens_new(path, flags, *args, **kwargs) -> bool:
+        return bool(flags & os.O_CREAT) and new_file(path)
+
+    def writes_new(path, mode="r", *args, **kwargs) -> bool:
+        return any(c in mode for c in "wxa+") and new_file(path)
+
+    def moves(src, dst, *args, **kwargs):
+        if inside(src) or inside(dst):
+            refuse(dst)
+        return real_replace(src, dst, *args, **kwargs)
+
+    real_replace = os.replace
+    monkeypatch.setattr(os, "open", guard(os.open, opens_new))
+    monkeypatch.setattr(io, "open", guard(io.open, writes_new))
+    monkeypatch.setattr(builtins, "open", guard(builtins.open, writes_new))
+    monkeypatch.setattr(os, "mkdir", guard(os.mkdir, lambda *a, **k: True))
+    monkeypatch.setattr(os, "unlink", guard(os.unlink, lambda *a, **k: True))
+    monkeypatch.setattr(os, "remove", guard(os.remove, lambda *a, **k: True))
+    monkeypatch.setattr(os, "rename", moves)
+    monkeypatch.setattr(os, "replace", moves)
+
+
+def test_a_read_only_folder_gives_a_warning_not_a_crash(root, monkeypatch):
     ProgressStore(root).reveal_hint("atomic", "dprobs", 3)
-    os.chmod(root / ".backprop-ninja", 0o555)
-    try:
+    before = sorted(p.name for p in (root / ".backprop-ninja").iterdir())
+    with monkeypatch.context() as patch:
+        refuse_changes_in(patch, root / ".backprop-ninja")
         store = ProgressStore(root)
         assert store.reveal_hint("atomic", "dprobs", 3) == 2
         assert store.warning and "in memory" in store.warning
-        assert ProgressStore(root).hints_revealed("atomic", "dprobs") == 1
-    finally:
-        os.chmod(root / ".backprop-ninja", 0o755)
+    assert sorted(p.name for p in (root / ".backprop-ninja").iterdir()) == before
+    assert ProgressStore(root).hints_revealed("atomic", "dprobs") == 1

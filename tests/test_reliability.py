@@ -63,6 +63,7 @@ def test_a_held_lock_refuses_a_change_within_the_timeout_and_reads_still_work(tm
     assert store.exercise_state("atomic")["attempts"] == 1
 
 
+@pytest.mark.slow
 def test_check_returns_its_verdict_while_another_process_holds_the_lock(course, tmp_path):
     workspace(course, tmp_path)
     shutil.copyfile(ROOT / "solutions" / "atomic.py", tmp_path / "atomic.py")
@@ -127,6 +128,7 @@ def test_learner_code_that_overwrites_progress_loses_no_pass(checker, atomic, tm
 PASSED_CE = report_of({"dlogits": "close"}, exercise="cross-entropy")
 
 
+@pytest.mark.slow
 def test_learner_code_that_forges_progress_and_its_copy_loses_no_pass(tmp_path, capsys):
     """`backprop-ninja check` on a file that writes a valid-looking progress.json and .bak: the check is
     counted on top of every pass recorded before, and the forged file is kept aside."""
@@ -243,7 +245,9 @@ COURSE_FAULTS = {
 }
 
 
-@pytest.mark.parametrize("label", COURSE_FAULTS.keys())
+# one fault in the fast tier; each costs a course copy and a forward pass
+@pytest.mark.parametrize("label", [label if i == 0 else pytest.param(label, marks=pytest.mark.slow)
+                                   for i, label in enumerate(COURSE_FAULTS)])
 def test_a_broken_course_is_one_line_naming_file_exercise_and_key(tmp_path, monkeypatch, capsys, label):
     import tutor.cli
     from tutor.course import load_course

@@ -13,6 +13,9 @@ import torch
 
 from tutor.sandbox.client import RunSpec, Sandbox
 
+# every test starts a zygote of its own (torch loads in it: seconds), and several kill it or its spares
+pytestmark = pytest.mark.slow
+
 PID_SOURCE = "import os\npid = torch.tensor(os.getpid())\ny = x * 2\n"
 
 

@@ -12,12 +12,14 @@ import pytest
 
 from tests.conftest import LEARNER_FILES, ROOT, run_cli
 from tutor.cli.common import record_workspace_check
+from tutor.workspace import Workspace
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Path:
+def workspace(tmp_path: Path, course) -> Path:
+    """A workspace as `backprop-ninja init` makes it (made here in-process; test_cli runs the command)."""
     root = tmp_path / "ws"
-    assert run_cli("init", str(root)).returncode == 0
+    Workspace(root).init(course)
     return root
 
 
@@ -29,6 +31,7 @@ def pass_in_workspace(checker, workspace: Path, exercise) -> None:
     record_workspace_check(argparse.Namespace(workspace=str(workspace)), exercise, mine, report)
 
 
+@pytest.mark.slow
 def test_why_waits_for_the_pass_then_gives_the_insight_and_the_lectures_moment(workspace, course, checker):
     ws = ["--workspace", str(workspace)]
     exercise = course.find("cross-entropy")
@@ -44,6 +47,7 @@ def test_why_waits_for_the_pass_then_gives_the_insight_and_the_lectures_moment(w
     assert step.why_at in after.stdout and exercise.chapter_at in after.stdout
 
 
+@pytest.mark.slow
 def test_hint_on_a_passed_step_shows_its_why_and_spends_no_rung(workspace, course, checker):
     ws = ["--workspace", str(workspace)]
     exercise = course.find("batchnorm")
@@ -57,11 +61,13 @@ def test_hint_on_a_passed_step_shows_its_why_and_spends_no_rung(workspace, cours
     assert ProgressStore(workspace).hints_revealed("batchnorm", "dhprebn") == 0
 
 
+@pytest.mark.slow
 def test_list_counts_one_step_in_the_singular():
     out = run_cli("list").stdout
     assert "(1 step)" in out and "(1 steps)" not in out and "(26 steps)" in out
 
 
+@pytest.mark.slow
 def test_a_refused_file_says_its_line_once_and_no_zero_count(tmp_path):
     result = run_cli("check", "training", "--file", str(LEARNER_FILES / "training_uses_autograd.py"))
     assert result.returncode == 1
@@ -69,6 +75,7 @@ def test_a_refused_file_says_its_line_once_and_no_zero_count(tmp_path):
     assert "0/0" not in result.stdout and "nothing was checked" in result.stdout
 
 
+@pytest.mark.slow
 def test_progress_json_into_a_closed_pipe_ends_quietly(workspace):
     # `true` reads nothing and exits at once: every write of the tutor meets a closed pipe
     command = f"{sys.executable} -m tutor progress --json --workspace {workspace} | true"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LEARNER_FILES, run_cli
+from tests.conftest import LEARNER_FILES, REFERENCE_STEPS, run_cli
 from tutor.engine.autograd_use import find_autograd_use
-from tutor.reports.training import ProgressEvent
+from tutor.reports.training import PhaseStarted, ProgressEvent, TrainingResult, update_from_line
 from tutor.training.session import train_exercise
 
 # every row the reference solution computes, in the order of a backward pass
@@ -77,25 +77,29 @@ def test_check_training_refuses_autograd(checker, training):
     assert "requires_grad_" in report.error.message and "by hand" in report.error.message
 
 
-def test_reference_solution_trains_and_matches_autograd(course, training):
-    events = []
-    result = train_exercise(course, training, training.solution, on_event=events.append)
-    steps = training.training.default_steps
+@pytest.mark.slow
+@pytest.mark.xdist_group("reference-training")  # one worker trains, once
+def test_reference_solution_trains_and_matches_autograd(training, reference_stream):
+    # the session's one training run of the reference solution, read back as the typed updates it sent
+    updates = [update_from_line(line) for line in reference_stream]
+    result = updates[-1]
+    assert isinstance(result, TrainingResult) and all(u is not None for u in updates)
+    steps = REFERENCE_STEPS
     assert [s.step for s in result.grad_check] == list(range(training.training.grad_check_steps))
     assert all(s.report.passed and [t.name for t in s.report.tensors] == ROWS for s in result.grad_check)
     assert result.passed, result.error
     assert result.learner.steps == result.reference.steps == steps
-    assert len(result.learner.lossi) == steps
-    assert result.learner.loss["train"] < 2.5 < 3.2 < 10 ** result.learner.lossi[0]  # it learned
+    progress = [u for u in updates if isinstance(u, ProgressEvent) and u.who == "learner"]
+    assert progress[-1].step == steps and sum(len(e.lossi) for e in progress) == steps
+    assert result.learner.loss["train"] < 2.5 < 3.2 < 10 ** progress[0].lossi[0]  # it learned
     for split in ("train", "val"):
         assert abs(result.learner.loss[split] - result.reference.loss[split]) < 0.01
     assert len(result.learner.samples) == len(result.reference.samples) == training.training.sample_count
     assert all(isinstance(name, str) and "." not in name for name in result.learner.samples)
-    progress = [e for e in events if isinstance(e, ProgressEvent) and e.who == "learner"]
-    assert progress[-1].step == steps and sum(len(e.lossi) for e in progress) == steps
-    assert [e.phase for e in events if e.kind == "phase"] == ["grad-check", "train", "evaluate", "reference", "evaluate"]
+    assert [u.phase for u in updates if isinstance(u, PhaseStarted)] == ["grad-check", "train", "evaluate", "reference", "evaluate"]
 
 
+@pytest.mark.slow
 def test_wrong_gradient_stops_at_the_grad_check(course, training, tmp_path):
     wrong = solution_with(training, tmp_path, "wrong_dW1.py", "dW1 = embcat.T @ dhprebn\n", "dW1 = embcat.T @ dhprebn * 1.01\n")
     result = train_exercise(course, training, wrong, steps=500)
@@ -112,6 +116,7 @@ def test_autograd_is_refused_before_anything_runs(course, training):
     assert result.error["kind"] == "forbidden" and result.error["line"] == 4
 
 
+@pytest.mark.slow
 def test_cancel_keeps_what_was_computed(course, training):
     cancel = threading.Event()
 
@@ -128,6 +133,7 @@ def test_cancel_keeps_what_was_computed(course, training):
     assert result.reference is None
 
 
+@pytest.mark.slow
 def test_learner_error_mid_training_is_a_value(course, training, tmp_path):
     fails = solution_with(training, tmp_path, "fails_later.py", extra=FAILS_LATER)
     result = train_exercise(course, training, fails, steps=1000, reference=False)
@@ -138,6 +144,7 @@ def test_learner_error_mid_training_is_a_value(course, training, tmp_path):
     assert result.learner.steps == 300 and math.isfinite(result.learner.loss["val"])
 
 
+@pytest.mark.slow
 def test_cli_json_shape_and_exit_codes(training):
     passed = run_cli("train", "--file", str(training.solution), "--steps", "300", "--json")
     assert passed.returncode == 0, passed.stderr
@@ -164,12 +171,24 @@ def test_cli_json_shape_and_exit_codes(training):
     assert checked.returncode == 1 and json.loads(checked.stdout)["error"]["line"] == 4
 
 
+def cli_exit(argv: list[str]) -> int:
+    """`backprop-ninja ARGV` in this process (usage errors end before any training process starts)."""
+    from tutor.cli import main
+
+    try:
+        return main(argv)
+    except SystemExit as stop:  # argparse's own refusals
+        return stop.code
+
+
 @pytest.mark.parametrize("args, message", [(["--steps", "0"], "at least 1"), (["--steps", "300001"], "between 1 and 200000")])
-def test_cli_bad_steps_is_a_usage_error(training, args, message):
-    result = run_cli("train", "--file", str(training.solution), *args)
-    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+def test_cli_bad_steps_is_a_usage_error(training, args, message, capsys):
+    code = cli_exit(["train", "--file", str(training.solution), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_cli_human_output(training):
     result = run_cli("train", "--file", str(training.solution), "--steps", "200")
     assert result.returncode == 0, result.stderr
@@ -177,15 +196,16 @@ def test_cli_human_output(training):
         assert text in result.stdout, text
 
 
-def test_cuda_without_a_gpu_is_a_clear_message(training):
+def test_cuda_without_a_gpu_is_a_clear_message(training, capsys):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    result = run_cli("train", "--file", str(training.solution), "--device", "cuda")
-    assert result.returncode == 2 and "no CUDA GPU" in result.stderr
+    code = cli_exit(["train", "--file", str(training.solution), "--device", "cuda"])
+    assert code == 2 and "no CUDA GPU" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.cuda
 def test_cuda_trains_on_the_gpu(training):
     result = run_cli("train", "--file", str(training.solution), "--steps", "500", "--device", "cuda", "--json")

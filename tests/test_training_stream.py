@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import REFERENCE_STEPS, ROOT
 from tests.ui_fakes import FakeRun, FakeStore, FakeTrainer
 from tests.ui_helpers import plain, settle, tutor_app, wait_for
 from tutor.training.client import TrainingClient
@@ -15,12 +15,13 @@ from tutor.ui.widgets.training import TrainingPanel
 SOLUTION = ROOT / "solutions" / "training.py"
 
 
-@pytest.fixture(scope="module")
-def reference_lines(tmp_path_factory):
-    client = TrainingClient(steps=200, log_path=tmp_path_factory.mktemp("state") / "training.log")
-    return list(client.start("training", SOLUTION).events())
+@pytest.fixture
+def reference_lines(reference_stream):
+    return reference_stream
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("reference-training")  # one worker trains, once
 def test_stream_of_the_reference_solution_reports_every_stage(reference_lines):
     lines = reference_lines
     kinds = [line["type"] for line in lines]
@@ -31,7 +32,7 @@ def test_stream_of_the_reference_solution_reports_every_stage(reference_lines):
     checks = [line for line in lines if line["type"] == "grad-check"]
     assert [c["step"] for c in checks] == [0, 1, 2, 3, 4] and all(c["passed"] for c in checks)
     progress = [line for line in lines if line["type"] == "progress" and line["who"] == "learner"]
-    assert progress[-1]["step"] == 200 and sum(len(p["lossi"]) for p in progress) == 200
+    assert progress[-1]["step"] == REFERENCE_STEPS and sum(len(p["lossi"]) for p in progress) == REFERENCE_STEPS
     result = lines[-1]["result"]
     assert result["passed"] and not lines[-1]["cancelled"]
     assert result["train"]["difference"]["val"] < 0.01
@@ -40,6 +41,8 @@ def test_stream_of_the_reference_solution_reports_every_stage(reference_lines):
 
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("reference-training")  # one worker trains, once
 async def test_the_real_lines_show_in_the_app(course, tmp_path, reference_lines):
     result = reference_lines[-1]["result"]
     store = FakeStore()
@@ -52,11 +55,12 @@ async def test_the_real_lines_show_in_the_app(course, tmp_path, reference_lines)
         panel = app.screen.query_one(TrainingPanel)
         assert await wait_for(pilot, lambda: panel.last is not None)
         text = " ".join(plain(app.screen.query_one("#train-results").content).split())
-        assert f"your gradients 200 {result['train']['learner']['train']:.4f}" in text
+        assert f"your gradients {REFERENCE_STEPS:,} {result['train']['learner']['train']:.4f}" in text
         shortest = min(result["samples"]["learner"], key=len)  # long ones are cut with … to fit
         assert f" {shortest} " in plain(app.screen.query_one("#train-samples").content)
 
 
+@pytest.mark.slow
 def test_cancelling_a_real_run_keeps_the_model_so_far(tmp_path):
     run = TrainingClient().start("training", SOLUTION)  # the default, longer run
     lines = []
@@ -72,6 +76,7 @@ def test_cancelling_a_real_run_keeps_the_model_so_far(tmp_path):
     assert len(final["result"]["samples"]["learner"]) == 20
 
 
+@pytest.mark.slow
 def test_a_bad_file_or_a_dead_process_ends_with_one_clear_line(tmp_path):
     missing = list(TrainingClient().start("training", tmp_path / "gone.py").events())
     assert [line["type"] for line in missing] == ["error"] and "does not exist" in missing[0]["message"]
@@ -79,3 +84,21 @@ def test_a_bad_file_or_a_dead_process_ends_with_one_clear_line(tmp_path):
     lines = list(dying.start("training", SOLUTION).events())
     assert lines[0]["type"] == "phase"
     assert lines[-1]["type"] == "crashed" and "exit code 3" in lines[-1]["message"]
+
+
+def test_each_stream_line_is_one_json_object_and_a_closed_reader_is_no_error():
+    # the fast tier's cover of the stream and the worker, in this process (the tests above start them)
+    import io
+    import json
+
+    from tutor.training.stream import LineWriter
+    from tutor.training.worker import recheck_due
+
+    out = io.StringIO()
+    LineWriter(out)({"type": "progress", "lossi": [float("nan"), 0.5]})
+    assert out.getvalue().count("\n") == 1 and json.loads(out.getvalue())["lossi"][1] == 0.5
+    closed = io.StringIO()
+    closed.close()
+    LineWriter(closed)({"type": "phase"})  # the reader went away: nothing to tell, nothing raised
+    assert [step for step in range(3000) if recheck_due(step, 3000)] == [1000, 2000, 2999]
+

@@ -121,6 +121,7 @@ torch.save(seen, state)
 '''
 
 
+@pytest.mark.slow
 def test_a_file_that_records_and_replays_its_globals_does_not_pass(checker, atomic, tmp_path):
     names = [s.name for s in atomic.steps]
     body = "\n".join(f"{name} = torch.zeros_like({step.of})" for name, step in zip(names, atomic.steps))
@@ -377,6 +378,7 @@ def test_every_correct_variant_passes(checker, atomic, name):
     assert report.passed, [(t.name, t.status, t.local, t.second, t.note) for t in report.tensors if not t.passed]
 
 
+@pytest.mark.slow
 def test_the_solutions_pass_every_run_again_and_again(checker, course):
     for _ in range(3):  # each check draws a new second batch and new injected gradients
         for exercise in course.exercises:

@@ -6,6 +6,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from tests.ui_fakes import FakeChecker, FakeStore
 from tests.ui_helpers import plain, save, settle, tutor_app, wait_for
 from tutor.service.client import CheckClient
@@ -80,6 +82,7 @@ async def test_detail_pane_shows_line_and_heatmaps(course, tmp_path):
         assert "not watching" in str(app.screen.query_one("#ex-status").content)
 
 
+@pytest.mark.slow
 async def test_hints_one_at_a_time_and_the_answer_asks_first(course, tmp_path):
     store = FakeStore()
     store.set_current("atomic", "dprobs")
@@ -108,6 +111,7 @@ async def test_hints_one_at_a_time_and_the_answer_asks_first(course, tmp_path):
         assert " ".join(step.hints[-1].split()) in shown
 
 
+@pytest.mark.slow
 async def test_reset_backs_up_and_restores_the_starter(course, tmp_path):
     store = FakeStore()
     store.set_current("atomic", "dprobs")
@@ -132,6 +136,7 @@ async def test_reset_backs_up_and_restores_the_starter(course, tmp_path):
         assert status_of(app, "dlogprobs") == "missing"
 
 
+@pytest.mark.slow
 async def test_a_second_run_resumes_exercise_and_step(course, tmp_path):
     store = FakeStore()
     first = tutor_app(course, tmp_path, store=store)
@@ -153,6 +158,7 @@ async def test_a_second_run_resumes_exercise_and_step(course, tmp_path):
         assert isinstance(second.screen, HomeScreen)
 
 
+@pytest.mark.slow
 async def test_learner_error_shows_their_line_not_a_traceback(course, tmp_path):
     store = FakeStore()
     store.set_current("cross-entropy", None)
@@ -168,6 +174,7 @@ async def test_learner_error_shows_their_line_not_a_traceback(course, tmp_path):
         assert "Traceback" not in text
 
 
+@pytest.mark.slow
 async def test_pass_offers_the_next_exercise_without_moving(course, tmp_path):
     store = FakeStore()
     store.set_current("cross-entropy", None)
@@ -190,6 +197,7 @@ async def test_pass_offers_the_next_exercise_without_moving(course, tmp_path):
         assert app.screen.exercise.id == "batchnorm"
 
 
+@pytest.mark.slow
 async def test_deleted_file_keeps_the_app_alive(course, tmp_path):
     store = FakeStore(warning="progress.json was unreadable and was moved aside")
     store.set_current("atomic", None)
@@ -226,6 +234,7 @@ async def test_unwritable_progress_is_reported_and_the_app_goes_on(course, tmp_p
 
 CRASH_ONCE = r"""
 import json, os, sys
+from tutor.reports.check import CheckReply, CheckReport, TensorVerdict
 flag = sys.argv[1]
 print(json.dumps({"type": "ready"}), flush=True)
 for line in sys.stdin:
@@ -233,11 +242,9 @@ for line in sys.stdin:
         open(flag, "w").close()
         os._exit(3)
     req = json.loads(line)
-    print(json.dumps({"type": "report", "exercise": req["exercise"], "passed": False, "device": "cpu", "loss": 3.3,
-        "error": None, "file": req["file"], "output": "", "warnings": [], "grids": {},
-        "tensors": [{"name": "dlogits", "of": "logits", "status": "wrong", "expected_shape": [32, 27],
-                     "shape": [32, 27], "max_abs_diff": 0.1, "note": None, "local": None,
-                     "inherits_from": None, "diagnosis": None}]}), flush=True)
+    wrong = TensorVerdict("dlogits", "logits", "wrong", (32, 27), (32, 27), max_abs_diff=0.1)
+    report = CheckReport(req["exercise"], "cpu", 3.3, [wrong], file=req["file"])
+    print(json.dumps(CheckReply(report).to_json()), flush=True)
 """
 
 
@@ -256,6 +263,7 @@ async def test_checker_crash_is_reported_and_the_check_rerun(course, tmp_path):
         assert client.restarts == 1
 
 
+@pytest.mark.slow
 async def test_bindings_are_in_the_command_palette(course, tmp_path):
     store = FakeStore()
     store.set_current("atomic", None)
@@ -270,6 +278,7 @@ async def test_bindings_are_in_the_command_palette(course, tmp_path):
         assert app.screen.query("HelpPanel")
 
 
+@pytest.mark.slow
 async def test_a_malformed_editor_variable_is_reported_not_a_crash(course, tmp_path, monkeypatch):
     monkeypatch.setenv("VISUAL", "vim '-c")  # unbalanced quote: shlex cannot split it
     store = FakeStore()

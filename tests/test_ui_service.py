@@ -10,6 +10,9 @@ import pytest
 from tests.conftest import ROOT
 from tutor.service.client import CheckClient
 
+# a real check service: a process that loads torch and builds the contexts (seconds)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def client():

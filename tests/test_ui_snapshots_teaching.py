@@ -3,6 +3,8 @@ passed step with its why, and the one-step exercise 2 (update with --snapshot-up
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.ui_fakes import FakeChecker, FakeStore
@@ -15,15 +17,15 @@ class DiagnosingChecker(FakeChecker):
     """The fake checker, with what the real one adds to a wrong line: the local verdict with its upstream
     gradients, and the step's first course mistake as the diagnosis."""
 
-    def check(self, exercise_id, path):
-        reply = super().check(exercise_id, path)
+    def reply(self, exercise_id, path):
+        reply = super().reply(exercise_id, path)
         exercise = self.course.find(exercise_id)
-        names = [t["name"] for t in reply["tensors"]]
-        for i, t in enumerate(reply["tensors"]):
-            if t["status"] == "wrong":
-                mistake = exercise.step(t["name"]).mistakes[0]
-                t.update(local="fail", upstream=names[max(0, i - 1):i],
-                         diagnosis={"code": mistake.code, "message": mistake.message})
+        tensors = reply.report.tensors
+        for i, t in enumerate(tensors):
+            if t.status == "wrong":
+                mistake = exercise.step(t.name).mistakes[0]
+                tensors[i] = replace(t, local="fail", upstream=tuple(u.name for u in tensors[max(0, i - 1):i]),
+                                     diagnosis={"code": mistake.code, "message": mistake.message})
         return reply
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from tests.ui_fakes import FakeChecker, FakeStore
 from tests.ui_helpers import plain, save, settle, tutor_app, wait_for
 from tutor import progress_state
-from tutor.reports.check import TensorVerdict
+from tutor.reports.check import CheckReply, LearnerError, TensorVerdict
 from tutor.ui.screens.exercise import ExerciseScreen
 from tutor.ui.screens.home import HomeScreen
 from tutor.ui.widgets.detail import DetailPane, step_detail
@@ -87,11 +89,11 @@ class RefusingChecker(FakeChecker):
 
     refuse = False
 
-    def check(self, exercise_id, path):
-        reply = super().check(exercise_id, path)
-        if self.refuse:
-            reply.update(tensors=[], grids={}, passed=False,
-                         error={"kind": "forbidden", "message": "`.backward()` runs autograd", "line": 2})
+    def reply(self, exercise_id, path):
+        reply = super().reply(exercise_id, path)
+        if self.refuse and reply.report is not None:
+            error = LearnerError("forbidden", "`.backward()` runs autograd", 2)
+            reply = CheckReply(replace(reply.report, tensors=[], error=error))
         return reply
 
 
@@ -155,6 +157,7 @@ def shown_footer_keys(app) -> dict[str, object]:
     return keys
 
 
+@pytest.mark.slow
 async def test_the_footer_keeps_keys_and_quit_at_80_columns(course, tmp_path):
     store = FakeStore()
     store.set_current("atomic", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import ProgressBar
 
 from tests.ui_fakes import (
@@ -90,6 +91,7 @@ async def test_training_runs_only_on_t_and_shows_every_stage(course, tmp_path):
         assert not app.screen.has_class("-training-view")
 
 
+@pytest.mark.slow
 async def test_cancel_keeps_the_model_trained_so_far(course, tmp_path):
     lines = training_script(steps=1000, chunk=250)
     at = next(i for i, line in enumerate(lines) if line["type"] == "progress") + 2  # after 500 steps
@@ -146,6 +148,7 @@ async def test_a_crashed_run_says_so_and_the_app_goes_on(course, tmp_path):
         assert app.is_running
 
 
+@pytest.mark.slow
 async def test_leaving_the_screen_stops_the_run(course, tmp_path):
     run = FakeRun(training_script(steps=1000, chunk=250), hold_at=3)
     app = training_app(course, tmp_path, run)

@@ -64,12 +64,16 @@ class FakeChecker:
         pass
 
     def check(self, exercise_id: str, path: Path) -> dict[str, Any]:
+        """What the check service sends: the typed reply of `reply()`, as JSON."""
         self.calls.append(exercise_id)
+        return self.reply(exercise_id, path).to_json()
+
+    def reply(self, exercise_id: str, path: Path) -> CheckReply:
         exercise = self.course.find(exercise_id)
         try:
             source = Path(path).read_text()
         except OSError as exc:
-            return {"type": "error", "message": f"{path} cannot be read: {exc.strerror}"}
+            return CheckReply(message=f"{path} cannot be read: {exc.strerror}")
         tensors, grids = [], {}
         for step in exercise.steps:
             match = re.search(rf"^{step.name}\s*=\s*(\S+)", source, re.M)
@@ -93,7 +97,7 @@ class FakeChecker:
             line = source[: crash.start()].count("\n") + 1
             error = LearnerError("exception", f"{crash.group(1)}: raised on purpose", line)
         report = CheckReport(exercise_id, "cpu", 3.3, tensors, error, file=str(path), elapsed=0.05)
-        return CheckReply(report, grids=grids).to_json()
+        return CheckReply(report, grids=grids)
 
 
 # -- training ---------------------------------------------------------------------------------------------
