@@ -308,7 +308,7 @@ def test_other_usage_mistakes_still_show_the_usage(capsys):
     assert stop.value.code == 2 and "usage:" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("fails", ["copyfile", "replace"])
+@pytest.mark.parametrize("fails", ["write", "replace"])
 def test_reset_on_a_read_only_workspace_says_why_in_one_line(tmp_path, monkeypatch, capsys, fails):
     """A read-only folder refuses the starter's temp copy (or the rename over the learner's file) and then
     the cleanup's unlink as well: the first refusal is the one reported, and nothing is changed."""
@@ -330,15 +330,15 @@ def test_reset_on_a_read_only_workspace_says_why_in_one_line(tmp_path, monkeypat
     def read_only_fs(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    if fails == "copyfile":
-        monkeypatch.setattr(workspace_module.shutil, "copyfile", read_only)
+    if fails == "write":  # the starter's temp copy
+        monkeypatch.setattr(workspace_module, "write_starter", read_only)
     else:
         monkeypatch.setattr(workspace_module.os, "replace", read_only_fs)
     monkeypatch.setattr(Path, "unlink", read_only)
     code = main(["reset", "atomic", "--yes", "--workspace", str(ws)])
     monkeypatch.undo()
     out, err = capsys.readouterr()
-    reason = "Permission denied" if fails == "copyfile" else "Read-only file system"
+    reason = "Permission denied" if fails == "write" else "Read-only file system"
     assert code == 1 and "Traceback" not in out + err
     assert err == f"backprop-ninja: cannot reset {mine}: {reason}; nothing changed\n"
     assert "restored" not in out and "cleared" not in out
