@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import LEARNER_FILES, ROOT
 from tutor.process.wire import MAX_HEADER, WireError, decode_frame
-from tutor.sandbox.client import parse_runs
+from tutor.sandbox.results import parse_runs
 
 KIB = 1024
 

@@ -21,7 +21,7 @@ from tutor.engine.branches import tensor_uses
 from tutor.engine.compare import compare
 from tutor.engine.diagnose import diagnose
 from tutor.engine.judge import RunView
-from tutor.sandbox.client import LearnerRun, LearnerValue
+from tutor.sandbox.results import LearnerRun, LearnerValue
 from tutor.messages import catalogue, is_message, message, placeholders, render
 from tutor.reports.check import CheckReport, Diagnosis, LearnerError, TensorVerdict
 

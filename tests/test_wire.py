@@ -16,7 +16,7 @@ from tutor.process.wire import (
     unpack_tensors,
     write_frame,
 )
-from tutor.sandbox.client import parse_runs
+from tutor.sandbox.results import parse_runs
 
 
 def test_round_trip_keeps_bits():

@@ -19,7 +19,8 @@ from tutor.engine.limits import MAX_LEARNER_BYTES, TIMEOUT_RANGE
 from tutor.engine.local import LocalPool, LocalTrial
 from tutor.engine.naming import add_source_notes
 from tutor.reports.check import CheckReport, LearnerError
-from tutor.sandbox.client import LearnerRun, RunSpec, Sandbox
+from tutor.sandbox.client import RunSpec, Sandbox
+from tutor.sandbox.results import LearnerRun
 from tutor.sandbox.isolate import parse
 from tutor.sandbox.privacy import hide_memory
 

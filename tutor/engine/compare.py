@@ -12,7 +12,7 @@ import torch
 from tutor.messages import Message, message
 from tutor.process.wire import dtype_name
 from tutor.reports.check import Status, TensorVerdict, fmt_shape
-from tutor.sandbox.client import LearnerValue
+from tutor.sandbox.results import LearnerValue
 
 __all__ = ["TOLERANCES", "aligned", "compare", "compare_all", "tolerance"]
 

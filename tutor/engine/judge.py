@@ -25,7 +25,7 @@ from tutor.engine.diagnose import Diagnosis, batch_sizes, diagnose, explains, si
 from tutor.engine.local import LocalTrial
 from tutor.messages import Message, message, render_message
 from tutor.reports.check import CheckReport, TensorVerdict
-from tutor.sandbox.client import LearnerRun
+from tutor.sandbox.results import LearnerRun
 
 # A run that ended this way verified nothing after the point where it stopped.
 VERIFIES = (None, "exception")

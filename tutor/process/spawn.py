@@ -47,6 +47,7 @@ def spawn(
     env: dict[str, str] | None = None,
     new_session: bool = False,
     bufsize: int = -1,
+    pass_fds: tuple[int, ...] = (),
 ) -> subprocess.Popen[bytes]:
     """Start `command` with pipes on stdin and stdout. A log file given as `stderr` is closed here once the
     child holds it. `new_session`: the terminal's Ctrl-C reaches the tutor, which decides how to stop it."""
@@ -59,6 +60,7 @@ def spawn(
             env=child_env() if env is None else env,
             start_new_session=new_session,
             bufsize=bufsize,
+            pass_fds=pass_fds,
         )
     finally:
         if stderr is not None and not isinstance(stderr, int):

@@ -1,212 +1,34 @@
-"""The tutor's side of the sandbox: starts the zygote process, sends contexts, and turns runs into LearnerRuns."""
+"""The tutor's side of the sandbox: starts the zygote process, sends contexts, leases its spare children, and
+hands each run request straight to one (handover.py), turning what comes back into LearnerRuns."""
 
 from __future__ import annotations
 
 import base64
 import functools
 import marshal
-import signal
+import os
+import socket
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
-from typing import Any, Literal
+import time
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from tutor.process.limits import cut
 from tutor.process.spawn import child_env, debug_stderr, end_input, kill, spawn
-from tutor.process.wire import (
-    FrameBytes,
-    WireError,
-    decode_frame,
-    pack_tensors,
-    read_frame,
-    unpack_tensor,
-    widen_pipe,
-    write_frame,
-)
-from tutor.reports.check import ErrorKind, LearnerError
-from tutor.sandbox.child import RESULT_LOST
+from tutor.process.wire import WireError, encode_frame, is_whole_frame, pack_tensors, read_frame, widen_pipe, write_frame
+from tutor.sandbox.handover import Lease, Transfer
 from tutor.sandbox.isolate import instrument, parse
+from tutor.sandbox.results import LearnerRun, parse_runs
 
-
-@dataclass(frozen=True)
-class LearnerValue:
-    """What the learner's code left under one gradient's name."""
-
-    kind: Literal["missing", "tensor", "other"]
-    tensor: torch.Tensor | None = None
-    dtype: str | None = None
-    shape: tuple[int, ...] | None = None
-    device: str | None = None
-    type_name: str | None = None
-
-
-MISSING = LearnerValue("missing")
-
-
-@dataclass
-class LearnerRun:
-    error: LearnerError | None
-    values: dict[str, LearnerValue] = field(default_factory=dict)
-    output: str = ""
-    modified: list[str] = field(default_factory=list)
-    elapsed: float = 0.0
-    # True when this run never happened because an earlier run in the same child ended it all
-    skipped: bool = False
-
-    @property
-    def complete(self) -> bool:
-        """It ran through (or raised an ordinary exception): its values say something about the code."""
-        return not self.skipped and (self.error is None or self.error.kind == "exception")
-
-    def value(self, name: str) -> LearnerValue:
-        return self.values.get(name, MISSING)
+# The time a run request gets beyond its runs' own limits before the child is stopped from outside.
+GRACE_S = 1.5
 
 
 class SandboxError(Exception):
     """The sandbox process itself failed (not the learner's code)."""
-
-
-SIGNAL_WORDS = {
-    signal.SIGSEGV: "a segmentation fault",
-    signal.SIGABRT: "an abort",
-    signal.SIGBUS: "a bus error",
-    signal.SIGFPE: "a floating-point exception",
-    signal.SIGILL: "an illegal instruction",
-}
-
-
-# What of the child's text reaches the tutor: anything longer is cut with a note (a 30 MB exception message
-# must not cost the tutor hundreds of MB nor flood the terminal).
-MESSAGE_LIMIT = 2000
-SOURCE_LIMIT = 300
-OUTPUT_LIMIT = 16 * 1024
-# A shape beyond this many dimensions, or a dimension beyond this size, is no answer anyone could judge.
-MAX_DIMS = 32
-MAX_DIM = 1 << 48
-
-
-class MalformedFrame(Exception):
-    """A field of the child's frame has the wrong type or an impossible value."""
-
-
-def parse_runs(reply: dict[str, Any], payload: bytes, timeout: float, count: int = 1) -> list[LearnerRun]:
-    """Turn the zygote's reply and the child's (untrusted) frame into one LearnerRun per requested run.
-
-    The frame was written by a process that ran the learner's code, which may have forged it: every field is
-    checked, and anything malformed is a crash of that code, never an exception in the tutor."""
-    status = reply.get("status")
-    failed: LearnerRun | None = None
-    if status == "timeout":
-        failed = LearnerRun(LearnerError("timeout", f"your code ran longer than {timeout:g} s and was stopped"))
-    elif status == "oversized":
-        failed = LearnerRun(LearnerError("output", "your code produced results too large to check"))
-    elif status == "closed":
-        failed = LearnerRun(LearnerError("crash", "your code closed the checking process's result channel and went on running, so no result came back"))
-    elif status == "signal":
-        sig = reply.get("signal")
-        if sig == signal.SIGKILL:
-            failed = LearnerRun(LearnerError("memory", "the checking process was killed, most likely for using too much memory"))
-        else:
-            what = SIGNAL_WORDS.get(sig, f"signal {sig}")  # type: ignore[call-overload]
-            failed = LearnerRun(LearnerError("crash", f"your code crashed the checking process with {what}"))
-    elif not payload and reply.get("code") == RESULT_LOST:
-        failed = LearnerRun(LearnerError("crash", "your code closed the checking process's files (its result channel among them), so no result came back"))
-    elif not payload:
-        code = reply.get("code")
-        failed = LearnerRun(LearnerError("crash", f"your code ended the checking process (exit code {code}) before it finished"))
-    else:
-        try:
-            header, blob = decode_frame(payload)
-            blob = FrameBytes(blob)  # one copy; each tensor is then a view of it
-        except WireError as exc:
-            failed = _garbled(str(exc))
-    if failed is not None:
-        return [failed] + [LearnerRun(failed.error, skipped=True) for _ in range(count - 1)]
-    subs = header.get("runs")
-    if not isinstance(subs, list):  # a child that failed before running anything sends one bare header
-        subs = [header]
-    runs = []
-    for sub in subs[:count]:
-        try:
-            runs.append(_parse_header(sub, blob))
-        except MalformedFrame as exc:
-            runs.append(_garbled(str(exc)))
-    while len(runs) < count:
-        runs.append(LearnerRun(runs[0].error if runs else None, skipped=True))
-    return runs
-
-
-def _garbled(why: str) -> LearnerRun:
-    return LearnerRun(LearnerError("crash", cut(f"your code's checking process sent back a malformed result ({why})", MESSAGE_LIMIT)))
-
-
-def _typed(header: dict[str, Any], key: str, kinds: type | tuple[type, ...], default: Any) -> Any:
-    """header[key] when it has one of `kinds` (bool is never an int here), else MalformedFrame."""
-    value = header.get(key, default)
-    if value is default or (isinstance(value, kinds) and not (isinstance(value, bool) and bool not in _as_tuple(kinds))):
-        return value
-    raise MalformedFrame(f"{key!r} is a {type(value).__name__}")
-
-
-def _as_tuple(kinds: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kinds if isinstance(kinds, tuple) else (kinds,)
-
-
-def _shape(raw: Any) -> tuple[int, ...] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, list) or len(raw) > MAX_DIMS or not all(
-        isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= MAX_DIM for d in raw
-    ):
-        raise MalformedFrame(f"a shape is not a list of sizes: {cut(repr(raw), 80)}")
-    return tuple(raw)
-
-
-def _parse_header(header: Any, blob: bytes) -> LearnerRun:
-    if not isinstance(header, dict):
-        raise MalformedFrame("a run is not an object")
-    error = None
-    raw_error = _typed(header, "error", dict, None)
-    if raw_error is not None:
-        kind = raw_error.get("kind") if raw_error.get("kind") in ErrorKind.__args__ else "crash"  # type: ignore[attr-defined]
-        line = _typed(raw_error, "line", int, None)
-        message = _typed(raw_error, "message", str, "")
-        source = _typed(raw_error, "source", str, None)
-        error = LearnerError(kind, cut(message, MESSAGE_LIMIT), line, cut(source, SOURCE_LIMIT) if source is not None else None)
-    values: dict[str, LearnerValue] = {}
-    for entry in _typed(header, "values", list, []):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise MalformedFrame("a value is not an object with a name")
-        name, kind = entry["name"], entry.get("kind")
-        if kind == "tensor":
-            shape = _shape(entry.get("shape"))
-            try:
-                tensor = unpack_tensor(entry, blob)
-            except (WireError, RuntimeError, ValueError, OverflowError) as exc:
-                raise MalformedFrame(cut(str(exc), 200)) from None
-            values[name] = LearnerValue(
-                "tensor",
-                tensor=tensor,
-                dtype=cut(str(entry.get("dtype")), 40),
-                shape=shape,
-                device=cut(str(entry.get("device")), 40),
-            )
-        elif kind == "other":
-            values[name] = LearnerValue("other", type_name=cut(str(entry.get("type")), 80))
-        else:
-            values[name] = MISSING
-    elapsed = _typed(header, "elapsed", (int, float), 0.0)
-    return LearnerRun(
-        error=error,
-        values=values,
-        output=cut(_typed(header, "output", str, ""), OUTPUT_LIMIT),
-        modified=[cut(m, 80) for m in _typed(header, "modified", list, []) if isinstance(m, str)],
-        elapsed=float(elapsed or 0.0),
-        skipped=_typed(header, "skipped", bool, False),
-    )
 
 
 @functools.lru_cache(maxsize=4)
@@ -252,12 +74,18 @@ class RunSpec:
 
 
 class Sandbox:
-    """A zygote process that forks a child per run; restarted (with its contexts) if it dies."""
+    """A zygote process that forks the children the runs go to; restarted (with its contexts) if it dies.
+
+    Between checks the tutor holds a lease on the zygote's oldest spare (its pipe ends), asked for as the
+    previous check ended, so that a check hands its request over without a round trip through the zygote."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._contexts: dict[str, dict[str, Any]] = {}
         self._proc: subprocess.Popen[bytes] | None = None
+        self._socket: socket.socket | None = None
+        self._owed: list[str] = []  # ops sent whose replies are still to be read, oldest first
+        self._lease: Lease | None = None
         # The child that ran the latest run: {"pid", "spare": forked before the request, "ready": set up by
         # then, "age_s": how long before it was forked} (see spare.py)
         self.last_child: dict[str, Any] | None = None
@@ -266,22 +94,52 @@ class Sandbox:
     def _start(self) -> None:
         env = child_env()
         env.setdefault("OMP_NUM_THREADS", "1")
-        self._proc = spawn(
-            [sys.executable, "-m", "tutor.sandbox.zygote"],
-            stderr=debug_stderr(),
-            env=env,
-            new_session=True,  # Ctrl-C in the terminal reaches the tutor, which decides
-        )
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._proc = spawn(
+                [sys.executable, "-m", "tutor.sandbox.zygote", "--lease-fd", str(theirs.fileno())],
+                stderr=debug_stderr(),
+                env=env,
+                new_session=True,  # Ctrl-C in the terminal reaches the tutor, which decides
+                pass_fds=(theirs.fileno(),),
+            )
+        finally:
+            theirs.close()
+        self._socket = ours
         if self._proc.stdin is not None:
             widen_pipe(self._proc.stdin.fileno())
 
-    def _exchange(self, header: dict[str, Any], blob: bytes = b"") -> tuple[dict[str, Any], bytes]:
+    def _send(self, header: dict[str, Any], blob: bytes = b"") -> None:
         proc = self._proc
-        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        assert proc is not None and proc.stdin is not None
         write_frame(proc.stdin, header, blob)
-        return read_frame(proc.stdout)
+        self._owed.append(str(header.get("op")))
+
+    def _receive(self) -> tuple[dict[str, Any], bytes]:
+        """The reply to the oldest op still owed one (a lease's reply brings the child's pipe ends with it)."""
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        reply, blob = read_frame(proc.stdout)
+        if self._owed.pop(0) == "lease" and isinstance(reply.get("pid"), int):
+            assert self._socket is not None
+            _, fds, _, _ = socket.recv_fds(self._socket, 1, 2, getattr(socket, "MSG_CMSG_CLOEXEC", 0))
+            if len(fds) != 2:
+                for fd in fds:
+                    os.close(fd)
+                raise WireError("a lease came without its pipe ends")
+            self._drop_lease()
+            self._lease = Lease(reply["pid"], fds[0], fds[1], bool(reply.get("ready")), float(reply.get("born", 0.0)),
+                                bool(reply.get("spare")))
+        return reply, blob
+
+    def _exchange(self, header: dict[str, Any], blob: bytes = b"") -> tuple[dict[str, Any], bytes]:
+        self._send(header, blob)
+        while len(self._owed) > 1:
+            self._receive()
+        return self._receive()
 
     def _send_context(self, key: str) -> None:
+        self._drop_lease()  # a spare forked before this context will not do (the zygote ends them all)
         spec = self._contexts[key]
         reply, _ = self._exchange({**spec["header"], "op": "context", "key": key}, spec["blob"])
         if not reply.get("ok"):
@@ -292,6 +150,7 @@ class Sandbox:
         for attempt in (1, 2):
             try:
                 if self._proc is None or self._proc.poll() is not None:
+                    self._kill()
                     self._start()
                     for key in self._contexts:
                         self._send_context(key)
@@ -315,7 +174,7 @@ class Sandbox:
             self._send_context(key)
 
     def ping(self) -> dict[str, Any]:
-        """The zygote's pid, its spares' pids and those of them set up and waiting (see spare.py)."""
+        """The zygote's pid, its spares' pids (lent ones first) and those of them set up and waiting."""
         with self._lock:
             reply, _ = self._call({"op": "ping"})
         return reply
@@ -334,7 +193,7 @@ class Sandbox:
         output_limit: int = 1 << 20,
         options: dict[str, Any] | None = None,
     ) -> list[LearnerRun]:
-        """Several runs of one file in ONE forked child (one fork, one round trip), one LearnerRun each."""
+        """Several runs of one file in ONE forked child (one hand-over, one frame back), one LearnerRun each."""
         parts: list[bytes] = []
         offset = 0
         specs: list[dict[str, Any]] = []
@@ -347,7 +206,6 @@ class Sandbox:
                 parts.append(data)
                 offset += len(data)
             specs.append(entry)
-        blob = b"".join(parts)
         header = {
             "op": "run",
             "runs": specs,
@@ -360,14 +218,62 @@ class Sandbox:
             "output_limit": output_limit,
             **(options or {}),
         }
+        frame = encode_frame(header, b"".join(parts))
+        limit = timeout * max(1, len(runs)) + GRACE_S
         with self._lock:
-            reply, payload = self._call(header, blob)
-            if reply.get("status") == "unknown-context":
-                for key in {spec.key for spec in runs if spec.inline is None}:
-                    self._send_context(key)
-                reply, payload = self._call(header, blob)
-            self.last_child = reply.get("child") if isinstance(reply.get("child"), dict) else None
+            reply, payload = self._hand_over(frame, limit)
         return parse_runs(reply, payload, timeout, len(runs))
+
+    def _hand_over(self, frame: bytes, limit: float) -> tuple[dict[str, Any], bytes]:
+        """The request into a leased child and its frame back (see handover.py); retried once with another
+        child if that one died before it took the request, or the zygote died meanwhile (nothing of the
+        learner's ran, so that is no verdict)."""
+        for attempt in (1, 2):
+            lease = self._take_lease()
+            transfer = Transfer(lease, frame, limit)
+            transfer.drive()
+            payload = transfer.payload()
+            self.last_child = {"pid": lease.pid, "spare": lease.spare, "ready": transfer.ready,
+                               "age_s": round(transfer.handed - lease.born, 4)}
+            if is_whole_frame(payload):
+                try:  # the zygote ends the child's tree and lends the next spare while the tutor judges
+                    self._send({"op": "ran", "pid": lease.pid})
+                    self._send({"op": "lease", "fork": False})
+                except OSError:
+                    self._kill()  # restarted at the next call
+                return {"status": "exited", "code": 0, "signal": None}, payload
+            if self._proc is None or self._proc.poll() is not None:  # the zygote died: its children with it
+                self._kill()
+                continue
+            grace = max(0.0, transfer.deadline - time.monotonic())
+            reply, _ = self._call({"op": "ran", "pid": lease.pid, "ended": transfer.status, "grace": grace})
+            if reply.get("status") == "signal":
+                payload = b""
+            if not transfer.unread or attempt == 2:
+                return reply, payload
+        raise SandboxError("the sandbox process died twice during a run")
+
+    def _take_lease(self) -> Lease:
+        """The lease asked for ahead (its reply read now), else one asked for now (a child forked on the
+        spot when no spare waits)."""
+        try:
+            while self._owed:  # the replies to the last run's "ran" and "lease", long since written
+                self._receive()
+        except (EOFError, WireError, OSError, ValueError):
+            self._kill()  # the zygote died: the call below starts another
+        lease = self._lease
+        if lease is None or lease.request_fd is None:
+            reply, _ = self._call({"op": "lease", "fork": True})
+            lease = self._lease
+            if lease is None or lease.pid != reply.get("pid"):
+                raise SandboxError(f"the sandbox lent no child: {reply}")
+        self._lease = None
+        return lease
+
+    def _drop_lease(self) -> None:
+        if self._lease is not None:
+            self._lease.close()  # an unused spare reads end of file and leaves
+            self._lease = None
 
     def _device_of(self, runs: list[RunSpec]) -> str:
         """An inline context runs on the device of the request's held contexts (the checker's one device)."""
@@ -377,12 +283,21 @@ class Sandbox:
         return "cpu"
 
     def _kill(self) -> None:
+        self._drop_lease()
+        self._owed = []
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
         if self._proc is not None:
             kill(self._proc)
             self._proc = None
 
     def close(self) -> None:
         with self._lock:
+            self._drop_lease()
             if self._proc is not None:
                 end_input(self._proc, 2)  # the zygote ends at EOF and takes its children with it
             self._kill()
+
+
+__all__ = ["RunSpec", "Sandbox", "SandboxError", "compiled_form"]

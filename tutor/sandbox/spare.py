@@ -2,10 +2,13 @@
 
 Everything a child does that does not depend on the learner's file (its process group, death with the
 zygote, stdio, rlimits, and on a GPU the CUDA initialisation and the contexts' move to the device: half a
-second) happens while the learner is still typing. A run request is handed to a ready spare, else to a
-child forked for it on the spot; both then follow the same path. A spare serves one run and dies (the
-learner's code may change anything in its process), is never older than the latest context, and never
-outlives the zygote (death signal, and EOF on its request pipe).
+second) happens while the learner is still typing. The tutor leases a spare ahead of its next check: the
+zygote sends it the spare's two pipe ends over a Unix socket and keeps no copy, and the tutor hands the
+request over and reads the result itself (handover.py). Without a spare, a child is forked for the lease on
+the spot; both then follow the same path. The zygote stays every child's parent: the tutor tells it how the
+run ended, and it tears the child's tree down, or says how the child died (`Spare.conclude`). A spare serves
+one run and dies (the learner's code may change anything in its process), is never older than the latest
+context, and never outlives the zygote (death signal, and EOF on its request pipe).
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import signal
 import time
 from typing import Any
 
-from tutor.process.wire import encode_frame, widen_pipe
-from tutor.sandbox.child import READY, run_specs, wait_and_run
-from tutor.sandbox.handover import Handover, close_fd, drive
+from tutor.process.wire import widen_pipe
+from tutor.sandbox.child import READY, wait_and_run
+from tutor.sandbox.handover import close_fd
 from tutor.sandbox.reaper import kill_adopted, kill_tree, reap_adopted
 
-GRACE_S = 1.5
+# After the result pipe's end of file with no whole frame, how long the child gets to exit on its own before
+# it is killed: its exit status is the verdict, and a kill would read as "memory".
+EXIT_GRACE_S = 1.0
 
 
 # Checks can come back to back (a learner saving twice, a grad check batch after batch). A
@@ -29,8 +34,8 @@ GRACE_S = 1.5
 # wait. BACKPROP_NINJA_SPARES sets another number for benchmarks (0: every child is forked on demand).
 SPARES = 2
 
-# The zygote's ends of every live spare's pipes: each new child closes them all, so that no learner's code
-# can write a request to another spare or read another child's result.
+# The zygote's ends of every live spare's pipes, and its end of the lease socket: each new child closes them
+# all, so that no learner's code can write a request to another spare, read another child's result, or lease.
 _ZYGOTE_FDS: set[int] = set()
 
 
@@ -44,6 +49,11 @@ def _kill_group(pid: int) -> None:
 
 def _close(fd: int | None) -> None:
     close_fd(fd, _ZYGOTE_FDS)
+
+
+def keep_from_children(fd: int) -> None:
+    """Every child forked from now on closes `fd` (one of the zygote's own, such as its lease socket)."""
+    _ZYGOTE_FDS.add(fd)
 
 
 class Spare:
@@ -124,23 +134,47 @@ class Spare:
         self.request_fd = self.result_fd = None
         return not self.alive()
 
-    def run(self, frame: bytes, limit_s: float, watch_fd: int | None = None) -> tuple[dict[str, Any], bytes, bool]:
-        """Hand over the request and collect the result within `limit_s` from now (see handover.py).
+    def give_pipes(self) -> tuple[int, int]:
+        """Its two pipe ends, for the tutor; the zygote keeps none (a spare forked later cannot inherit them)."""
+        assert self.request_fd is not None and self.result_fd is not None, "a spare serves one run"
+        fds = (self.request_fd, self.result_fd)
+        _ZYGOTE_FDS.difference_update(fds)
+        self.request_fd = self.result_fd = None
+        return fds
 
-        The result counts as soon as one whole frame has arrived, not at the pipe's end of file: a process
-        the learner's code forked may hold the pipe open for as long as it likes. Returns the zygote's reply,
-        the child's frame, and whether the child died before it took the whole request."""
-        handover = Handover(self, frame, limit_s, _ZYGOTE_FDS)
-        drive([handover], watch_fd)
-        return handover.finish()
+    def conclude(self, ended: str, grace_s: float) -> dict[str, Any]:
+        """How a lent child's run ended, where the tutor got no whole frame: `ended` is "exited" (its result
+        pipe closed), "timeout" or "oversized". Ends its tree; returns {"status", "code", "signal"}."""
+        status = ended if ended in ("exited", "timeout", "oversized") else "exited"
+        reply: dict[str, Any] = {"status": status, "code": None, "signal": None}
+        # how it ended is the verdict: give it a moment to exit by itself
+        if status == "exited" and not self.exits_within(min(EXIT_GRACE_S, max(0.0, grace_s))):
+            # it closed its result pipe (or had it closed) and lives on: it will never answer
+            status = reply["status"] = "closed"
+        self.end_tree()
+        if self.wait_status is None:
+            try:
+                _, self.wait_status = os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                self.wait_status = 0
+        if os.WIFSIGNALED(self.wait_status):
+            reply["signal"] = os.WTERMSIG(self.wait_status)
+            if status == "exited":
+                reply["status"] = "signal"
+        elif os.WIFEXITED(self.wait_status):
+            reply["code"] = os.WEXITSTATUS(self.wait_status)
+        if status == "closed":
+            reply["signal"] = None
+        return reply
 
 
 class SparePool:
-    """The zygote's spares: refilled after each context and each run, emptied when the contexts change."""
+    """The zygote's spares: refilled after each context and each run, emptied when the contexts change.
+    Spares lent to the tutor stay here (`lent`, by pid) until the tutor says how their run ended."""
 
-    def __init__(self, watch_fd: int | None = None) -> None:
-        self.watch_fd = watch_fd  # the zygote's request pipe: its hang-up during a run means the tutor died
+    def __init__(self) -> None:
         self.spares: list[Spare] = []
+        self.lent: dict[int, Spare] = {}
         self.generation = 0
         self._dying: list[Spare] = []
         self._ran: list[Spare] = []  # children that ran a request whose trees are still to be ended
@@ -148,32 +182,45 @@ class SparePool:
         self.wanted = int(wanted) if wanted.isdigit() else SPARES
 
     def contexts_changed(self) -> None:
-        """A spare holds the contexts it was forked with: after a new one, none of them will do."""
+        """A spare holds the contexts it was forked with: after a new one, none of them will do (nor a lent
+        one the tutor has not used yet: it drops its lease when it sends a context)."""
         self.generation += 1
-        self._drop(self.spares)
-        self.spares = []
+        self._drop(self.spares + list(self.lent.values()))
+        self.spares, self.lent = [], {}
 
     def refill(self, contexts: dict[str, dict[str, Any]]) -> None:
         self._reap()
-        while contexts and len(self.spares) < self.wanted:
+        while contexts and len(self.spares) + len(self.lent) < self.wanted:
             self.spares.append(Spare.fork(contexts, self.generation))
 
-    def run(
-        self, header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any]], frame: bytes = b""
-    ) -> tuple[dict[str, Any], bytes]:
-        """One run request: to the oldest live spare, else a child forked now; retried once if that child
-        died before it took the request (nothing of the learner's ran, so that is no verdict)."""
-        frame = frame or encode_frame(header, blob)  # the request as it came, when the caller kept it
-        limit = float(header["timeout"]) * max(1, len(run_specs(header))) + GRACE_S
-        for attempt in (1, 2):
-            spare, waiting = self._take(contexts)
-            reply, payload, unread = spare.run(frame, limit, self.watch_fd)
-            reply["child"]["spare"] = waiting
+    def lend(self, contexts: dict[str, dict[str, Any]], fork: bool) -> tuple[Spare | None, bool]:
+        """The oldest live spare for the tutor (else, when `fork`, a child forked now; else None), and whether
+        it was forked ahead of the request."""
+        self._reap()
+        waiting = True
+        while self.spares:
+            spare = self.spares.pop(0)
+            if spare.generation == self.generation and spare.alive():
+                spare.poll_ready()
+                break
+            self._drop([spare])
+        else:
+            if not fork:
+                return None, False
+            spare, waiting = Spare.fork(contexts, self.generation), False
+        self.lent[spare.pid] = spare
+        return spare, waiting
+
+    def ended(self, pid: int, ended: str | None, grace_s: float) -> dict[str, Any]:
+        """The tutor's word on a lent child's run: None (its whole frame came: the tree is ended by `settle`,
+        after the reply) or how it stopped without one (see Spare.conclude)."""
+        spare = self.lent.pop(pid, None)
+        if spare is None:
+            return {"error": f"no lent child {pid}"}
+        if ended is None:
             self._ran.append(spare)
-            if not unread or attempt == 2:
-                return reply, payload
-            self.settle()
-        raise AssertionError("unreachable")
+            return {"ok": True}
+        return spare.conclude(ended, grace_s)
 
     def settle(self) -> None:
         """After a run's reply has gone: end the trees of the children that ran, and every orphan."""
@@ -186,11 +233,15 @@ class SparePool:
         self._kill_orphans()
 
     def pids(self) -> dict[str, list[int]]:
-        """The live spares, and those of them set up and waiting, oldest first."""
-        live = [spare for spare in self.spares if spare.alive()]
-        return {"spares": [s.pid for s in live], "ready": [s.pid for s in live if s.poll_ready()]}
+        """The live spares (lent ones first), and those of them set up and waiting, oldest first."""
+        live = [spare for spare in [*self.lent.values(), *self.spares] if spare.alive()]
+        return {"spares": [s.pid for s in live], "ready": [s.pid for s in live if s.ready or s.poll_ready()]}
 
     def close(self) -> None:
+        for spare in self.lent.values():  # a run may be going on: its whole tree goes
+            spare.end_tree()
+            self._dying.append(spare)
+        self.lent = {}
         self.settle()
         self._drop(self.spares)
         self.spares = []
@@ -202,15 +253,6 @@ class SparePool:
                 pass
         self._dying = []
 
-    def _take(self, contexts: dict[str, dict[str, Any]]) -> tuple[Spare, bool]:
-        self._reap()
-        while self.spares:
-            spare = self.spares.pop(0)
-            if spare.generation == self.generation and spare.alive():
-                return spare, True
-            self._drop([spare])
-        return Spare.fork(contexts, self.generation), False
-
     def _drop(self, spares: list[Spare]) -> None:
         self._dying.extend(spare for spare in spares if not spare.discard())
 
@@ -220,6 +262,6 @@ class SparePool:
 
     def _kill_orphans(self) -> None:
         """Processes the learner's code left behind and the zygote adopted (it is a subreaper): all go."""
-        keep = {spare.pid for spare in self.spares} | {spare.pid for spare in self._dying}
+        keep = {spare.pid for spare in self.spares} | {spare.pid for spare in self._dying} | set(self.lent)
         kill_adopted(keep)
         reap_adopted()

@@ -1,15 +1,18 @@
-"""The sandbox's parent process: holds checking contexts and forks a child per learner run (ahead of time:
-spare.py).
+"""The sandbox's parent process: holds checking contexts, forks the children that run the learner's file
+(ahead of time: spare.py) and lends them to the tutor (handover.py).
 
 Started fresh by the tutor (never forked from it), so it has run no multi-threaded torch op and holds
 no reference gradient: a child forked from here can neither hang on torch's thread pool nor find the
-answers in its memory. Speaks frames (tutor.process.wire) on stdin/stdout.
+answers in its memory. The run requests themselves go from the tutor straight into a lent child, so no
+learner's batch or injected gradient ever passes through here either. Speaks frames (tutor.process.wire)
+on stdin/stdout; a lent child's pipe ends go to the tutor over a Unix socket (`--lease-fd`).
 """
 
 from __future__ import annotations
 
 import os
 import select
+import socket
 import sys
 import time
 from typing import IO, Any
@@ -18,26 +21,26 @@ import torch
 import torch.autograd.functional  # noqa: F401 - loaded once here, so a child's autograd guard costs nothing
 import torch.func  # noqa: F401
 
-from tutor.process.wire import read_frame_raw, unpack_tensors, widen_pipe, write_frame
-from tutor.sandbox.child import run_specs
-from tutor.sandbox.handover import TutorGone
+from tutor.process.wire import read_frame, unpack_tensors, widen_pipe, write_frame
 from tutor.sandbox.reaper import become_subreaper
-from tutor.sandbox.spare import SparePool
+from tutor.sandbox.spare import SparePool, keep_from_children
 
 # How long the zygote waits, after a run, for another request before it forks new spares.
 REFILL_AFTER_S = 0.05
 
 
-def main() -> None:
+def main(lease_fd: int) -> None:
     torch.set_num_threads(1)
 
     inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
     widen_pipe(outbox.fileno())
     sys.stdout = sys.stderr  # a stray print must never corrupt the protocol
+    lease = socket.socket(fileno=lease_fd)
+    keep_from_children(lease_fd)
     contexts: dict[str, dict[str, Any]] = {}
     # Orphans of the learner's processes come back here, not to init, so that none outlives its check.
     become_subreaper()
-    spares = SparePool(watch_fd=inbox.fileno())
+    spares = SparePool()
     refill_at: float | None = None
     try:
         while True:
@@ -51,27 +54,20 @@ def main() -> None:
                     refill_at = None
                     continue
             try:
-                header, blob, raw = read_frame_raw(inbox)
-            except EOFError:
+                header, blob = read_frame(inbox)
+            except EOFError:  # the tutor is gone: so are the children (main's finally), and this process
                 return
-            try:
-                if serve(header, blob, contexts, spares, outbox, raw) and refill_at is None:
-                    refill_at = time.monotonic() + REFILL_AFTER_S
-            except TutorGone:  # the tutor died mid-check: the child's tree is gone, and so is this process
-                return
-            # A spare forked later copies this process: it must not hold the request just served (the
-            # last check's batch and injected gradients), so nothing here refers to it any more.
-            del header, blob, raw
+            if serve(header, blob, contexts, spares, outbox, lease) and refill_at is None:
+                refill_at = time.monotonic() + REFILL_AFTER_S
     finally:
         spares.close()
 
 
 def serve(
     header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any]], spares: SparePool, outbox: IO[bytes],
-    raw: bytes = b"",
+    lease: socket.socket,
 ) -> bool:
-    """Answer one request (`raw`: its frame as it came, passed on to a child unchanged); True when it changed
-    the contexts or used up a spare."""
+    """Answer one request; True when it changed the contexts or used up a spare."""
     op = header.get("op")
     if op == "context":
         contexts[header["key"]] = {
@@ -83,14 +79,23 @@ def serve(
         spares.contexts_changed()
         write_frame(outbox, {"ok": True})
         return True
-    if op == "run":
-        specs = run_specs(header)
-        missing = [spec.get("key", "") for spec in specs if "inline" not in spec and spec.get("key", "") not in contexts]
-        if missing:
-            write_frame(outbox, {"status": "unknown-context", "keys": missing})
+    if op == "lease":
+        spare, waiting = spares.lend(contexts, fork=bool(header.get("fork"))) if contexts else (None, False)
+        if spare is None:
+            write_frame(outbox, {"pid": None})
             return False
-        reply, payload = spares.run(header, blob, contexts, raw)
-        write_frame(outbox, reply, payload)
+        fds = spare.give_pipes()
+        try:
+            socket.send_fds(lease, [b"L"], list(fds))  # before the reply: the tutor reads them after it
+        finally:
+            for fd in fds:
+                os.close(fd)
+        write_frame(outbox, {"pid": spare.pid, "ready": spare.ready, "born": spare.born, "spare": waiting})
+        return True
+    if op == "ran":
+        pid, ended, grace = header.get("pid"), header.get("ended"), header.get("grace", 0.0)
+        reply = spares.ended(pid, ended, float(grace)) if isinstance(pid, int) else {"error": "no pid"}
+        write_frame(outbox, reply)
         spares.settle()  # the child's tree and any orphan: after the reply, while the tutor judges
         return True
     if op == "ping":
@@ -101,7 +106,7 @@ def serve(
 
 
 if __name__ == "__main__":
-    main()
+    main(int(sys.argv[sys.argv.index("--lease-fd") + 1]))
     # Its spares and children are gone (main's finally): leave at once. The interpreter's own shutdown of a
     # process holding torch takes a second or more, and the zygote must not outlive a killed tutor by that.
     sys.stderr.flush()

@@ -30,7 +30,7 @@ from tutor.engine.compare import compare
 from tutor.engine.context import context_from_namespace
 from tutor.process.wire import dtype_name
 from tutor.reports.training import Event, GradCheckStep, PhaseStarted, TrainingResult, Who
-from tutor.sandbox.client import LearnerValue
+from tutor.sandbox.results import LearnerValue
 from tutor.training.gradcheck import run_grad_check
 from tutor.training.loop import evaluate, gradient_names, training_of
 from tutor.training.trainer import run_trainer
