@@ -16,7 +16,7 @@ from tutor.process.wire import (
     unpack_tensors,
     write_frame,
 )
-from tutor.sandbox.results import parse_runs
+from tutor.sandbox.results import failed_runs, runs_of_frame
 
 
 def test_round_trip_keeps_bits():
@@ -48,7 +48,8 @@ def test_lying_frames_are_rejected():
 
 
 def test_garbage_from_a_child_is_a_crash_verdict():
-    (run,) = parse_runs({"status": "exited", "code": 0}, b"not a frame at all", 10.0)
+    (run,), last = runs_of_frame(b"not a frame at all")
+    assert last
     assert run.error.kind == "crash"
 
 
@@ -60,10 +61,11 @@ def test_runs_of_one_child_share_a_blob_and_a_fatal_ending():
         {"error": None, "values": [{"kind": "tensor", **meta_a[0]}]},
         {"error": {"kind": "exception", "message": "IndexError", "line": 3}, "values": [{"kind": "tensor", **meta_b[0]}]},
     ]}
-    first, second = parse_runs({"status": "exited"}, encode_frame(runs_header, blob_a + blob_b), 10.0, 2)
+    (first, second), last = runs_of_frame(encode_frame(runs_header, blob_a + blob_b))
+    assert last
     assert torch.equal(first.value("da").tensor, torch.ones(2)) and first.complete
     assert torch.equal(second.value("da").tensor, torch.full((3,), 2.0)) and second.complete
     assert second.error.line == 3
-    timed_out = parse_runs({"status": "timeout"}, b"", 10.0, 2)
+    timed_out = failed_runs({"status": "timeout"}, 10.0, 2)
     assert [r.error.kind for r in timed_out] == ["timeout", "timeout"]
     assert not timed_out[1].complete and timed_out[1].skipped

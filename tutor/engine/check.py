@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -14,17 +15,20 @@ from tutor.engine.autograd_use import find_autograd_use
 from tutor.engine.context import Context, TrainingSplits, build_context, draw_second_spec
 from tutor.engine.course_code import course_code
 from tutor.engine.data import Dataset, load_names
-from tutor.engine.judge import judge
+from tutor.engine.judge import expected_of, judge, run_verdicts
 from tutor.engine.limits import MAX_LEARNER_BYTES, TIMEOUT_RANGE
 from tutor.engine.local import LocalPool, LocalTrial
 from tutor.engine.naming import add_source_notes
-from tutor.reports.check import CheckReport, LearnerError
+from tutor.reports.check import CheckReport, LearnerError, TensorVerdict
 from tutor.sandbox.client import RunSpec, Sandbox
 from tutor.sandbox.results import LearnerRun
 from tutor.sandbox.isolate import parse
 from tutor.sandbox.privacy import hide_memory
 
 DEFAULT_TIMEOUT = 10.0
+# How long after a check the next one's batch and draw are prepared (sooner when the next check comes): the
+# preparing thread would otherwise hold the interpreter while the caller shows the verdict.
+PREPARE_AFTER_S = 0.05
 
 
 class CheckerError(Exception):
@@ -97,6 +101,7 @@ class Checker:
         # The next check's second batch and local-rule draw, prepared while the learner types.
         self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-check")
         self._next: dict[str, Future[tuple[Context, tuple[str, ...], LocalTrial]]] = {}
+        self._hurry = threading.Event()  # a check is waiting for what is being prepared
         self._last_rows: tuple[Step, ...] = ()
         # The run on the lecture's batch of the latest check, for views that draw its tensors.
         self.last_run: tuple[Context, LearnerRun] | None = None
@@ -121,12 +126,17 @@ class Checker:
         first = self.context(exercise)
         trial = self.pool(exercise, first, rows).trial()
         second = self.second_context(exercise)
-        for spec in run_specs(first, [first, second], trial)[1:]:
-            spec.packed  # noqa: B018 - packed now, while the learner types
+        # packed and sent to the child that will run the check, while the learner types (no answer goes)
+        self.sandbox.prime(run_specs(first, [first, second], trial))
         return second, tuple(row.name for row in rows), trial
+
+    def _prepare_later(self, exercise: Exercise, rows: tuple[Step, ...]) -> tuple[Context, tuple[str, ...], LocalTrial]:
+        self._hurry.wait(PREPARE_AFTER_S)
+        return self._prepare(exercise, rows)
 
     def _prepared(self, exercise: Exercise) -> tuple[Context, tuple[str, ...], LocalTrial] | None:
         ahead = self._next.pop(exercise.id, None)
+        self._hurry.set()
         try:
             return ahead.result() if ahead is not None else None
         except Exception:  # noqa: BLE001 - whatever went wrong is met again, and reported, on the spot
@@ -147,7 +157,8 @@ class Checker:
         report = self.check_in(exercise, contexts, source, str(file), ready[1:] if ready else None)
         report.elapsed = time.perf_counter() - started
         # drawn now, used once: the learner's code never sees a batch or a draw before its check
-        self._next[exercise.id] = self._ahead.submit(self._prepare, exercise, self._last_rows)
+        self._hurry.clear()
+        self._next[exercise.id] = self._ahead.submit(self._prepare_later, exercise, self._last_rows)
         return report
 
     def check_in(
@@ -176,10 +187,17 @@ class Checker:
         else:
             trial = self.pool(exercise, first, rows).trial()
         specs = run_specs(first, contexts, trial)
-        runs = self.sandbox.run_many(specs, source, filename, [row.name for row in rows], self.timeout)
+        early: dict[int, tuple[LearnerRun, list[TensorVerdict]]] = {}
+
+        def on_run(index: int, run: LearnerRun) -> None:  # while the child runs the next one
+            against = expected_of(index, contexts, trial)
+            if against is not None:
+                early[index] = (run, run_verdicts(rows, against[0], run, against[1], against[2]))
+
+        runs = self.sandbox.run_many(specs, source, filename, [row.name for row in rows], self.timeout, on_run=on_run)
         self.last_run = (first, runs[0])
         chain = tuple(name for name in exercise.chain if name in assigned)
-        report = judge(exercise, rows, contexts, runs[:-1], filename, trial=trial, local=runs[-1], chain_used=chain)
+        report = judge(exercise, rows, contexts, runs[:-1], filename, trial=trial, local=runs[-1], chain_used=chain, early=early)
         add_source_notes(report.tensors, source, report.error)
         return report
 
@@ -196,9 +214,12 @@ class Checker:
 
 def run_specs(first: Context, contexts: list[Context], trial: LocalTrial) -> list[RunSpec]:
     """The check's runs: the lecture's batch (held by the sandbox), each later context sent inline, and the
-    local-rule run on the lecture's batch. Each spec is made once per context or trial, so what it packs
-    ahead of the check (Checker._prepare) is what the check sends."""
-    specs = [RunSpec(first.key)]
+    local-rule run on the lecture's batch. Each spec is made once per context or trial, so what is packed and
+    sent ahead of the check (Checker._prepare, Sandbox.prime) is what the check runs."""
+    held = first.derived.get("held_spec")
+    if not isinstance(held, RunSpec):
+        held = first.derived["held_spec"] = RunSpec(first.key)
+    specs = [held]
     for ctx in contexts[1:]:
         spec = ctx.derived.get("run_spec")
         if not isinstance(spec, RunSpec):

@@ -59,12 +59,23 @@ class RunView:
 LOCAL_ATOL = 1e-6
 
 
-def _verdicts(
+def run_verdicts(
     rows: tuple[Step, ...], expected: dict[str, torch.Tensor], run: LearnerRun, device: str, atol_relative: float = 0.0
 ) -> list[TensorVerdict]:
+    """Each row of one run against its expected values (a fresh list: judge() adds to them)."""
     names = [(row.name, row.of) for row in rows]
     wanted = [expected[row.name].detach().cpu() for row in rows]
     return compare_all(names, wanted, [run.value(row.name) for row in rows], device, atol_relative)
+
+
+def expected_of(index: int, contexts: list[Context], trial: LocalTrial | None) -> tuple[dict[str, torch.Tensor], str, float] | None:
+    """What run `index` of a check is judged against: its context's reference (the lecture's batch, then the
+    others), then the local rule's expected values; with the device and the relative atol."""
+    if index < len(contexts):
+        return contexts[index].reference, contexts[index].device, 0.0
+    if index == len(contexts) and trial is not None:
+        return trial.expected, contexts[0].device, LOCAL_ATOL
+    return None
 
 
 def nearest_failing(name: str, upstream: dict[str, tuple[str, ...]], failing: set[str], roots: set[str]) -> str | None:
@@ -136,16 +147,27 @@ def judge(
     trial: LocalTrial | None = None,
     local: LearnerRun | None = None,
     chain_used: tuple[str, ...] = (),
+    early: dict[int, tuple[LearnerRun, list[TensorVerdict]]] | None = None,
 ) -> CheckReport:
-    """The report of `runs` (one per context, the lecture's batch first) and the local-rule run."""
+    """The report of `runs` (one per context, the lecture's batch first) and the local-rule run. `early`: the
+    verdicts of runs judged as they came (by index, with the run they are of: see expected_of)."""
+    early = early or {}
+
+    def verdicts_of(index: int, run: LearnerRun) -> list[TensorVerdict]:
+        done = early.get(index)
+        if done is not None and done[0] is run:
+            return done[1]
+        expected, device, atol = expected_of(index, contexts, trial)  # type: ignore[misc]
+        return run_verdicts(rows, expected, run, device, atol)
+
     first_ctx, first = contexts[0], runs[0]
-    tensors = _verdicts(rows, first_ctx.reference, first, first_ctx.device)
+    tensors = verdicts_of(0, first)
     others = [
         (ctx, RunView(run, message("second-batch-run", sizes=batch_sizes(ctx)))) for ctx, run in zip(contexts[1:], runs[1:])
     ]
-    second_verdicts = [_verdicts(rows, ctx.reference, view.run, ctx.device) for ctx, view in others]
+    second_verdicts = [verdicts_of(i, view.run) for i, (ctx, view) in enumerate(others, 1)]
     local_view = RunView(local, message("local-rule-run")) if local is not None else None
-    local_verdicts = _verdicts(rows, trial.expected, local, first_ctx.device, LOCAL_ATOL) if trial and local else None
+    local_verdicts = verdicts_of(len(contexts), local) if trial and local else None
 
     own_fail: set[str] = set()  # rows whose own line is wrong (roots)
     size_only: set[str] = set()

@@ -11,7 +11,7 @@ import resource
 import signal
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -153,8 +153,8 @@ def run_device(spec: dict[str, Any], contexts: dict[str, dict[str, Any]]) -> str
 def build_runs(
     header: dict[str, Any], blob: bytes, contexts: dict[str, dict[str, Any]], placed: dict[str, dict[str, torch.Tensor]]
 ) -> list[dict[str, Any]]:
-    """What each run of the request starts from: its context's tensors (already on the device) and extras,
-    or an inline context sent with the request; the tensors to inject and the names to capture."""
+    """What each run of the request starts from: copies of its context's tensors (already on the device) and
+    extras, or of an inline context sent with the request; the tensors to inject and the names to capture."""
     runs = []
     for spec in run_specs(header):
         device = run_device(spec, contexts)
@@ -168,7 +168,10 @@ def build_runs(
             tensors, scalars = {**tensors, **extra}, ctx["scalars"]
         inject = {name: t.to(device) for name, t in unpack_tensors(spec.get("inject", []), blob).items()}
         hook = [str(name) for name in spec.get("hook") or []]
-        runs.append({"tensors": tensors, "scalars": scalars, "device": device, "inject": inject, "hook": hook})
+        # a run's in-place edits stay its own; only the first run's are reported, so only it keeps pristine copies
+        given = {name: t.clone() for name, t in tensors.items()}
+        pristine = {name: t.clone() for name, t in given.items()} if not runs else {}
+        runs.append({"given": given, "pristine": pristine, "scalars": scalars, "device": device, "inject": inject, "hook": hook})
     return runs
 
 
@@ -180,7 +183,11 @@ READY = b"R"
 
 
 def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: int, result_fd: int) -> None:
-    """A spare child's life (see spare.py): set up, wait for the one run request, run it, exit. Never returns."""
+    """A spare child's life (see spare.py): set up, wait for its one request, run it, exit. Never returns.
+
+    The request comes in two frames: the runs (contexts, tensors to inject: the tutor may send them while the
+    learner is still typing, and they are unpacked and copied at once), then the learner's code. None of the
+    learner's code runs before the second frame is in."""
     failure: BaseException | None = None
     placed: dict[str, dict[str, torch.Tensor]] = {}
     try:
@@ -190,60 +197,75 @@ def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: i
         failure = exc
     try:
         os.write(result_fd, READY)
-        with open(request_fd, "rb") as inbox:
-            header, blob = read_frame(inbox)
-        blob = FrameBytes(blob)  # one copy: every tensor of the request is then a view of it
-    except BaseException:  # the zygote dropped this spare, or died: nothing to run
+        inbox = open(request_fd, "rb")
+        header, blob = read_frame(inbox)
+    except BaseException:  # the zygote or the tutor dropped this spare, or died: nothing to run
+        os._exit(0)
+    runs: list[dict[str, Any]] = []
+    device = "cpu"
+    try:
+        if failure is None:
+            device = run_device(run_specs(header)[0], contexts)
+            runs = build_runs(header, FrameBytes(blob), contexts, placed)  # every tensor a view of one copy
+    except BaseException as exc:  # the tutor's own failure: reported once the code has come
+        failure = exc
+    del header, blob
+    try:
+        request, _ = read_frame(inbox)
+        inbox.close()
+    except BaseException:
         os._exit(0)
     try:
         if failure is not None:
             raise failure
-        request = {**header, "device": run_device(run_specs(header)[0], contexts)}
-        if request["device"] == "cpu" and request.get("memory_limit"):
+        request["device"] = device
+        if device == "cpu" and request.get("memory_limit"):
             limit_memory(int(request["memory_limit"]))
-        runs = build_runs(header, blob, contexts, placed)
         forbid_autograd()  # already done while setting up, unless that failed half-way (then it raises above)
-        reply, blob = _execute_all(request, runs)
     except BaseException as exc:  # the tutor's own failure inside the child: report, never hang
-        reply, blob = {"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}, b""
-    data = encode_frame(reply, blob)
-    view = memoryview(data)
+        send({"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}, b"", result_fd)
+        os._exit(0)
+    _execute_all(request, runs, lambda header, blob: send(header, blob, result_fd))
+    os._exit(0)
+
+
+def send(header: dict[str, Any], blob: bytes, result_fd: int) -> None:
+    """One frame to the tutor; the result pipe closed after the last. Exits if the pipe is gone."""
+    view = memoryview(encode_frame(header, blob))
     try:
         while view:
             view = view[os.write(result_fd, view) :]
-        os.close(result_fd)
+        if header.get("last", True):
+            os.close(result_fd)
     except OSError:  # the learner's code closed (or replaced) the result pipe: say so by the exit code
         os._exit(RESULT_LOST)  # the zygote has its verdict now, not after this big process is torn down
-    os._exit(0)
 
 
 # A run that ended this way says nothing new on another batch, and repeating it only costs time.
 STOPS_LATER_RUNS = ("timeout", "output", "memory", "syntax", "forbidden")
 
 
-def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[dict, bytes]:
-    """Each run in turn; one frame {"runs": [header, ...]} whose tensors share one blob."""
-    headers: list[dict[str, Any]] = []
-    blobs: list[bytes] = []
-    offset = 0
+def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]], emit: Callable[[dict[str, Any], bytes], None]) -> None:
+    """Each run in turn, each emitted as one frame as soon as it ends ({"last": true} on the final one), so the
+    tutor judges it while the next one runs. Once a run stops the others, they are emitted skipped."""
     stopped: dict[str, Any] | None = None
     codes: dict[tuple[str, ...], Any] = {}
     for index, run in enumerate(runs):
-        if stopped is not None:
-            headers.append({"error": stopped, "values": [], "output": "", "modified": [], "skipped": True})
-            continue
-        # only the first run's in-place changes are reported, so only it keeps pristine copies
-        header, blob = _execute(request, run, codes, track_modified=index == 0)
-        for entry in header["values"]:
-            if isinstance(entry.get("offset"), int):
-                entry["offset"] += offset
-        offset += len(blob)
-        headers.append(header)
-        blobs.append(blob)
-        error = header.get("error")
-        if error and error.get("kind") in STOPS_LATER_RUNS:
-            stopped = error
-    return {"runs": headers}, b"".join(blobs)
+        last = index == len(runs) - 1
+        try:
+            if stopped is not None:
+                header, blob = {"error": stopped, "values": [], "output": "", "modified": [], "skipped": True}, b""
+            else:
+                header, blob = _execute(request, run, codes)
+                error = header.get("error")
+                if error and error.get("kind") in STOPS_LATER_RUNS:
+                    stopped = error
+        except BaseException as exc:  # the tutor's own failure inside the child: report, never hang
+            header, blob = {"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}, b""
+            last = True
+        emit({**header, "last": last}, blob)
+        if last:
+            return
 
 
 def _compile(request: dict[str, Any], hook: list[str], codes: dict[tuple[str, ...], Any]) -> Any:
@@ -262,7 +284,7 @@ def _compile(request: dict[str, Any], hook: list[str], codes: dict[tuple[str, ..
 
 
 def _execute(
-    request: dict[str, Any], run: dict[str, Any], codes: dict[tuple[str, ...], Any], track_modified: bool = True
+    request: dict[str, Any], run: dict[str, Any], codes: dict[tuple[str, ...], Any]
 ) -> tuple[dict, bytes]:
     filename, source = request["filename"], request["source"]
     lines = source.splitlines()
@@ -271,9 +293,8 @@ def _execute(
     namespace: dict[str, Any] = {"__name__": "__main__", "__file__": filename, "torch": torch, "F": F}
     namespace.update(run.get("scalars", {}))
     device = run["device"]
-    given = {name: t.clone() for name, t in run["tensors"].items()}  # a run's in-place edits stay its own
+    given, pristine = run["given"], run["pristine"]  # its own copies (build_runs)
     namespace.update(given)
-    pristine = {name: t.clone() for name, t in given.items()} if track_modified else {}
     captured: dict[str, Any] = {}
     if hook:
         inject = {name: t.to(device) for name, t in run.get("inject", {}).items()}

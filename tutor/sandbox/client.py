@@ -13,15 +13,15 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from tutor.process.spawn import child_env, debug_stderr, end_input, kill, spawn
-from tutor.process.wire import WireError, encode_frame, is_whole_frame, pack_tensors, read_frame, widen_pipe, write_frame
-from tutor.sandbox.handover import Lease, Transfer
+from tutor.process.wire import WireError, encode_frame, pack_tensors, read_frame, widen_pipe, write_frame
+from tutor.sandbox.handover import Lease, Transfer, write_all
 from tutor.sandbox.isolate import instrument, parse
-from tutor.sandbox.results import LearnerRun, parse_runs
+from tutor.sandbox.results import LearnerRun, complete_runs, failed_runs, runs_of_frame
 
 # The time a run request gets beyond its runs' own limits before the child is stopped from outside.
 GRACE_S = 1.5
@@ -192,8 +192,45 @@ class Sandbox:
         memory_limit: int = 4 << 30,
         output_limit: int = 1 << 20,
         options: dict[str, Any] | None = None,
+        on_run: Callable[[int, LearnerRun], None] | None = None,
     ) -> list[LearnerRun]:
-        """Several runs of one file in ONE forked child (one hand-over, one frame back), one LearnerRun each."""
+        """Several runs of one file in ONE forked child (one hand-over), one LearnerRun each. The runs' frame
+        goes ahead of the code's; a lent child primed with these very runs (`prime`) gets only the code now.
+        Each run comes back in a frame of its own as it ends, and is given to `on_run` (its index, the run)
+        at once, while the child runs the next; runs it was given are in the list returned, unless the child
+        then failed (a crash, a timeout: every run then fails with how it ended)."""
+        header = {
+            "op": "run",
+            "source": source,
+            "filename": filename,
+            "code": compiled_form(source, filename, tuple(dict.fromkeys(n for spec in runs for n in spec.hook))),
+            "names": names,
+            "timeout": timeout,
+            "memory_limit": memory_limit,
+            "output_limit": output_limit,
+            **(options or {}),
+        }
+        code = encode_frame(header)
+        limit = timeout * max(1, len(runs)) + GRACE_S
+        with self._lock:
+            return self._hand_over(tuple(runs), code, limit, timeout, on_run)
+
+    def prime(self, runs: list[RunSpec]) -> None:
+        """Send the runs of the next check (its batch, its injected gradients: no answer) to the lent child now,
+        while the learner types: it unpacks and copies them, and waits for the code."""
+        with self._lock:
+            self._read_owed()
+            lease = self._lease
+            if lease is None or lease.request_fd is None or lease.primed:
+                return
+            try:
+                write_all(lease.request_fd, self._runs_frame(runs))
+            except OSError:  # it died meanwhile: a lease is asked for at the check
+                self._drop_lease()
+                return
+            lease.primed = tuple(runs)
+
+    def _runs_frame(self, runs: list[RunSpec] | tuple[RunSpec, ...]) -> bytes:
         parts: list[bytes] = []
         offset = 0
         specs: list[dict[str, Any]] = []
@@ -206,62 +243,62 @@ class Sandbox:
                 parts.append(data)
                 offset += len(data)
             specs.append(entry)
-        header = {
-            "op": "run",
-            "runs": specs,
-            "source": source,
-            "filename": filename,
-            "code": compiled_form(source, filename, tuple(dict.fromkeys(n for spec in runs for n in spec.hook))),
-            "names": names,
-            "timeout": timeout,
-            "memory_limit": memory_limit,
-            "output_limit": output_limit,
-            **(options or {}),
-        }
-        frame = encode_frame(header, b"".join(parts))
-        limit = timeout * max(1, len(runs)) + GRACE_S
-        with self._lock:
-            reply, payload = self._hand_over(frame, limit)
-        return parse_runs(reply, payload, timeout, len(runs))
+        return encode_frame({"op": "runs", "runs": specs}, b"".join(parts))
 
-    def _hand_over(self, frame: bytes, limit: float) -> tuple[dict[str, Any], bytes]:
-        """The request into a leased child and its frame back (see handover.py); retried once with another
+    def _hand_over(
+        self, runs: tuple[RunSpec, ...], code: bytes, limit: float, timeout: float,
+        on_run: Callable[[int, LearnerRun], None] | None,
+    ) -> list[LearnerRun]:
+        """The request into a leased child and its runs back (see handover.py); retried once with another
         child if that one died before it took the request, or the zygote died meanwhile (nothing of the
         learner's ran, so that is no verdict)."""
         for attempt in (1, 2):
-            lease = self._take_lease()
-            transfer = Transfer(lease, frame, limit)
+            lease = self._take_lease(runs)
+            got: list[LearnerRun] = []
+
+            def on_frame(frame: bytes) -> bool:
+                more, last = runs_of_frame(frame)
+                for run in more:
+                    if on_run is not None and len(got) < len(runs):
+                        on_run(len(got), run)
+                    got.append(run)
+                return last or len(got) >= len(runs)
+
+            transfer = Transfer(lease, code if lease.primed else self._runs_frame(runs) + code, limit, on_frame)
             transfer.drive()
-            payload = transfer.payload()
             self.last_child = {"pid": lease.pid, "spare": lease.spare, "ready": transfer.ready,
                                "age_s": round(transfer.handed - lease.born, 4)}
-            if is_whole_frame(payload):
+            if transfer.complete:
                 try:  # the zygote ends the child's tree and lends the next spare while the tutor judges
                     self._send({"op": "ran", "pid": lease.pid})
                     self._send({"op": "lease", "fork": False})
                 except OSError:
                     self._kill()  # restarted at the next call
-                return {"status": "exited", "code": 0, "signal": None}, payload
+                return complete_runs(got, len(runs))
             if self._proc is None or self._proc.poll() is not None:  # the zygote died: its children with it
                 self._kill()
                 continue
             grace = max(0.0, transfer.deadline - time.monotonic())
             reply, _ = self._call({"op": "ran", "pid": lease.pid, "ended": transfer.status, "grace": grace})
-            if reply.get("status") == "signal":
-                payload = b""
             if not transfer.unread or attempt == 2:
-                return reply, payload
+                return failed_runs(reply, timeout, len(runs))
         raise SandboxError("the sandbox process died twice during a run")
 
-    def _take_lease(self) -> Lease:
-        """The lease asked for ahead (its reply read now), else one asked for now (a child forked on the
-        spot when no spare waits)."""
+    def _read_owed(self) -> None:
         try:
             while self._owed:  # the replies to the last run's "ran" and "lease", long since written
                 self._receive()
         except (EOFError, WireError, OSError, ValueError):
-            self._kill()  # the zygote died: the call below starts another
+            self._kill()  # the zygote died: the next call starts another
+
+    def _take_lease(self, runs: tuple[RunSpec, ...]) -> Lease:
+        """The lease asked for ahead (its reply read now), else one asked for now (a child forked on the
+        spot when no spare waits). A lent child primed with other runs than these will not do."""
+        self._read_owed()
         lease = self._lease
+        if lease is not None and lease.primed and not lease.primed_with(runs):
+            self._drop_lease()
+            lease = None
         if lease is None or lease.request_fd is None:
             reply, _ = self._call({"op": "lease", "fork": True})
             lease = self._lease
@@ -275,7 +312,7 @@ class Sandbox:
             self._lease.close()  # an unused spare reads end of file and leaves
             self._lease = None
 
-    def _device_of(self, runs: list[RunSpec]) -> str:
+    def _device_of(self, runs: list[RunSpec] | tuple[RunSpec, ...]) -> str:
         """An inline context runs on the device of the request's held contexts (the checker's one device)."""
         for spec in runs:
             if spec.key in self._contexts:

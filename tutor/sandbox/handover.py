@@ -5,7 +5,7 @@ writes the request into the child and reads the child's frame itself, so no proc
 the learner waits. The zygote stays the child's parent: it is told how the run ended, and answers how the
 child ended where the frame did not come (spare.Spare.conclude). `Transfer` is one hand-over as a small
 state machine (write the request, read the frame), moved forward by one select loop until the whole frame
-is in, the pipe ended, the time ran out or the frame grew too large.
+is in, the pipe ended, the time ran out or the frames grew too large.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import select
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from tutor.process.wire import PREFIX_SIZE, frame_size
 from tutor.sandbox.child import READY
@@ -44,7 +45,10 @@ class Lease:
     ready: bool
     born: float
     spare: bool
-    generation: int = 0
+    primed: tuple[object, ...] = ()  # the runs already sent to it (the request's first frame), if any
+
+    def primed_with(self, runs: tuple[object, ...]) -> bool:
+        return len(self.primed) == len(runs) and all(a is b for a, b in zip(self.primed, runs))
 
     def close(self) -> None:
         close_fd(self.request_fd)
@@ -52,29 +56,39 @@ class Lease:
         self.request_fd = self.result_fd = None
 
 
-class Transfer:
-    """One request on its way into a leased child, and the child's frame on its way out."""
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
-    def __init__(self, lease: Lease, frame: bytes, limit_s: float) -> None:
+
+class Transfer:
+    """One request on its way into a leased child, and the child's frames on their way out: one per run, each
+    passed to `on_frame` as it comes (so the tutor judges a run while the child runs the next), until
+    `on_frame` says that was the last."""
+
+    def __init__(self, lease: Lease, request: bytes, limit_s: float, on_frame: Callable[[bytes], bool]) -> None:
         """`limit_s` counts from now (the hand-over), not from the fork."""
         assert lease.request_fd is not None and lease.result_fd is not None, "a spare serves one run"
-        self.lease = lease
+        self.lease, self.on_frame = lease, on_frame
         self.request_fd, self.result_fd = lease.request_fd, lease.result_fd
         self.handed = time.monotonic()
         self.deadline = self.handed + limit_s
-        self.pending = memoryview(frame)
+        self.pending = memoryview(request)
         os.set_blocking(self.request_fd, False)  # a child still setting up must not stall the clock
-        self.chunks: list[bytes] = []
+        self.buffer = bytearray()
         self.size = 0
         self.status = "exited"  # or "timeout", "oversized"
-        self.expected: int | None = None  # the whole frame's size, once its prefix is in
+        self.complete = False  # its last frame is in
         self.done = False
-        # A spare sends READY once set up, before its frame; the zygote may have read it already.
+        # A spare sends READY once set up, before its frames; the zygote may have read it already.
+        self.expect_ready = not lease.ready
         self.ready = lease.ready
-        self.skip = 0 if self.ready else len(READY)
         if not self.ready and select.select([self.result_fd], [], [], 0)[0]:
-            self.read_some()  # its first byte now: READY (then it was set up when the request came), or not
-            self.ready = self.skip == len(READY) and self.size >= len(READY)
+            self.read_some()  # what is there now: READY (then it was set up when the request came), or not
+            self.ready = self.saw_ready
+
+    saw_ready = False
 
     def write_some(self) -> None:
         try:
@@ -94,22 +108,30 @@ class Transfer:
             self.done = True
             return
         self.size += len(chunk)
-        if self.size > MAX_PAYLOAD + self.skip:
+        if self.size > MAX_PAYLOAD + len(READY):
             self.status, self.done = "oversized", True
             return
-        self.chunks.append(chunk)
-        if self.skip and self.size >= self.skip and not b"".join(self.chunks).startswith(READY):
-            self.skip = 0  # whatever came first, it was not READY: all of it is the frame
-        if self.expected is None and self.size >= self.skip + PREFIX_SIZE:
-            self.expected = frame_size(b"".join(self.chunks)[self.skip : self.skip + PREFIX_SIZE])
-            if self.expected > MAX_PAYLOAD:
+        self.buffer += chunk
+        if self.expect_ready:
+            self.expect_ready = False
+            if self.buffer.startswith(READY):  # whatever came first if not READY: it is all frames
+                del self.buffer[: len(READY)]
+                self.saw_ready = True
+        while len(self.buffer) >= PREFIX_SIZE:
+            size = frame_size(bytes(self.buffer[:PREFIX_SIZE]))
+            if size > MAX_PAYLOAD:
                 self.status, self.done = "oversized", True
                 return
-        if self.expected is not None and self.size >= self.skip + self.expected:
-            self.done = True  # the whole frame is in: what any other writer adds is not read
+            if len(self.buffer) < size:
+                return
+            frame = bytes(self.buffer[:size])
+            del self.buffer[:size]
+            if self.on_frame(frame):
+                self.complete = self.done = True  # what any other writer adds is not read
+                return
 
     def drive(self) -> None:
-        """Move the hand-over forward until it is done (whole frame, end of file, timeout or oversize)."""
+        """Move the hand-over forward until it is done (last frame, end of file, timeout or oversize)."""
         try:
             while not self.done:
                 now = time.monotonic()
@@ -134,16 +156,7 @@ class Transfer:
     @property
     def unread(self) -> bool:
         """The child ended before it took the whole request: none of the learner's code ran."""
-        return bool(self.pending) and self.status == "exited"
-
-    def payload(self) -> bytes:
-        """What came after READY, cut at the frame's end: the child's frame, when it is whole."""
-        if self.status != "exited":
-            return b""
-        payload = b"".join(self.chunks)[self.skip :]
-        if self.expected is not None and len(payload) > self.expected:
-            payload = payload[: self.expected]
-        return payload
+        return bool(self.pending) and self.status == "exited" and not self.complete
 
 
-__all__ = ["Lease", "MAX_PAYLOAD", "Transfer", "close_fd"]
+__all__ = ["Lease", "MAX_PAYLOAD", "Transfer", "close_fd", "write_all"]

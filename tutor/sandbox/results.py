@@ -10,7 +10,7 @@ from typing import Any, Literal
 import torch
 
 from tutor.process.limits import cut
-from tutor.process.wire import FrameBytes, WireError, decode_frame, unpack_tensor
+from tutor.process.wire import PREFIX_SIZE, FrameBytes, WireError, decode_frame, frame_size, unpack_tensor
 from tutor.reports.check import ErrorKind, LearnerError
 from tutor.sandbox.child import RESULT_LOST
 
@@ -72,51 +72,62 @@ class MalformedFrame(Exception):
     """A field of the child's frame has the wrong type or an impossible value."""
 
 
-def parse_runs(reply: dict[str, Any], payload: bytes, timeout: float, count: int = 1) -> list[LearnerRun]:
-    """Turn the zygote's reply and the child's (untrusted) frame into one LearnerRun per requested run.
-
-    The frame was written by a process that ran the learner's code, which may have forged it: every field is
-    checked, and anything malformed is a crash of that code, never an exception in the tutor."""
+def ended_without_result(reply: dict[str, Any], timeout: float) -> LearnerRun:
+    """The run that stands for every run of a child that sent no (whole) result: how it ended, in words."""
     status = reply.get("status")
-    failed: LearnerRun | None = None
     if status == "timeout":
-        failed = LearnerRun(LearnerError("timeout", f"your code ran longer than {timeout:g} s and was stopped"))
-    elif status == "oversized":
-        failed = LearnerRun(LearnerError("output", "your code produced results too large to check"))
-    elif status == "closed":
-        failed = LearnerRun(LearnerError("crash", "your code closed the checking process's result channel and went on running, so no result came back"))
-    elif status == "signal":
+        return LearnerRun(LearnerError("timeout", f"your code ran longer than {timeout:g} s and was stopped"))
+    if status == "oversized":
+        return LearnerRun(LearnerError("output", "your code produced results too large to check"))
+    if status == "closed":
+        return LearnerRun(LearnerError("crash", "your code closed the checking process's result channel and went on running, so no result came back"))
+    if status == "signal":
         sig = reply.get("signal")
         if sig == signal.SIGKILL:
-            failed = LearnerRun(LearnerError("memory", "the checking process was killed, most likely for using too much memory"))
-        else:
-            what = SIGNAL_WORDS.get(sig, f"signal {sig}")  # type: ignore[call-overload]
-            failed = LearnerRun(LearnerError("crash", f"your code crashed the checking process with {what}"))
-    elif not payload and reply.get("code") == RESULT_LOST:
-        failed = LearnerRun(LearnerError("crash", "your code closed the checking process's files (its result channel among them), so no result came back"))
-    elif not payload:
-        code = reply.get("code")
-        failed = LearnerRun(LearnerError("crash", f"your code ended the checking process (exit code {code}) before it finished"))
-    else:
-        try:
-            header, blob = decode_frame(payload)
-            blob = FrameBytes(blob)  # one copy; each tensor is then a view of it
-        except WireError as exc:
-            failed = _garbled(str(exc))
-    if failed is not None:
-        return [failed] + [LearnerRun(failed.error, skipped=True) for _ in range(count - 1)]
+            return LearnerRun(LearnerError("memory", "the checking process was killed, most likely for using too much memory"))
+        what = SIGNAL_WORDS.get(sig, f"signal {sig}")  # type: ignore[call-overload]
+        return LearnerRun(LearnerError("crash", f"your code crashed the checking process with {what}"))
+    if reply.get("code") == RESULT_LOST:
+        return LearnerRun(LearnerError("crash", "your code closed the checking process's files (its result channel among them), so no result came back"))
+    code = reply.get("code")
+    return LearnerRun(LearnerError("crash", f"your code ended the checking process (exit code {code}) before it finished"))
+
+
+def runs_of_frame(frame: bytes) -> tuple[list[LearnerRun], bool]:
+    """The runs one (untrusted) frame of a child carries, and whether it says it is the child's last.
+
+    A child sends a frame per run as each ends ({..., "last": false} until the last); a frame may also hold
+    {"runs": [header, ...]}, or one bare header (a child that failed before running anything). A frame that
+    does not say otherwise is the last. The frame was written by a process that ran the learner's code, which
+    may have forged it: every field is checked, and anything malformed is a crash of that code, never an
+    exception in the tutor."""
+    try:
+        header, blob = decode_frame(frame)
+    except WireError as exc:
+        return [_garbled(str(exc))], True
+    blob = FrameBytes(blob)  # one copy; each tensor is then a view of it
     subs = header.get("runs")
-    if not isinstance(subs, list):  # a child that failed before running anything sends one bare header
-        subs = [header]
     runs = []
-    for sub in subs[:count]:
+    for sub in subs if isinstance(subs, list) else [header]:
         try:
             runs.append(_parse_header(sub, blob))
         except MalformedFrame as exc:
             runs.append(_garbled(str(exc)))
+    return runs, header.get("last") is not False
+
+
+def complete_runs(runs: list[LearnerRun], count: int) -> list[LearnerRun]:
+    """Exactly `count` runs: those beyond what came are skipped (the child stopped running them)."""
+    runs = runs[:count]
     while len(runs) < count:
         runs.append(LearnerRun(runs[0].error if runs else None, skipped=True))
     return runs
+
+
+def failed_runs(reply: dict[str, Any], timeout: float, count: int) -> list[LearnerRun]:
+    """Every run of a child that sent no whole result: the first says how it ended, the others were skipped."""
+    failed = ended_without_result(reply, timeout)
+    return [failed] + [LearnerRun(failed.error, skipped=True) for _ in range(count - 1)]
 
 
 def _garbled(why: str) -> LearnerRun:
