@@ -203,3 +203,24 @@ def test_a_spare_holds_nothing_of_an_earlier_injected_run(sandbox):
     for _ in range(2):  # the spare that waited during the injected run, then the one forked after it
         spares(sandbox)
         assert run(sandbox, SEEKS_BYTES, names=("found", "y")).value("found").tensor.item() == 0
+
+
+def test_a_primed_child_runs_the_check_it_was_primed_for(sandbox):
+    run(sandbox)  # the next spare is lent to the tutor as a run ends
+    lent = spares(sandbox)[0]
+    spec = RunSpec("tiny", tensors={"x": torch.full((4,), 3.0)})
+    sandbox.prime([spec])
+    result = sandbox.run_many([spec], PID_SOURCE, "learner.py", ["pid", "y"], 5.0)[0]
+    assert result.error is None and ran_in(result) == lent
+    assert torch.equal(result.value("y").tensor, torch.full((4,), 6.0))
+
+
+def test_a_child_primed_for_other_runs_is_given_back_and_replaced(sandbox):
+    run(sandbox)
+    lent = spares(sandbox)[0]
+    sandbox.prime([RunSpec("tiny", tensors={"x": torch.full((4,), 3.0)})])
+    result = run(sandbox)  # other runs: the primed child must not serve them
+    assert result.error is None and ran_in(result) != lent
+    assert torch.equal(result.value("y").tensor, torch.arange(4.0) * 2)
+    assert gone(lent)
+    assert len(spares(sandbox)) == 2 and lent not in spares(sandbox)

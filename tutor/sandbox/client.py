@@ -226,7 +226,7 @@ class Sandbox:
             try:
                 write_all(lease.request_fd, self._runs_frame(runs))
             except OSError:  # it died meanwhile: a lease is asked for at the check
-                self._drop_lease()
+                self._give_back_lease()
                 return
             lease.primed = tuple(runs)
 
@@ -297,7 +297,7 @@ class Sandbox:
         self._read_owed()
         lease = self._lease
         if lease is not None and lease.primed and not lease.primed_with(runs):
-            self._drop_lease()
+            self._give_back_lease()
             lease = None
         if lease is None or lease.request_fd is None:
             reply, _ = self._call({"op": "lease", "fork": True})
@@ -308,9 +308,21 @@ class Sandbox:
         return lease
 
     def _drop_lease(self) -> None:
+        """Close the lease's pipe ends (the unused child reads end of file and leaves): where the zygote ends
+        its lent children itself (a new context) or is gone."""
         if self._lease is not None:
-            self._lease.close()  # an unused spare reads end of file and leaves
+            self._lease.close()
             self._lease = None
+
+    def _give_back_lease(self) -> None:
+        """Hand an unused lent child back to the zygote, which ends it and forks a spare in its place."""
+        if self._lease is not None:
+            pid = self._lease.pid
+            self._drop_lease()
+            try:
+                self._send({"op": "drop", "pid": pid})
+            except OSError:
+                self._kill()  # restarted at the next call
 
     def _device_of(self, runs: list[RunSpec] | tuple[RunSpec, ...]) -> str:
         """An inline context runs on the device of the request's held contexts (the checker's one device)."""

@@ -222,6 +222,13 @@ class SparePool:
             return {"ok": True}
         return spare.conclude(ended, grace_s)
 
+    def take_back(self, pid: Any) -> bool:
+        """End a lent child the tutor will not use; False when no such child was lent."""
+        spare = self.lent.pop(pid, None) if isinstance(pid, int) else None
+        if spare is not None:
+            self._drop([spare])
+        return spare is not None
+
     def settle(self) -> None:
         """After a run's reply has gone: end the trees of the children that ran, and every orphan."""
         for spare in self._ran:

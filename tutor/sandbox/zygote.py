@@ -98,6 +98,9 @@ def serve(
         write_frame(outbox, reply)
         spares.settle()  # the child's tree and any orphan: after the reply, while the tutor judges
         return True
+    if op == "drop":  # the tutor will not use the child it was lent
+        write_frame(outbox, {"ok": spares.take_back(header.get("pid"))})
+        return True
     if op == "ping":
         write_frame(outbox, {"ok": True, "pid": os.getpid(), **spares.pids()})
     else:
