@@ -149,3 +149,17 @@ def test_a_killed_sandbox_is_restarted(checker, atomic):
     checker.sandbox._proc.kill()
     checker.sandbox._proc.wait()
     assert checker.check(atomic, atomic.solution).passed
+
+
+def test_a_crash_after_the_first_run_sent_its_result_fails_every_step(checker, atomic, tmp_path):
+    # the lecture's batch runs right and its result is on its way; the second batch (another n) then segfaults
+    crashes_later = tmp_path / "crashes_later.py"
+    crashes_later.write_text(
+        atomic.solution.read_text(encoding="utf-8")
+        + "\nimport ctypes\nif n != 32:\n    ctypes.string_at(0)\n",
+        encoding="utf-8",
+    )
+    report = checker.check(atomic, crashes_later)
+    assert report.error is not None and report.error.kind == "crash"
+    assert "segmentation fault" in report.error.message
+    assert not report.passed and not any(t.passed for t in report.tensors)
