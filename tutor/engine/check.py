@@ -101,7 +101,8 @@ class Checker:
         # The next check's second batch and local-rule draw, prepared while the learner types.
         self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-check")
         self._next: dict[str, Future[tuple[Context, tuple[str, ...], LocalTrial]]] = {}
-        self._hurry = threading.Event()  # a check is waiting for what is being prepared
+        self._hurry = threading.Event()  # a check is waiting for what is being prepared, or the checker closes
+        self._closing = False
         self._last_rows: tuple[Step, ...] = ()
         # The run on the lecture's batch of the latest check, for views that draw its tensors.
         self.last_run: tuple[Context, LearnerRun] | None = None
@@ -132,6 +133,8 @@ class Checker:
 
     def _prepare_later(self, exercise: Exercise, rows: tuple[Step, ...]) -> tuple[Context, tuple[str, ...], LocalTrial]:
         self._hurry.wait(PREPARE_AFTER_S)
+        if self._closing:
+            raise RuntimeError("the checker closed")
         return self._prepare(exercise, rows)
 
     def _prepared(self, exercise: Exercise) -> tuple[Context, tuple[str, ...], LocalTrial] | None:
@@ -202,6 +205,8 @@ class Checker:
         return report
 
     def close(self) -> None:
+        self._closing = True
+        self._hurry.set()
         self._ahead.shutdown(wait=False, cancel_futures=True)
         self.sandbox.close()
 
