@@ -185,9 +185,10 @@ READY = b"R"
 def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: int, result_fd: int) -> None:
     """A spare child's life (see spare.py): set up, wait for its one request, run it, exit. Never returns.
 
-    The request comes in two frames: the runs (contexts, tensors to inject: the tutor may send them while the
-    learner is still typing, and they are unpacked and copied at once), then the learner's code. None of the
-    learner's code runs before the second frame is in."""
+    The request comes in frames: the runs (contexts, tensors to inject: the tutor may send them while the
+    learner is still typing, and they are unpacked and copied at once), then the learner's code as it is, and
+    for the local-rule run its instrumented form, which the tutor builds while the first runs run. None of
+    the learner's code runs before the second frame is in."""
     failure: BaseException | None = None
     placed: dict[str, dict[str, torch.Tensor]] = {}
     try:
@@ -212,7 +213,8 @@ def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: i
     del header, blob
     try:
         request, _ = read_frame(inbox)
-        inbox.close()
+        if not request.get("hooked"):
+            inbox.close()  # nothing more comes
     except BaseException:
         os._exit(0)
     try:
@@ -225,7 +227,14 @@ def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: i
     except BaseException as exc:  # the tutor's own failure inside the child: report, never hang
         send({"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}, b"", result_fd)
         os._exit(0)
-    _execute_all(request, runs, lambda header, blob: send(header, blob, result_fd))
+
+    def more() -> dict[str, Any]:  # the instrumented form, read when the first run that needs it starts
+        try:
+            return read_frame(inbox)[0]
+        finally:
+            inbox.close()
+
+    _execute_all(request, runs, lambda header, blob: send(header, blob, result_fd), more)
     os._exit(0)
 
 
@@ -245,18 +254,21 @@ def send(header: dict[str, Any], blob: bytes, result_fd: int) -> None:
 STOPS_LATER_RUNS = ("timeout", "output", "memory", "syntax", "forbidden")
 
 
-def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]], emit: Callable[[dict[str, Any], bytes], None]) -> None:
+def _execute_all(
+    request: dict[str, Any], runs: list[dict[str, Any]], emit: Callable[[dict[str, Any], bytes], None],
+    more: Callable[[], dict[str, Any]],
+) -> None:
     """Each run in turn, each emitted as one frame as soon as it ends ({"last": true} on the final one), so the
     tutor judges it while the next one runs. Once a run stops the others, they are emitted skipped."""
     stopped: dict[str, Any] | None = None
-    codes: dict[tuple[str, ...], Any] = {}
+    codes: dict[Any, Any] = {}
     for index, run in enumerate(runs):
         last = index == len(runs) - 1
         try:
             if stopped is not None:
                 header, blob = {"error": stopped, "values": [], "output": "", "modified": [], "skipped": True}, b""
             else:
-                header, blob = _execute(request, run, codes)
+                header, blob = _execute(request, run, codes, more)
                 error = header.get("error")
                 if error and error.get("kind") in STOPS_LATER_RUNS:
                     stopped = error
@@ -268,23 +280,30 @@ def _execute_all(request: dict[str, Any], runs: list[dict[str, Any]], emit: Call
             return
 
 
-def _compile(request: dict[str, Any], hook: list[str], codes: dict[tuple[str, ...], Any]) -> Any:
-    """The learner's code object: the tutor's compiled form when it sent one (instrumented for every captured
-    name; see client.compiled_form), else compiled here, instrumented when names are captured."""
-    form = request.get("code")
+def _compile(request: dict[str, Any], hook: list[str], codes: dict[Any, Any], more: Callable[[], dict[str, Any]]) -> Any:
+    """The learner's code object: the tutor's compiled form when it sent one (as it is for runs that capture
+    nothing; instrumented for the captured names, in a frame of its own that `more` reads, for the others:
+    see client.compiled_form), else compiled here, instrumented when names are captured."""
+    if hook and request.get("hooked") and "hooked" not in codes:
+        try:
+            codes["hooked"] = more().get("code")
+        except BaseException:  # noqa: BLE001 - the frame never came (or was taken): compiled here below
+            codes["hooked"] = None
+    form = codes.get("hooked") if hook else request.get("code")
     if isinstance(form, dict) and isinstance(form.get("code"), str) and set(hook) <= set(form.get("hook") or ()):
-        if "tutor" not in codes:  # from the tutor, which is trusted
-            codes["tutor"] = marshal.loads(base64.b64decode(form["code"]))
-        return codes["tutor"]
+        key: Any = ("tutor", bool(hook))
+        if key not in codes:  # from the tutor, which is trusted
+            codes[key] = marshal.loads(base64.b64decode(form["code"]))
+        return codes[key]
     key = tuple(hook)
     if key not in codes:
         tree = ast.parse(request["source"], request["filename"])
-        codes[key] = compile(instrument(tree, hook) if hook else tree, request["filename"], "exec")
+        codes[key] = compile(instrument(tree, hook) if hook else tree, request["filename"], "exec", dont_inherit=True)
     return codes[key]
 
 
 def _execute(
-    request: dict[str, Any], run: dict[str, Any], codes: dict[tuple[str, ...], Any]
+    request: dict[str, Any], run: dict[str, Any], codes: dict[Any, Any], more: Callable[[], dict[str, Any]]
 ) -> tuple[dict, bytes]:
     filename, source = request["filename"], request["source"]
     lines = source.splitlines()
@@ -316,7 +335,7 @@ def _execute(
     sys.stdout = sys.stderr = out  # type: ignore[assignment]
     error = None
     try:
-        code = _compile(request, hook, codes)
+        code = _compile(request, hook, codes, more)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None)
         msg = f"{type(exc).__name__}: {getattr(exc, 'msg', None) or exc}"

@@ -33,16 +33,19 @@ class SandboxError(Exception):
 
 @functools.lru_cache(maxsize=4)
 def compiled_form(source: str, filename: str, hook: tuple[str, ...]) -> dict[str, Any] | None:
-    """The learner's code compiled here, instrumented to call the finishing hook for the names in `hook`
-    (a run that captures nothing gets a hook that does nothing), as marshal bytes (base64) for the child:
-    one compile per check in a warm process, instead of one per form in a freshly forked child, where the
-    compiler's first touches cost several times more. None when the source does not compile: the child
-    then reports the syntax error itself."""
-    parsed = parse(source)
-    if parsed is None:
-        return None
+    """The learner's code compiled here, as marshal bytes (base64) for the child: one compile per form in a
+    warm process, instead of one in a freshly forked child, where the compiler's first touches cost several
+    times more. With names in `hook`, instrumented to call the finishing hook for them (the local-rule run);
+    without, compiled from the text as it is (no syntax tree to build: the form the child needs first).
+    None when the source does not compile: the child then reports the syntax error itself."""
     try:
-        code = compile(instrument(parsed.tree, hook, parsed.writes) if hook else parsed.tree, filename, "exec")
+        if hook:
+            parsed = parse(source)
+            if parsed is None:
+                return None
+            code = compile(instrument(parsed.tree, hook, parsed.writes), filename, "exec", dont_inherit=True)
+        else:
+            code = compile(source, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return {"hook": list(hook), "code": base64.b64encode(marshal.dumps(code)).decode("ascii")}
@@ -199,11 +202,13 @@ class Sandbox:
         Each run comes back in a frame of its own as it ends, and is given to `on_run` (its index, the run)
         at once, while the child runs the next; runs it was given are in the list returned, unless the child
         then failed (a crash, a timeout: every run then fails with how it ended)."""
+        hook = tuple(dict.fromkeys(n for spec in runs for n in spec.hook))
         header = {
             "op": "run",
             "source": source,
             "filename": filename,
-            "code": compiled_form(source, filename, tuple(dict.fromkeys(n for spec in runs for n in spec.hook))),
+            "code": compiled_form(source, filename, ()),
+            "hooked": bool(hook),  # the instrumented form follows in a frame of its own
             "names": names,
             "timeout": timeout,
             "memory_limit": memory_limit,
@@ -211,9 +216,14 @@ class Sandbox:
             **(options or {}),
         }
         code = encode_frame(header)
+
+        @functools.cache
+        def hooked() -> bytes:  # built while the child runs the runs that need no hook
+            return encode_frame({"op": "code", "code": compiled_form(source, filename, hook)}) if hook else b""
+
         limit = timeout * max(1, len(runs)) + GRACE_S
         with self._lock:
-            return self._hand_over(tuple(runs), code, limit, timeout, on_run)
+            return self._hand_over(tuple(runs), code, hooked, limit, timeout, on_run)
 
     def prime(self, runs: list[RunSpec]) -> None:
         """Send the runs of the next check (its batch, its injected gradients: no answer) to the lent child now,
@@ -246,7 +256,7 @@ class Sandbox:
         return encode_frame({"op": "runs", "runs": specs}, b"".join(parts))
 
     def _hand_over(
-        self, runs: tuple[RunSpec, ...], code: bytes, limit: float, timeout: float,
+        self, runs: tuple[RunSpec, ...], code: bytes, hooked: Callable[[], bytes], limit: float, timeout: float,
         on_run: Callable[[int, LearnerRun], None] | None,
     ) -> list[LearnerRun]:
         """The request into a leased child and its runs back (see handover.py); retried once with another
@@ -264,7 +274,8 @@ class Sandbox:
                     got.append(run)
                 return last or len(got) >= len(runs)
 
-            transfer = Transfer(lease, code if lease.primed else self._runs_frame(runs) + code, limit, on_frame)
+            transfer = Transfer(lease, code if lease.primed else self._runs_frame(runs) + code, limit, on_frame, True)
+            transfer.append(hooked())
             transfer.drive()
             self.last_child = {"pid": lease.pid, "spare": lease.spare, "ready": transfer.ready,
                                "age_s": round(transfer.handed - lease.born, 4)}

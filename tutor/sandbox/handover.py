@@ -67,14 +67,19 @@ class Transfer:
     passed to `on_frame` as it comes (so the tutor judges a run while the child runs the next), until
     `on_frame` says that was the last."""
 
-    def __init__(self, lease: Lease, request: bytes, limit_s: float, on_frame: Callable[[bytes], bool]) -> None:
-        """`limit_s` counts from now (the hand-over), not from the fork."""
+    def __init__(
+        self, lease: Lease, request: bytes, limit_s: float, on_frame: Callable[[bytes], bool], more_coming: bool = False
+    ) -> None:
+        """`limit_s` counts from now (the hand-over), not from the fork. `more_coming`: the request goes on in
+        a part given later (`append`); what is here is written at once, so the child can start on it."""
         assert lease.request_fd is not None and lease.result_fd is not None, "a spare serves one run"
         self.lease, self.on_frame = lease, on_frame
         self.request_fd, self.result_fd = lease.request_fd, lease.result_fd
         self.handed = time.monotonic()
         self.deadline = self.handed + limit_s
         self.pending = memoryview(request)
+        self.more_coming = more_coming
+        self.essential, self.written = len(request), 0  # the part the learner's code cannot run without
         os.set_blocking(self.request_fd, False)  # a child still setting up must not stall the clock
         self.buffer = bytearray()
         self.size = 0
@@ -87,18 +92,28 @@ class Transfer:
         if not self.ready and select.select([self.result_fd], [], [], 0)[0]:
             self.read_some()  # what is there now: READY (then it was set up when the request came), or not
             self.ready = self.saw_ready
+        if not self.done:
+            self.write_some()
 
     saw_ready = False
 
+    def append(self, rest: bytes) -> None:
+        """The request's last part (see __init__)."""
+        self.pending = memoryview(bytes(self.pending) + rest)
+        self.more_coming = False
+        if not self.done and self.request_fd is not None:
+            self.write_some()
+
     def write_some(self) -> None:
         try:
-            self.pending = self.pending[os.write(self.request_fd, self.pending[:WRITE_CHUNK]) :]  # type: ignore[arg-type]
+            wrote = os.write(self.request_fd, self.pending[:WRITE_CHUNK])  # type: ignore[arg-type]
+            self.pending, self.written = self.pending[wrote:], self.written + wrote
         except BlockingIOError:
             return
         except BrokenPipeError:  # it died before reading the request
             self.done = True
             return
-        if not self.pending:
+        if not self.pending and not self.more_coming:
             close_fd(self.request_fd)
             self.request_fd = None
 
@@ -155,8 +170,8 @@ class Transfer:
 
     @property
     def unread(self) -> bool:
-        """The child ended before it took the whole request: none of the learner's code ran."""
-        return bool(self.pending) and self.status == "exited" and not self.complete
+        """The child ended before it took the request's first part: none of the learner's code ran."""
+        return self.written < self.essential and self.status == "exited" and not self.complete
 
 
 __all__ = ["Lease", "MAX_PAYLOAD", "Transfer", "close_fd", "write_all"]
