@@ -1,13 +1,18 @@
-"""Shared fixtures: the course, one warm Checker per session, and the lecture's data when present."""
+"""Shared fixtures: the course, warm Checkers per session, the command line run in this process or in a fresh
+one, and the lecture's data when present."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import io
 import os
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -66,12 +71,54 @@ def course():
     return load_course()
 
 
-@pytest.fixture(scope="session")
-def checker(course):
-    from tutor.engine.check import Checker
+class WarmCheckers:
+    """This session's Checkers, one per (course folder, data, device, timeout), each made on first use and
+    closed at the session's end: what a command or a training session builds afresh (a sandbox importing
+    torch, the lecture's contexts), tests that only judge files share."""
 
-    with Checker(course, timeout=5.0) as warm:
-        yield warm
+    def __init__(self) -> None:
+        self._warm: dict[tuple, object] = {}
+
+    def get(self, course, data=None, device: str = "cpu", timeout: float | None = None):
+        from tutor.engine.check import DEFAULT_TIMEOUT, Checker
+
+        timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+        key = (str(Path(course.root).resolve()), str(Path(data).resolve()) if data else None, device, float(timeout))
+        if key not in self._warm:  # a refusal (no GPU, no data file, a timeout out of range) raises as it would
+            self._warm[key] = Checker(course, data=data, device=device, timeout=timeout)
+        return self._warm[key]
+
+    def lend(self, course, data=None, device: str = "cpu", timeout: float | None = None):
+        """For a `with` block that would close a Checker of its own: the warm one, left open."""
+        return contextlib.nullcontext(self.get(course, data, device, timeout))
+
+    def close(self) -> None:
+        for warm in self._warm.values():
+            warm.close()
+
+
+@pytest.fixture(scope="session")
+def warm_checkers():
+    pool = WarmCheckers()
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session")
+def checker(course, warm_checkers):
+    return warm_checkers.get(course)  # the default timeout, as `backprop-ninja check` has it: the command shares it
+
+
+@pytest.fixture
+def shared_checkers(warm_checkers, monkeypatch):
+    """The commands' Checkers (`check`, `course check`) and the grad check's of a training session come from
+    the session's warm ones, made with the same arguments."""
+    import tutor.cli.common
+    import tutor.training.session
+
+    monkeypatch.setattr(tutor.cli.common, "open_checker",
+                        lambda course, args: warm_checkers.lend(course, args.data, args.device, args.timeout))
+    monkeypatch.setattr(tutor.training.session, "Checker", warm_checkers.lend)
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +141,9 @@ def reference_stream(tmp_path_factory) -> list[dict]:
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run `python -m tutor ARGS` as a user would, with no terminal."""
+    """Run `python -m tutor ARGS` as a user would, in a fresh process with no terminal: for what only a real
+    process shows (its exit code, a piped stdout, no traceback at exit, its children's end); the rest of the
+    command line's tests run it in this process (`backprop_ninja`)."""
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "tutor", *args],
@@ -104,3 +153,40 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
         text=True,
         timeout=timeout,
     )
+
+
+@dataclass
+class Ran:
+    """What one command left, under the names subprocess.CompletedProcess gives them."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def backprop_ninja(shared_checkers) -> Callable[..., Ran]:
+    """`backprop-ninja ARGS` in this process, as run_cli runs it in a fresh one: no terminal (stdin at its end,
+    stdout and stderr captured), NO_COLOR=1, the working folder `cwd` (default: the repository) and `env` for
+    that call only, argparse's exits as exit codes; its checks on the session's warm Checkers."""
+    from tutor.cli import main
+
+    def run(*args: str, cwd: Path | None = None, env: dict | None = None) -> Ran:
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(cwd or ROOT)
+            for name, value in {"NO_COLOR": "1", **(env or {})}.items():
+                patch.setenv(name, value)
+            patch.setattr(sys, "argv", ["backprop-ninja", *args])
+            patch.setattr(sys, "stdin", io.StringIO())
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main(list(args))
+                except SystemExit as stop:  # argparse's --help and refusals
+                    code = stop.code if isinstance(stop.code, int) else (stop.code is not None)
+                    if isinstance(stop.code, str):
+                        print(stop.code, file=sys.stderr)
+        return Ran(list(args), int(code), out.getvalue(), err.getvalue())
+
+    return run

@@ -1,4 +1,5 @@
-"""The CLI contract: exit codes, --json shape, init, list, and one-line errors — run as a user runs it."""
+"""The CLI contract: exit codes, --json shape, init, list, and one-line errors. Most run the command in this
+process (`backprop_ninja`, on warm Checkers); those about the real process run `python -m tutor` as a user does."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ EXERCISES = ["atomic", "cross-entropy", "batchnorm", "training"]
 TENSOR_KEYS = {"name", "of", "status", "expected_shape", "shape", "max_abs_diff", "note"}
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("number, ident", list(enumerate(EXERCISES, start=1)))
-def test_solution_passes_and_starter_fails(number, ident, course):
+def test_solution_passes_and_starter_fails(number, ident, course, backprop_ninja):
     exercise = course.find(ident)
-    passed = run_cli("check", str(number), "--file", str(exercise.solution), "--json")
+    passed = backprop_ninja("check", str(number), "--file", str(exercise.solution), "--json")
     assert passed.returncode == 0, passed.stderr
     report = json.loads(passed.stdout)
     assert report["exercise"] == ident and report["passed"] is True and report["error"] is None
@@ -24,16 +24,15 @@ def test_solution_passes_and_starter_fails(number, ident, course):
     assert [t["name"] for t in report["tensors"]] == [s.name for s in exercise.rows]
     assert all(t["local"] == "pass" and t["second"] == "pass" for t in report["tensors"])
     assert all(t["status"] in ("exact", "close") for t in report["tensors"])
-    failed = run_cli("check", ident, "--file", str(exercise.starter), "--json")
+    failed = backprop_ninja("check", ident, "--file", str(exercise.starter), "--json")
     assert failed.returncode == 1
     report = json.loads(failed.stdout)
     assert report["passed"] is False
     assert all(t["status"] == "missing" for t in report["tensors"])
 
 
-@pytest.mark.slow
-def test_json_has_the_contracted_shape(course):
-    result = run_cli("check", "1", "--file", str(course.find("1").solution), "--json")
+def test_json_has_the_contracted_shape(course, backprop_ninja):
+    result = backprop_ninja("check", "1", "--file", str(course.find("1").solution), "--json")
     report = json.loads(result.stdout)
     assert {"exercise", "passed", "device", "loss", "error", "tensors"} <= set(report)
     assert report["device"] == "cpu" and isinstance(report["loss"], float) and 3.0 < report["loss"] < 4.0
@@ -42,9 +41,8 @@ def test_json_has_the_contracted_shape(course):
     assert first == {**first, "name": "dlogprobs", "of": "logprobs", "status": "exact", "expected_shape": [32, 27], "shape": [32, 27], "max_abs_diff": 0.0}
 
 
-@pytest.mark.slow
-def test_human_output_is_a_plain_table_when_piped(course):
-    result = run_cli("check", "atomic", "--file", str(course.find("1").solution))
+def test_human_output_is_a_plain_table_without_a_terminal(course, backprop_ninja):
+    result = backprop_ninja("check", "atomic", "--file", str(course.find("1").solution))
     assert result.returncode == 0
     assert "\x1b[" not in result.stdout
     for word in ("gradient", "expected", "yours", "exact", "close", "max abs diff", "status", "dbnmeani"):
@@ -53,25 +51,37 @@ def test_human_output_is_a_plain_table_when_piped(course):
 
 
 @pytest.mark.slow
-def test_learner_error_exits_1_with_its_line():
-    result = run_cli("check", "1", "--file", "tests/learner_files/raises_halfway.py", "--json")
+def test_a_table_written_into_a_pipe_is_plain_text(tmp_path, backprop_ninja):
+    # a fresh process whose stdout is a real pipe (progress: a table of the same console, without torch): its
+    # exit code, and no colour or style codes meant for a terminal
+    workspace = tmp_path / "ws"
+    backprop_ninja("init", str(workspace))
+    result = run_cli("progress", "--workspace", str(workspace))
+    assert result.returncode == 0, result.stderr
+    assert "\x1b[" not in result.stdout
+    assert "┃ #" in result.stdout and "│ 1 │ atomic" in result.stdout and "not started" in result.stdout
+
+
+def test_learner_error_exits_1_with_its_line(backprop_ninja):
+    result = backprop_ninja("check", "1", "--file", "tests/learner_files/raises_halfway.py", "--json")
     assert result.returncode == 1
     error = json.loads(result.stdout)["error"]
     assert error == {"kind": "exception", "message": error["message"], "line": 5}
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
-    "args, message",
+    "args, message, fresh",
     [
-        (["check", "7", "--file", "x.py"], "no exercise '7'"),
-        (["check", "1", "--file", "does/not/exist.py"], "does not exist"),
-        (["check", "1", "--file", "solutions/atomic.py", "--data", "missing.txt"], "missing.txt does not exist"),
-        (["check", "1", "--file", "solutions/atomic.py", "--timeout", "-1"], "between 0.1 and 600"),
+        (["check", "7", "--file", "x.py"], "no exercise '7'", False),
+        (["check", "1", "--file", "does/not/exist.py"], "does not exist", False),
+        # a fresh process: the sandbox it started ends with it, and nothing is printed on the way out
+        pytest.param(["check", "1", "--file", "solutions/atomic.py", "--data", "missing.txt"], "missing.txt does not exist", True,
+                     marks=pytest.mark.slow),
+        (["check", "1", "--file", "solutions/atomic.py", "--timeout", "-1"], "between 0.1 and 600", False),
     ],
 )
-def test_usage_errors_exit_2_without_traceback(args, message):
-    result = run_cli(*args)
+def test_usage_errors_exit_2_without_traceback(args, message, fresh, backprop_ninja):
+    result = run_cli(*args) if fresh else backprop_ninja(*args)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -89,35 +99,32 @@ def test_cuda_without_a_gpu_is_a_clear_message(capsys):
     assert "no CUDA GPU" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_init_creates_and_never_overwrites(tmp_path):
+def test_init_creates_and_never_overwrites(tmp_path, backprop_ninja):
     workspace = tmp_path / "ws"
-    first = run_cli("init", str(workspace))
+    first = backprop_ninja("init", str(workspace))
     assert first.returncode == 0
     atomic = workspace / "atomic.py"
     assert atomic.read_text() == (ROOT / "exercises" / "atomic.py").read_text()
     atomic.write_text("dlogprobs = None  # my work\n")
-    second = run_cli("init", str(workspace))
+    second = backprop_ninja("init", str(workspace))
     assert second.returncode == 0 and "kept" in second.stdout
     assert atomic.read_text() == "dlogprobs = None  # my work\n"
 
 
-@pytest.mark.slow
-def test_check_defaults_to_the_workspace_file(tmp_path):
+def test_check_defaults_to_the_workspace_file(tmp_path, backprop_ninja):
     workspace = tmp_path / "ws"
-    run_cli("init", str(workspace))
+    backprop_ninja("init", str(workspace))
     (workspace / "cross_entropy.py").write_text((ROOT / "solutions" / "cross_entropy.py").read_text())
-    by_flag = run_cli("check", "2", "--workspace", str(workspace), "--json")
+    by_flag = backprop_ninja("check", "2", "--workspace", str(workspace), "--json")
     assert by_flag.returncode == 0 and json.loads(by_flag.stdout)["passed"]
-    by_cwd = run_cli("check", "2", "--json", cwd=workspace)
+    by_cwd = backprop_ninja("check", "2", "--json", cwd=workspace)
     assert by_cwd.returncode == 0
-    missing = run_cli("check", "2", "--workspace", str(tmp_path / "none"))
+    missing = backprop_ninja("check", "2", "--workspace", str(tmp_path / "none"))
     assert missing.returncode == 2 and "backprop-ninja init" in missing.stderr
 
 
-@pytest.mark.slow
-def test_list_shows_exercises_and_steps():
-    result = run_cli("list")
+def test_list_shows_exercises_and_steps(backprop_ninja):
+    result = backprop_ninja("list")
     assert result.returncode == 0
     for ident in EXERCISES:
         assert ident in result.stdout
@@ -134,20 +141,21 @@ def test_help_and_python_m_agree():
 
 @pytest.mark.slow
 @pytest.mark.lecture
-def test_lecture_data_passes_through_data_flag():
-    result = run_cli("check", "1", "--file", "solutions/atomic.py", "--data", str(LECTURE_NAMES), "--json")
+def test_lecture_data_passes_through_data_flag(backprop_ninja):
+    # a Checker of its own: the lecture's file is the data
+    result = backprop_ninja("check", "1", "--file", "solutions/atomic.py", "--data", str(LECTURE_NAMES), "--json")
     assert result.returncode == 0
     assert 3.0 < json.loads(result.stdout)["loss"] < 4.0
 
 
 @pytest.mark.slow
 @pytest.mark.cuda
-def test_cuda_check_passes_and_keeps_tensors_on_the_gpu(course):
-    result = run_cli("check", "1", "--file", str(course.find("1").solution), "--device", "cuda", "--json")
+def test_cuda_check_passes_and_keeps_tensors_on_the_gpu(course, backprop_ninja):
+    result = backprop_ninja("check", "1", "--file", str(course.find("1").solution), "--device", "cuda", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["device"] == "cuda" and report["passed"]
-    cpu_made = run_cli("check", "2", "--file", "tests/learner_files/cpu_tensor.py", "--device", "cuda", "--json")
+    cpu_made = backprop_ninja("check", "2", "--file", "tests/learner_files/cpu_tensor.py", "--device", "cuda", "--json")
     verdict = json.loads(cpu_made.stdout)["tensors"][0]
     assert verdict["status"] == "invalid" and "cpu" in verdict["note"]
 

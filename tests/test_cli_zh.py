@@ -220,18 +220,15 @@ def keepdim_missing(course, tmp_path) -> Path:
     return learner
 
 
-@pytest.mark.slow
-def test_check_in_chinese_and_its_json(tmp_path, course):
-    from conftest import run_cli
-
+def test_check_in_chinese_and_its_json(tmp_path, course, backprop_ninja):
     learner = keepdim_missing(course, tmp_path)
-    result = run_cli("--lang", "zh", "check", "atomic", "--file", str(learner))
+    result = backprop_ninja("--lang", "zh", "check", "atomic", "--file", str(learner))
     assert result.returncode == 1, result.stderr
     assert "可能的错误（keepdim）：数值正确，但形状 (32,) 比 counts_sum_inv 的形状 (32, 1) 少了一维" in result.stdout
     assert "┃ 梯度" in result.stdout and "✘ atomic：" in result.stdout and "先改：dcounts_sum_inv。" in result.stdout
-    english = run_cli("check", "atomic", "--file", str(learner), env={"BACKPROP_NINJA_LANG": "en"})
+    english = backprop_ninja("check", "atomic", "--file", str(learner), env={"BACKPROP_NINJA_LANG": "en"})
     assert "likely mistake (keepdim):" in english.stdout and "first to fix: dcounts_sum_inv." in english.stdout
-    data = json.loads(run_cli("check", "atomic", "--json", "--file", str(learner), env={"BACKPROP_NINJA_LANG": "zh"}).stdout)
+    data = json.loads(backprop_ninja("check", "atomic", "--json", "--file", str(learner), env={"BACKPROP_NINJA_LANG": "zh"}).stdout)
     row = next(t for t in data["tensors"] if t["name"] == "dcounts_sum_inv")
     assert row["status"] in ("shape", "wrong") and row["diagnosis"]["code"] == "keepdim"
     assert CJK.search(row["diagnosis"]["message"]) and set(row) >= {"name", "status", "expected_shape", "note"}

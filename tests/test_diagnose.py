@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.conftest import LEARNER_FILES, ROOT, run_cli
+from tests.conftest import LEARNER_FILES
 from tutor.course.model import Mistake
 from tutor.engine.branches import tensor_uses
 from tutor.engine.diagnose import explains
@@ -226,18 +226,17 @@ def test_instrument_swaps_after_the_last_write():
     assert calls == [("y", 1), ("x", 2)]
 
 
-@pytest.mark.slow
-def test_json_and_table_say_where_an_error_comes_from(tmp_path, atomic):
+def test_json_and_table_say_where_an_error_comes_from(tmp_path, atomic, backprop_ninja):
     wrong = tmp_path / "atomic.py"
     wrong.write_text(solution_with(atomic, "dprobs = (1.0 / probs) * dlogprobs", "dprobs = -(1.0 / probs) * dlogprobs"))
-    result = run_cli("check", "atomic", "--file", str(wrong), "--json", cwd=ROOT)
+    result = backprop_ninja("check", "atomic", "--file", str(wrong), "--json")
     data = json.loads(result.stdout)
     by_name = {t["name"]: t for t in data["tensors"]}
     assert by_name["dprobs"]["local"] == "fail"
     assert by_name["dprobs"]["diagnosis"]["code"] == "sign"
     assert by_name["dcounts"]["inherits_from"] == "dprobs" and by_name["dcounts"]["diagnosis"] is None
     assert by_name["dlogprobs"]["local"] == "pass" and by_name["dlogprobs"]["inherits_from"] is None
-    human = " ".join(run_cli("check", "atomic", "--file", str(wrong), cwd=ROOT).stdout.split())
+    human = " ".join(backprop_ninja("check", "atomic", "--file", str(wrong)).stdout.split())
     assert "likely mistake (sign)" in human
     assert "wrong (its own line)" in human and "wrong (from dprobs)" in human
     assert "are right; their error comes from dprobs" in human

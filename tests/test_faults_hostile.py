@@ -5,7 +5,6 @@ beside themselves) or feeds the tutor a forged result frame, and checks what the
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import struct
@@ -189,31 +188,17 @@ def test_the_decoder_enforces_its_header_limit():
 FAULT_FILES = sorted(p.name for p in LEARNER_FILES.glob("*.py") if p.name != "loops_with_pid.py")
 
 
-@pytest.fixture(scope="module")
-def command_checker(course):
-    """The warm Checker that every `check` below runs on (the command's --timeout 2): what the test looks at is
-    the command's printing and exit codes, and a Checker of its own per file cost seconds each."""
-    from tutor.engine.check import Checker
-
-    with Checker(course, timeout=2.0) as warm:
-        yield warm
-
-
 @pytest.mark.slow
-def test_check_prints_no_traceback_for_any_fault_file(tmp_path, capsys, monkeypatch, command_checker):
-    """Every learner file here, and the forged frames, through `backprop-ninja check` (one process, one
-    import of torch): an exit code of 0, 1 or 2, no Python traceback, and under 64 KiB of output."""
-    import tutor.engine.check
-    from tutor.cli import main
-
-    monkeypatch.setattr(tutor.engine.check, "Checker", lambda *args, **kwargs: contextlib.nullcontext(command_checker))
-
+def test_check_prints_no_traceback_for_any_fault_file(tmp_path, backprop_ninja):
+    """Every learner file here, and the forged frames, through `backprop-ninja check` (in this process, on one
+    warm Checker of the command's --timeout 2): an exit code of 0, 1 or 2, no Python traceback, and under 64 KiB
+    of output."""
     files = [copy_learner(name, tmp_path) for name in FAULT_FILES]
     files += [forger(tmp_path, label, header) for label, header in FORGED.items()]
     for path in files:
         exercise = "training" if path.name.startswith("training") else "atomic"
-        code = main(["check", exercise, "--file", str(path), "--timeout", "2", "--workspace", str(tmp_path / "ws")])
-        out, err = capsys.readouterr()
+        ran = backprop_ninja("check", exercise, "--file", str(path), "--timeout", "2", "--workspace", str(tmp_path / "ws"))
+        code, out, err = ran.returncode, ran.stdout, ran.stderr
         assert code in (0, 1, 2), path.name
         assert "Traceback" not in out + err, f"{path.name}:\n{err[-2000:]}"
         assert len((out + err).encode()) < 64 * KIB, f"{path.name} printed {len(out + err):,} characters"

@@ -69,6 +69,10 @@ def test_a_verdict_shows_as_html_and_as_text():
     assert repr(view).startswith("atomic") and "dprobs" in repr(view)
 
 
+# the tests below read one notebook run in a real kernel: under -n they share a worker, which runs it once
+KERNEL_RUN = pytest.mark.xdist_group("kernel-run")
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     from nbclient import NotebookClient
@@ -92,6 +96,7 @@ def executed(tmp_path_factory):
 
 
 @pytest.mark.slow
+@KERNEL_RUN
 def test_cell_magic_shows_the_engines_verdict_as_html_and_text(executed):
     cells, _ = executed
     shown = [o for o in cells[2].outputs if o.output_type == "display_data"]
@@ -105,6 +110,7 @@ def test_cell_magic_shows_the_engines_verdict_as_html_and_text(executed):
 
 
 @pytest.mark.slow
+@KERNEL_RUN
 def test_cell_magic_checks_in_the_tutors_context_then_runs_the_cell_here(executed):
     cells, _ = executed
     assert "✔ cross-entropy: dlogits matches autograd." in outputs_text(cells[3])
@@ -112,6 +118,7 @@ def test_cell_magic_checks_in_the_tutors_context_then_runs_the_cell_here(execute
 
 
 @pytest.mark.slow
+@KERNEL_RUN
 def test_checks_are_recorded_in_the_workspace(executed):
     cells, workspace = executed
     state = ProgressStore(workspace).load()
@@ -125,6 +132,7 @@ def test_checks_are_recorded_in_the_workspace(executed):
 
 
 @pytest.mark.slow
+@KERNEL_RUN
 def test_drop_in_cmp_in_the_learners_notebook(executed):
     cells, _ = executed
     lines = outputs_text(cells[1]).splitlines()
@@ -134,6 +142,7 @@ def test_drop_in_cmp_in_the_learners_notebook(executed):
 
 
 @pytest.mark.slow
+@KERNEL_RUN
 def test_unknown_exercise_is_one_line_and_the_cell_does_not_run(executed):
     cells, _ = executed
     text = outputs_text(cells[7])

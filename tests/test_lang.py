@@ -38,34 +38,27 @@ def test_an_unknown_language_is_one_clear_error(explicit, env):
 # ---- the command line ---------------------------------------------------------------------------------------------
 
 
-def test_hint_prints_the_first_rung_in_chinese(tmp_path):
-    from conftest import run_cli
-
+def test_hint_prints_the_first_rung_in_chinese(tmp_path, backprop_ninja):
     workspace = tmp_path / "ws"
-    assert run_cli("init", "--workspace", str(workspace)).returncode == 0
-    result = run_cli("--lang", "zh", "hint", "atomic", "dcounts", "--workspace", str(workspace))
+    assert backprop_ninja("init", "--workspace", str(workspace)).returncode == 0
+    result = backprop_ninja("--lang", "zh", "hint", "atomic", "dcounts", "--workspace", str(workspace))
     assert result.returncode == 0, result.stderr
     assert "提示 1/4：counts 被用了两次" in result.stdout
 
 
-def test_the_locale_picks_chinese_and_an_unknown_language_is_a_usage_error():
-    from conftest import run_cli
-
-    listed = run_cli("list", env={"LANG": "zh_CN.UTF-8", "LC_ALL": "", "BACKPROP_NINJA_LANG": ""})
+def test_the_locale_picks_chinese_and_an_unknown_language_is_a_usage_error(backprop_ninja):
+    listed = backprop_ninja("list", env={"LANG": "zh_CN.UTF-8", "LC_ALL": "", "BACKPROP_NINJA_LANG": ""})
     assert "1. atomic — 逐个原子运算做反向传播" in listed.stdout
-    refused = run_cli("--lang", "fr", "list")
+    refused = backprop_ninja("--lang", "fr", "list")
     assert refused.returncode == 2 and refused.stderr.strip() == "backprop-ninja: --lang 'fr': the tutor speaks en or zh"
 
 
-@pytest.mark.slow
-def test_a_check_in_a_chinese_locale_diagnoses_in_chinese(tmp_path, course):
-    from conftest import run_cli
-
+def test_a_check_in_a_chinese_locale_diagnoses_in_chinese(tmp_path, course, backprop_ninja):
     source = course.find("atomic").solution.read_text(encoding="utf-8")
     line = "dcounts_sum_inv = (counts * dprobs).sum(1, keepdim=True)"
     assert line in source
     learner = tmp_path / "atomic.py"
     learner.write_text(source.replace(line, "dcounts_sum_inv = (counts * dprobs).sum(1)"), encoding="utf-8")
-    result = run_cli("check", "atomic", "--file", str(learner), env={"LANG": "zh_CN.UTF-8", "LC_ALL": "", "BACKPROP_NINJA_LANG": ""})
+    result = backprop_ninja("check", "atomic", "--file", str(learner), env={"LANG": "zh_CN.UTF-8", "LC_ALL": "", "BACKPROP_NINJA_LANG": ""})
     assert result.returncode == 1, result.stderr
     assert "可能的错误（keepdim）：数值正确，但形状 (32,) 比 counts_sum_inv 的形状 (32, 1) 少了一维" in result.stdout

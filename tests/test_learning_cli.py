@@ -1,4 +1,5 @@
-"""hint, solution, progress and reset, run as a user runs them; check counting into the workspace's progress."""
+"""hint, solution, progress and reset, run as a user runs them (in this process); check counting into the workspace's
+progress."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import report_of, run_cli
+from tests.conftest import report_of
 from tutor import journal
 from tutor.cli import main
 from tutor.cli.common import record_workspace_check
@@ -55,31 +56,30 @@ def shown_hints(stdout: str) -> list[str]:
     return hints
 
 
-@pytest.mark.slow
-def test_hint_climbs_the_ladder_and_needs_yes_for_the_answer_when_piped(workspace, course):
+def test_hint_climbs_the_ladder_and_needs_yes_for_the_answer_when_piped(workspace, course, backprop_ninja):
     step = course.find("atomic").step("dcounts")
     assert len(step.hints) >= 3
     ws = ["--workspace", str(workspace)]
     names = ["dcounts", "counts", "5"]  # the gradient, the forward tensor, the step's number
     for revealed in range(1, len(step.hints)):
         name = names[revealed % len(names)]
-        result = run_cli("hint", "atomic", name, *ws)
+        result = backprop_ninja("hint", "atomic", name, *ws)
         assert result.returncode == 0, result.stderr
         assert shown_hints(result.stdout) == ladder(step)[:revealed]
     assert "answer line" in result.stdout
 
-    refused = run_cli("hint", "1", "dcounts", *ws)
+    refused = backprop_ninja("hint", "1", "dcounts", *ws)
     assert refused.returncode == 1
     assert "--yes" in refused.stderr and step.hints[-1] not in refused.stdout
     assert ProgressStore(workspace).hints_revealed("atomic", "dcounts") == len(step.hints) - 1
 
-    answer = run_cli("hint", "1", "dcounts", "--yes", *ws)
+    answer = backprop_ninja("hint", "1", "dcounts", "--yes", *ws)
     assert answer.returncode == 0
     assert shown_hints(answer.stdout) == ladder(step)
     assert f"hint {len(step.hints)} of {len(step.hints)} (the answer line)" in answer.stdout
     assert answer.stdout.splitlines()[-1] == f"all {len(step.hints)} hints of dcounts are revealed."
 
-    again = run_cli("hint", "1", "dcounts", *ws)
+    again = backprop_ninja("hint", "1", "dcounts", *ws)
     assert again.returncode == 0 and shown_hints(again.stdout) == ladder(step)
     assert f"all {len(step.hints)} hints" in again.stdout
     assert ProgressStore(workspace).current() == ("atomic", "dcounts")
@@ -99,7 +99,6 @@ def test_the_answer_line_asks_on_a_terminal(workspace, course, monkeypatch, caps
     assert store.hints_revealed("cross-entropy", step.name) == len(step.hints)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -111,25 +110,23 @@ def test_the_answer_line_asks_on_a_terminal(workspace, course, monkeypatch, caps
         (["reset", "nine", "--yes"], "no exercise 'nine'"),
     ],
 )
-def test_unknown_exercise_or_step_is_one_line_and_exit_2(workspace, args, message):
-    result = run_cli(*args, "--workspace", str(workspace))
+def test_unknown_exercise_or_step_is_one_line_and_exit_2(workspace, args, message, backprop_ninja):
+    result = backprop_ninja(*args, "--workspace", str(workspace))
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.slow
-def test_commands_that_keep_progress_need_a_workspace(tmp_path):
+def test_commands_that_keep_progress_need_a_workspace(tmp_path, backprop_ninja):
     for args in (["hint", "1", "dprobs"], ["progress"], ["reset", "1", "--yes"]):
-        result = run_cli(*args, "--workspace", str(tmp_path / "none"))
+        result = backprop_ninja(*args, "--workspace", str(tmp_path / "none"))
         assert result.returncode == 2 and "backprop-ninja init" in result.stderr, args
     assert not (tmp_path / "none").exists()
 
 
-@pytest.mark.slow
-def test_check_counts_the_workspace_file_and_warns_about_a_corrupt_progress_file(workspace):
+def test_check_counts_the_workspace_file_and_warns_about_a_corrupt_progress_file(workspace, backprop_ninja):
     progress_file = workspace / ".backprop-ninja" / "progress.json"
     progress_file.write_text("{ broken")
-    starter = run_cli("check", "2", "--json", "--workspace", str(workspace))
+    starter = backprop_ninja("check", "2", "--json", "--workspace", str(workspace))
     assert starter.returncode == 1 and json.loads(starter.stdout)["passed"] is False
     assert "warning" in starter.stderr and "kept as" in starter.stderr and "Traceback" not in starter.stderr
     assert [b.read_text() for b in (workspace / ".backprop-ninja").glob("progress.*.corrupt.json")] == ["{ broken"]
@@ -144,8 +141,7 @@ def check_in_workspace(checker, workspace: Path, exercise, path: Path) -> None:
     record_workspace_check(argparse.Namespace(workspace=str(workspace)), exercise, path, report)
 
 
-@pytest.mark.slow
-def test_a_pass_survives_editing_back_and_unlocks_the_solution(workspace, course, checker):
+def test_a_pass_survives_editing_back_and_unlocks_the_solution(workspace, course, checker, backprop_ninja):
     ws = ["--workspace", str(workspace)]
     exercise = course.find("cross-entropy")
     mine = workspace / exercise.file_name
@@ -153,15 +149,15 @@ def test_a_pass_survives_editing_back_and_unlocks_the_solution(workspace, course
 
     check_in_workspace(checker, workspace, exercise, exercise.solution)
     assert store.exercise_state("cross-entropy")["attempts"] == 0  # another file: not counted
-    locked = run_cli("solution", "2", *ws)
+    locked = backprop_ninja("solution", "2", *ws)
     assert locked.returncode == 1 and locked.stdout == "" and "--reveal" in locked.stderr
-    revealed = run_cli("solution", "2", "--reveal", *ws)
+    revealed = backprop_ninja("solution", "2", "--reveal", *ws)
     assert revealed.returncode == 0 and revealed.stdout == exercise.solution.read_text()
 
     mine.write_text(exercise.solution.read_text())
     check_in_workspace(checker, workspace, exercise, mine)
     assert store.exercise_state("cross-entropy")["passed"] and store.current() == ("cross-entropy", None)
-    unlocked = run_cli("solution", "cross-entropy", *ws)
+    unlocked = backprop_ninja("solution", "cross-entropy", *ws)
     assert unlocked.returncode == 0 and unlocked.stdout == exercise.solution.read_text()
 
     mine.write_text(exercise.solution.read_text() + "dlogits = -dlogits\n")
@@ -170,21 +166,20 @@ def test_a_pass_survives_editing_back_and_unlocks_the_solution(workspace, course
     assert state["attempts"] == 2 and state["passed"] and state["last_status"] == "failed"
     assert state["steps"]["dlogits"]["passed"] and state["steps"]["dlogits"]["last_status"] == "failed"
 
-    table = run_cli("progress", *ws)
+    table = backprop_ninja("progress", *ws)
     assert table.returncode == 0
     row = next(line for line in table.stdout.splitlines() if "cross-entropy" in line)
     assert "passed · failing now" in row and "1/1 (1 failing now)" in row
     assert "current: cross-entropy · dlogits" in table.stdout
 
 
-@pytest.mark.slow
-def test_progress_shows_every_exercise_and_its_json_is_the_file(workspace, course):
+def test_progress_shows_every_exercise_and_its_json_is_the_file(workspace, course, backprop_ninja):
     store = ProgressStore(workspace)
     store.reveal_hint("atomic", "dcounts", 3)
     store.reveal_hint("atomic", "dprobs", 3)
     store.record_check("atomic", report_of({"dlogprobs": "exact", "dprobs": "wrong"}))
     store.set_current("atomic", "dprobs")
-    table = run_cli("progress", "--workspace", str(workspace))
+    table = backprop_ninja("progress", "--workspace", str(workspace))
     assert table.returncode == 0
     rows = {line.split()[3]: line for line in table.stdout.splitlines() if line.startswith("│")}
     assert set(rows) == {e.id for e in course.exercises}
@@ -192,12 +187,11 @@ def test_progress_shows_every_exercise_and_its_json_is_the_file(workspace, cours
     assert rows["atomic"].split("│")[-2].strip() == "2"  # hints revealed
     assert "not started" in rows["batchnorm"]
     assert "current: atomic · dprobs" in table.stdout
-    as_json = run_cli("progress", "--json", "--workspace", str(workspace))
+    as_json = backprop_ninja("progress", "--json", "--workspace", str(workspace))
     assert json.loads(as_json.stdout) == store.load()
 
 
-@pytest.mark.slow
-def test_reset_keeps_the_learners_file_and_restores_the_starter(workspace, course):
+def test_reset_keeps_the_learners_file_and_restores_the_starter(workspace, course, backprop_ninja):
     ws = ["--workspace", str(workspace)]
     exercise = course.find("atomic")
     mine = workspace / exercise.file_name
@@ -206,12 +200,12 @@ def test_reset_keeps_the_learners_file_and_restores_the_starter(workspace, cours
     store.reveal_hint("atomic", "dprobs", 3)
     store.reveal_hint("batchnorm", "dhprebn", 3)
 
-    refused = run_cli("reset", "atomic", *ws)
+    refused = backprop_ninja("reset", "atomic", *ws)
     assert refused.returncode == 1 and "--yes" in refused.stderr
     assert mine.read_text() == "dlogprobs = None  # an hour of my work\n"
     assert store.hints_revealed("atomic", "dprobs") == 1
 
-    done = run_cli("reset", "atomic", "--yes", *ws)
+    done = backprop_ninja("reset", "atomic", "--yes", *ws)
     assert done.returncode == 0, done.stderr
     assert mine.read_text() == exercise.starter.read_text()
     backups = list((workspace / ".backprop-ninja" / "backups").iterdir())
@@ -221,7 +215,7 @@ def test_reset_keeps_the_learners_file_and_restores_the_starter(workspace, cours
     assert store.hints_revealed("batchnorm", "dhprebn") == 1
 
     mine.write_text("second try\n")
-    assert run_cli("reset", "1", "--yes", *ws).returncode == 0
+    assert backprop_ninja("reset", "1", "--yes", *ws).returncode == 0
     kept = sorted(b.read_text() for b in (workspace / ".backprop-ninja" / "backups").iterdir())
     assert kept == ["dlogprobs = None  # an hour of my work\n", "second try\n"]
 

@@ -25,6 +25,9 @@ from tutor.sandbox.results import LearnerRun, LearnerValue
 from tutor.messages import catalogue, is_message, message, placeholders, render
 from tutor.reports.check import CheckReport, Diagnosis, LearnerError, TensorVerdict
 
+# the module's tests read one set of real reports (seconds of checks): under -n they share a worker
+pytestmark = pytest.mark.xdist_group("message-reports")
+
 WRONG = LEARNER_FILES / "wrong"
 # The modules that say things: each call message("code", name=...) (or render("code", {...})) is one emitter.
 EMITTERS = [

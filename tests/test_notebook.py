@@ -8,7 +8,6 @@ import pytest
 
 pytest.importorskip("nbformat", reason="checking notebooks needs nbformat (pip install '.[jupyter]')")
 
-from tests.conftest import run_cli  # noqa: E402
 from tests.lecture_notebook import answer_lines, cell_number, exercise1_cell, lecture_cells, write_notebook  # noqa: E402
 from tutor.cell_source import neutralise  # noqa: E402
 from tutor.notebook import NotebookError, check_notebook, extract_exercise  # noqa: E402
@@ -130,8 +129,7 @@ def test_planted_mistake_fails_at_its_step_with_a_diagnosis(tmp_path, checker, c
     assert first.name == "dcounts_sum" and first.diagnosis["code"] == "sign"
 
 
-@pytest.mark.slow
-def test_cli_error_names_the_cell_and_the_line_within_it(tmp_path, course):
+def test_cli_error_names_the_cell_and_the_line_within_it(tmp_path, course, backprop_ninja):
     lines = answer_lines("atomic.py")
     at = next(i for i, line in enumerate(lines) if line.startswith("dcounts_sum ="))
     lines[at] = "dcounts_sum = undefined_name * dcounts_sum_inv"
@@ -139,27 +137,26 @@ def test_cli_error_names_the_cell_and_the_line_within_it(tmp_path, course):
     path = write_notebook(tmp_path / "work.ipynb", cells)
     number = cell_number(cells, "# Exercise 1")
     within = cells[number - 1][1].split("\n").index(lines[at]) + 1
-    result = run_cli("check", "1", "--file", str(path))
+    result = backprop_ninja("check", "1", "--file", str(path))
     assert result.returncode == 1, result.stderr
     assert f"error (exception) at cell {number}, line {within}: NameError" in result.stdout
     assert f"{within} | dcounts_sum = undefined_name" in result.stdout
-    report = json.loads(run_cli("check", "1", "--file", str(path), "--json", "--cell", str(number)).stdout)
+    report = json.loads(backprop_ninja("check", "1", "--file", str(path), "--json", "--cell", str(number)).stdout)
     assert report["error"]["cell"] == number and report["error"]["line"] == within
     assert report["notebook"]["cells"] == [number] and report["tensors"][2]["status"] == "exact"
 
 
-@pytest.mark.slow
-def test_cli_passes_a_lecture_layout_and_exits_1_without_an_exercise_cell(lecture, tmp_path):
+def test_cli_passes_a_lecture_layout_and_exits_1_without_an_exercise_cell(lecture, tmp_path, backprop_ninja):
     path, cells = lecture
-    passed = run_cli("check", "batchnorm", "--file", str(path))
+    passed = backprop_ninja("check", "batchnorm", "--file", str(path))
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert f"checking cell {cell_number(cells, '# backward pass' + chr(10) * 2 + '# before')}" in passed.stdout
     empty = write_notebook(tmp_path / "empty.ipynb", [("code", "x = 1")])
-    failed = run_cli("check", "batchnorm", "--file", str(empty))
+    failed = backprop_ninja("check", "batchnorm", "--file", str(empty))
     assert failed.returncode == 1 and "looked at code cell 1" in failed.stderr and "Traceback" not in failed.stderr
     bad = tmp_path / "bad.ipynb"
     bad.write_text("{")
-    usage = run_cli("check", "batchnorm", "--file", str(bad))
+    usage = backprop_ninja("check", "batchnorm", "--file", str(bad))
     assert usage.returncode == 2 and usage.stderr.count("\n") == 1 and "not a Jupyter notebook" in usage.stderr
 
 

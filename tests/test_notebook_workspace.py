@@ -12,7 +12,6 @@ import pytest
 
 pytest.importorskip("nbformat", reason="checking notebooks needs nbformat (pip install '.[jupyter]')")
 
-from tests.conftest import run_cli  # noqa: E402
 from tests.lecture_notebook import answer_lines, cell_number, exercise1_cell, lecture_cells, write_notebook  # noqa: E402
 from tests.ui_fakes import FakeStore, FakeTrainer  # noqa: E402
 from tests.ui_helpers import plain, settle, tutor_app, wait_for, workspace  # noqa: E402
@@ -108,17 +107,16 @@ def test_reset_restores_the_py_and_never_touches_the_notebook(course, tmp_path):
 # ---- the command line ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_check_and_reset_without_file_use_the_workspace_notebook(course, tmp_path):
+def test_check_and_reset_without_file_use_the_workspace_notebook(course, tmp_path, backprop_ninja):
     ws = workspace(course, tmp_path)
     notebook = write_notebook(tmp_path / "atomic.ipynb", lecture_cells())
     before = notebook.read_bytes()
-    proc = run_cli("check", "atomic", "--workspace", str(ws.root))
+    proc = backprop_ninja("check", "atomic", "--workspace", str(ws.root))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "atomic.ipynb: checking cell" in proc.stdout
-    progress = json.loads(run_cli("progress", "--json", "--workspace", str(ws.root)).stdout)
+    progress = json.loads(backprop_ninja("progress", "--json", "--workspace", str(ws.root)).stdout)
     assert progress["exercises"]["atomic"]["passed"] is True  # the notebook's check counts as the workspace's
-    proc = run_cli("reset", "atomic", "--yes", "--workspace", str(ws.root))
+    proc = backprop_ninja("reset", "atomic", "--yes", "--workspace", str(ws.root))
     assert proc.returncode == 0, proc.stderr
     assert "atomic.ipynb is not touched" in proc.stdout
     assert notebook.read_bytes() == before
@@ -127,14 +125,41 @@ def test_check_and_reset_without_file_use_the_workspace_notebook(course, tmp_pat
 # ---- the tutor, with the real check service ------------------------------------------------------------------
 
 
-@pytest.fixture
-def client():
-    c = CheckClient(timeout=10.0)  # one per app: the tutor closes its checker when it quits
+class LentService:
+    """The module's one real check service, lent to each app in turn: the tutor closes its checker when it quits,
+    and what that closes is the loan, not the service (a fresh one is seconds of torch and contexts)."""
+
+    def __init__(self, service: CheckClient) -> None:
+        self.service = service
+
+    def start(self) -> None:
+        self.service.start()
+
+    def check(self, exercise_id, path):
+        return self.service.check(exercise_id, path)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def service():
+    c = CheckClient(timeout=10.0)
     yield c
     c.close()
 
 
+@pytest.fixture
+def client(service):
+    return LentService(service)
+
+
+# the tests below share the module's service: under -n they share a worker
+SERVICE = pytest.mark.xdist_group("notebook-service")
+
+
 @pytest.mark.slow
+@SERVICE
 async def test_the_tutor_checks_the_notebook_and_rechecks_it_on_save(course, tmp_path, client):
     store = FakeStore()
     store.set_current("atomic", None)
@@ -159,6 +184,7 @@ async def test_the_tutor_checks_the_notebook_and_rechecks_it_on_save(course, tmp
 
 
 @pytest.mark.slow
+@SERVICE
 async def test_moving_the_notebook_away_goes_back_to_the_py(course, tmp_path, client):
     store = FakeStore()
     store.set_current("cross-entropy", None)
@@ -173,6 +199,7 @@ async def test_moving_the_notebook_away_goes_back_to_the_py(course, tmp_path, cl
 
 
 @pytest.mark.slow
+@SERVICE
 async def test_reset_in_the_tutor_keeps_the_notebook(course, tmp_path, client):
     store = FakeStore()
     store.set_current("batchnorm", None)
@@ -219,8 +246,7 @@ async def test_edit_and_train_use_the_notebook(course, tmp_path, monkeypatch):
         assert app.screen.query_one("#training").path == notebook
 
 
-@pytest.mark.slow
-def test_training_from_a_notebook_places_an_error_at_its_cell_and_line(course, tmp_path):
+def test_training_from_a_notebook_places_an_error_at_its_cell_and_line(course, tmp_path, shared_checkers):
     from tutor.training.session import train_exercise
 
     backward = answer_lines("training.py")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LEARNER_FILES, ROOT, report_of, run_cli
+from tests.conftest import LEARNER_FILES, ROOT, report_of
 from tests.ui_fakes import FakeChecker, FakeTrainer
 from tests.ui_helpers import settle, workspace
 from tutor.progress import ProgressBusy, ProgressStore
@@ -63,18 +63,18 @@ def test_a_held_lock_refuses_a_change_within_the_timeout_and_reads_still_work(tm
     assert store.exercise_state("atomic")["attempts"] == 1
 
 
-@pytest.mark.slow
-def test_check_returns_its_verdict_while_another_process_holds_the_lock(course, tmp_path):
+@pytest.mark.slow  # waits out the lock's timeout
+def test_check_returns_its_verdict_while_another_process_holds_the_lock(course, tmp_path, backprop_ninja):
     workspace(course, tmp_path)
     shutil.copyfile(ROOT / "solutions" / "atomic.py", tmp_path / "atomic.py")
     with LockHolder(tmp_path):
         started = time.monotonic()
-        result = run_cli("check", "1", "--workspace", str(tmp_path), "--timeout", "5", timeout=120)
+        result = backprop_ninja("check", "1", "--workspace", str(tmp_path))
         took = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert "all 26 gradients match autograd" in result.stdout
     assert "not counted" in result.stderr and "Traceback" not in result.stderr
-    # the start-up of a fresh CLI (torch, the contexts) plus the check and at most the lock's wait
+    # the start-up of a Checker when none is warm (torch, the contexts) plus the check and at most the lock's wait
     assert took < 5 + 5 + 30, took
 
 
@@ -128,21 +128,18 @@ def test_learner_code_that_overwrites_progress_loses_no_pass(checker, atomic, tm
 PASSED_CE = report_of({"dlogits": "close"}, exercise="cross-entropy")
 
 
-@pytest.mark.slow
-def test_learner_code_that_forges_progress_and_its_copy_loses_no_pass(tmp_path, capsys):
+def test_learner_code_that_forges_progress_and_its_copy_loses_no_pass(tmp_path, backprop_ninja):
     """`backprop-ninja check` on a file that writes a valid-looking progress.json and .bak: the check is
     counted on top of every pass recorded before, and the forged file is kept aside."""
-    from tutor.cli import main
-
     ws = tmp_path / "ws"
-    assert main(["init", str(ws)]) == 0
+    assert backprop_ninja("init", str(ws)).returncode == 0
     store = ProgressStore(ws)
     store.record_check("atomic", REPORT)
     store.record_check("cross-entropy", PASSED_CE)
     shutil.copyfile(LEARNER_FILES / "forges_progress.py", ws / "atomic.py")
-    capsys.readouterr()
-    assert main(["check", "atomic", "--workspace", str(ws), "--timeout", "5"]) == 1
-    err = capsys.readouterr().err
+    checked = backprop_ninja("check", "atomic", "--workspace", str(ws))
+    assert checked.returncode == 1
+    err = checked.stderr
     assert "kept as" in err and "recovered" in err and "Traceback" not in err
     state = ProgressStore(ws).load()
     assert "made-up" not in state["exercises"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LEARNER_FILES, ROOT, run_cli
+from tests.conftest import LEARNER_FILES, ROOT
 from tutor.cli.common import record_workspace_check
 from tutor.workspace import Workspace
 
@@ -31,28 +31,26 @@ def pass_in_workspace(checker, workspace: Path, exercise) -> None:
     record_workspace_check(argparse.Namespace(workspace=str(workspace)), exercise, mine, report)
 
 
-@pytest.mark.slow
-def test_why_waits_for_the_pass_then_gives_the_insight_and_the_lectures_moment(workspace, course, checker):
+def test_why_waits_for_the_pass_then_gives_the_insight_and_the_lectures_moment(workspace, course, checker, backprop_ninja):
     ws = ["--workspace", str(workspace)]
     exercise = course.find("cross-entropy")
     step = exercise.steps[0]
-    before = run_cli("why", "2", "dlogits", *ws)
+    before = backprop_ninja("why", "2", "dlogits", *ws)
     assert before.returncode == 1 and before.stdout == ""
     assert "once it passes" in before.stderr and "hint" in before.stderr
 
     pass_in_workspace(checker, workspace, exercise)
-    after = run_cli("why", "cross-entropy", "logits", *ws)
+    after = backprop_ninja("why", "cross-entropy", "logits", *ws)
     assert after.returncode == 0, after.stderr
     assert " ".join(step.why.split()[:6]) in " ".join(after.stdout.split())
     assert step.why_at in after.stdout and exercise.chapter_at in after.stdout
 
 
-@pytest.mark.slow
-def test_hint_on_a_passed_step_shows_its_why_and_spends_no_rung(workspace, course, checker):
+def test_hint_on_a_passed_step_shows_its_why_and_spends_no_rung(workspace, course, checker, backprop_ninja):
     ws = ["--workspace", str(workspace)]
     exercise = course.find("batchnorm")
     pass_in_workspace(checker, workspace, exercise)
-    result = run_cli("hint", "3", "dhprebn", *ws)
+    result = backprop_ninja("hint", "3", "dhprebn", *ws)
     assert result.returncode == 0, result.stderr
     assert "has passed" in result.stdout and "why:" in result.stdout
     assert "hint 1 of" not in result.stdout  # nothing revealed, nothing spent
@@ -61,15 +59,13 @@ def test_hint_on_a_passed_step_shows_its_why_and_spends_no_rung(workspace, cours
     assert ProgressStore(workspace).hints_revealed("batchnorm", "dhprebn") == 0
 
 
-@pytest.mark.slow
-def test_list_counts_one_step_in_the_singular():
-    out = run_cli("list").stdout
+def test_list_counts_one_step_in_the_singular(backprop_ninja):
+    out = backprop_ninja("list").stdout
     assert "(1 step)" in out and "(1 steps)" not in out and "(26 steps)" in out
 
 
-@pytest.mark.slow
-def test_a_refused_file_says_its_line_once_and_no_zero_count(tmp_path):
-    result = run_cli("check", "training", "--file", str(LEARNER_FILES / "training_uses_autograd.py"))
+def test_a_refused_file_says_its_line_once_and_no_zero_count(tmp_path, backprop_ninja):
+    result = backprop_ninja("check", "training", "--file", str(LEARNER_FILES / "training_uses_autograd.py"))
     assert result.returncode == 1
     assert "line 4: line 4" not in result.stdout and ": line " not in result.stdout
     assert "0/0" not in result.stdout and "nothing was checked" in result.stdout
@@ -77,7 +73,7 @@ def test_a_refused_file_says_its_line_once_and_no_zero_count(tmp_path):
 
 @pytest.mark.slow
 def test_progress_json_into_a_closed_pipe_ends_quietly(workspace):
-    # `true` reads nothing and exits at once: every write of the tutor meets a closed pipe
+    # a fresh process, its stdout a real pipe: `true` reads nothing and exits at once: every write of the tutor meets a closed pipe
     command = f"{sys.executable} -m tutor progress --json --workspace {workspace} | true"
     done = subprocess.run(command, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LEARNER_FILES, REFERENCE_STEPS, run_cli
+from tests.conftest import LEARNER_FILES, REFERENCE_STEPS
 from tutor.engine.autograd_use import find_autograd_use
 from tutor.reports.training import PhaseStarted, ProgressEvent, TrainingResult, update_from_line
 from tutor.training.session import train_exercise
@@ -100,7 +100,7 @@ def test_reference_solution_trains_and_matches_autograd(training, reference_stre
 
 
 @pytest.mark.slow
-def test_wrong_gradient_stops_at_the_grad_check(course, training, tmp_path):
+def test_wrong_gradient_stops_at_the_grad_check(course, training, tmp_path, shared_checkers):
     wrong = solution_with(training, tmp_path, "wrong_dW1.py", "dW1 = embcat.T @ dhprebn\n", "dW1 = embcat.T @ dhprebn * 1.01\n")
     result = train_exercise(course, training, wrong, steps=500)
     assert not result.passed and result.learner is None and len(result.grad_check) == 1
@@ -117,7 +117,7 @@ def test_autograd_is_refused_before_anything_runs(course, training):
 
 
 @pytest.mark.slow
-def test_cancel_keeps_what_was_computed(course, training):
+def test_cancel_keeps_what_was_computed(course, training, shared_checkers):
     cancel = threading.Event()
 
     def on_event(event):
@@ -134,7 +134,7 @@ def test_cancel_keeps_what_was_computed(course, training):
 
 
 @pytest.mark.slow
-def test_learner_error_mid_training_is_a_value(course, training, tmp_path):
+def test_learner_error_mid_training_is_a_value(course, training, tmp_path, shared_checkers):
     fails = solution_with(training, tmp_path, "fails_later.py", extra=FAILS_LATER)
     result = train_exercise(course, training, fails, steps=1000, reference=False)
     assert result.grad_check_passed and not result.passed
@@ -145,8 +145,8 @@ def test_learner_error_mid_training_is_a_value(course, training, tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_json_shape_and_exit_codes(training):
-    passed = run_cli("train", "--file", str(training.solution), "--steps", "300", "--json")
+def test_cli_json_shape_and_exit_codes(training, backprop_ninja):
+    passed = backprop_ninja("train", "--file", str(training.solution), "--steps", "300", "--json")
     assert passed.returncode == 0, passed.stderr
     report = json.loads(passed.stdout)
     assert {"exercise", "passed", "device", "grad_check", "train", "samples", "error"} <= set(report)
@@ -158,16 +158,16 @@ def test_cli_json_shape_and_exit_codes(training):
     assert set(train["learner"]) >= {"train", "val"} and set(train["reference"]) >= {"train", "val"}
     assert len(report["samples"]["learner"]) == len(report["samples"]["reference"]) == 20
 
-    starter = run_cli("train", "--file", str(training.starter), "--steps", "300", "--json")
+    starter = backprop_ninja("train", "--file", str(training.starter), "--steps", "300", "--json")
     assert starter.returncode == 1
     report = json.loads(starter.stdout)
     assert report["passed"] is False and report["train"] is None and len(report["grad_check"]) == 1
     # the first gradient of the backward pass is the first to fix
     assert report["error"]["parameter"] == "W2" and all(t["status"] == "missing" for t in report["grad_check"][0]["tensors"])
 
-    refused = run_cli("train", "--file", str(LEARNER_FILES / "training_uses_autograd.py"), "--json")
+    refused = backprop_ninja("train", "--file", str(LEARNER_FILES / "training_uses_autograd.py"), "--json")
     assert refused.returncode == 1 and json.loads(refused.stdout)["error"]["kind"] == "forbidden"
-    checked = run_cli("check", "training", "--file", str(LEARNER_FILES / "training_uses_autograd.py"), "--json")
+    checked = backprop_ninja("check", "training", "--file", str(LEARNER_FILES / "training_uses_autograd.py"), "--json")
     assert checked.returncode == 1 and json.loads(checked.stdout)["error"]["line"] == 4
 
 
@@ -189,8 +189,8 @@ def test_cli_bad_steps_is_a_usage_error(training, args, message, capsys):
 
 
 @pytest.mark.slow
-def test_cli_human_output(training):
-    result = run_cli("train", "--file", str(training.solution), "--steps", "200")
+def test_cli_human_output(training, backprop_ninja):
+    result = backprop_ninja("train", "--file", str(training.solution), "--steps", "200")
     assert result.returncode == 0, result.stderr
     for text in ("batch 4: all 7 gradients match", "steps/s", "train loss", "agree within", "autograd's model", "✔ training"):
         assert text in result.stdout, text
@@ -207,8 +207,8 @@ def test_cuda_without_a_gpu_is_a_clear_message(training, capsys):
 
 @pytest.mark.slow
 @pytest.mark.cuda
-def test_cuda_trains_on_the_gpu(training):
-    result = run_cli("train", "--file", str(training.solution), "--steps", "500", "--device", "cuda", "--json")
+def test_cuda_trains_on_the_gpu(training, backprop_ninja):
+    result = backprop_ninja("train", "--file", str(training.solution), "--steps", "500", "--device", "cuda", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["device"] == "cuda" and report["passed"]

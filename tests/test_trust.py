@@ -310,7 +310,7 @@ def test_exercise_4_rows_are_in_backward_order_without_supporting_rows(checker, 
 
 
 @pytest.mark.slow
-def test_exercise_4_right_only_on_its_first_calls_fails_training(course, tmp_path):
+def test_exercise_4_right_only_on_its_first_calls_fails_training(course, tmp_path, shared_checkers):
     from tutor.training.session import train_exercise
 
     training = course.find("training")

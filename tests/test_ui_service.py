@@ -10,8 +10,9 @@ import pytest
 from tests.conftest import ROOT
 from tutor.service.client import CheckClient
 
-# a real check service: a process that loads torch and builds the contexts (seconds)
-pytestmark = pytest.mark.slow
+# a real check service: a process that loads torch and builds the contexts (seconds); the module's tests share
+# one, and under -n a worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("check-service")]
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from tutor.cli import common
 from tutor.cli.common import (
     EXIT_FAIL,
     EXIT_PASS,
@@ -30,12 +31,12 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
     if path.suffix == ".ipynb" or args.cell:
         return cmd_check_notebook(args, course, exercise, path)
     quiet_torch_import()
-    from tutor.engine.check import Checker, CheckerError, read_learner_file
+    from tutor.engine.check import CheckerError, read_learner_file
     from tutor.engine.data import DataError
 
     try:
         source = read_learner_file(path)  # a FIFO, a device or a huge file is refused before any start-up
-        with Checker(course, data=args.data, device=args.device, timeout=args.timeout) as checker:
+        with common.open_checker(course, args) as checker:
             report = checker.check(exercise, path, source=source)
     except (CheckerError, DataError) as exc:
         raise UsageError(str(exc)) from None
@@ -65,13 +66,13 @@ def cmd_check_notebook(args: argparse.Namespace, course: Course, exercise: Exerc
     if path.suffix != ".ipynb":
         raise UsageError(code="not-a-notebook", name=path.name)
     quiet_torch_import()
-    from tutor.engine.check import Checker, CheckerError
+    from tutor.engine.check import CheckerError
     from tutor.engine.data import DataError
     from tutor.notebook import NotebookError, check_notebook, read_cells
 
     try:
         read_cells(path)  # an unreadable notebook is a usage error before any torch start-up
-        with Checker(course, data=args.data, device=args.device, timeout=args.timeout) as checker:
+        with common.open_checker(course, args) as checker:
             result = check_notebook(checker, exercise, path, args.cell)
     except (CheckerError, DataError) as exc:
         raise UsageError(str(exc)) from None

@@ -83,6 +83,14 @@ def quiet_torch_import() -> None:
     import torch  # noqa: F401
 
 
+def open_checker(course: Course, args: argparse.Namespace):
+    """The Checker a command judges with, for its --data, --device and --timeout; the command closes it at the
+    end of its `with` block. (The tests' in-process runner puts a warm one of its own in its place.)"""
+    from tutor.engine.check import Checker
+
+    return Checker(course, data=args.data, device=args.device, timeout=args.timeout)
+
+
 def timeout_seconds(text: str) -> float:
     """--timeout: a number of seconds within TIMEOUT_RANGE (inf, nan, 1e300 and 1e-9 are refused)."""
     low, high = TIMEOUT_RANGE

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tutor.cli import common
 from tutor.cli.common import EXIT_FAIL, EXIT_PASS, UsageError, add_engine_options, quiet_torch_import, timeout_seconds
 from tutor.course import Course, Exercise, load_course
 from tutor.course.model import Mistake, Step
@@ -188,12 +189,12 @@ def course_to_check(args: argparse.Namespace, course: Course) -> Course:
 def cmd_course_check(args: argparse.Namespace, course: Course) -> int:
     course = course_to_check(args, course)
     quiet_torch_import()
-    from tutor.engine.check import Checker, CheckerError
+    from tutor.engine.check import CheckerError
     from tutor.engine.data import DataError
 
     started = time.perf_counter()
     try:
-        with Checker(course, data=args.data, device=args.device, timeout=args.timeout) as checker:
+        with common.open_checker(course, args) as checker:
             tally = check_course(course, checker, lambda line: print(line, flush=True))
     except (CheckerError, DataError) as exc:
         raise UsageError(str(exc)) from None
