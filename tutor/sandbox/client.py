@@ -355,8 +355,10 @@ class Sandbox:
     def close(self) -> None:
         with self._lock:
             self._drop_lease()
-            if self._proc is not None:
-                end_input(self._proc, 2)  # the zygote ends at EOF and takes its children with it
+            # The zygote ends at EOF and takes its children with it; one that never got a context has forked
+            # none, and may still be importing torch (it would read the EOF only after): it is killed at once.
+            if self._proc is not None and self._contexts:
+                end_input(self._proc, 2)
             self._kill()
 
 
