@@ -177,9 +177,13 @@ class Sandbox:
             self._send_context(key)
 
     def ping(self) -> dict[str, Any]:
-        """The zygote's pid, its spares' pids (lent ones first) and those of them set up and waiting."""
+        """The zygote's pid, its spares' pids (lent ones first) and those of them set up and waiting (of a
+        child lent to the tutor, only the tutor can tell)."""
         with self._lock:
             reply, _ = self._call({"op": "ping"})
+            lease, ready = self._lease, reply.get("ready")
+            if lease is not None and isinstance(ready, list) and lease.pid not in ready and lease.poll_ready():
+                reply["ready"] = [lease.pid, *ready]
         return reply
 
     def has_context(self, key: str) -> bool:

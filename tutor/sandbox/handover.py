@@ -47,6 +47,13 @@ class Lease:
     spare: bool
     primed: tuple[object, ...] = ()  # the runs already sent to it (the request's first frame), if any
 
+    def poll_ready(self) -> bool:
+        """Whether the child has finished setting up (its READY byte, read here without waiting: before the
+        request nothing else can come first)."""
+        if not self.ready and self.result_fd is not None and select.select([self.result_fd], [], [], 0)[0]:
+            self.ready = os.read(self.result_fd, len(READY)) == READY
+        return self.ready
+
     def primed_with(self, runs: tuple[object, ...]) -> bool:
         return len(self.primed) == len(runs) and all(a is b for a, b in zip(self.primed, runs))
 
