@@ -163,3 +163,22 @@ def test_a_crash_after_the_first_run_sent_its_result_fails_every_step(checker, a
     assert report.error is not None and report.error.kind == "crash"
     assert "segmentation fault" in report.error.message
     assert not report.passed and not any(t.passed for t in report.tensors)
+
+
+CLOSES_ITS_INPUT = """import fcntl, os, stat
+for fd in range(3, 256):
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+            os.close(fd)
+    except OSError:
+        pass
+"""
+
+
+def test_a_file_that_closes_the_pipe_its_code_came_in_by_is_still_judged(checker, atomic, tmp_path):
+    # the local-rule run's instrumented code can no longer come that way: the child compiles it itself
+    closes_input = tmp_path / "closes_input.py"
+    closes_input.write_text(CLOSES_ITS_INPUT + atomic.solution.read_text(encoding="utf-8"), encoding="utf-8")
+    for _ in range(3):
+        report = checker.check(atomic, closes_input)
+        assert report.error is None and report.passed

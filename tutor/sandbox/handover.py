@@ -117,8 +117,11 @@ class Transfer:
             self.pending, self.written = self.pending[wrote:], self.written + wrote
         except BlockingIOError:
             return
-        except BrokenPipeError:  # it died before reading the request
-            self.done = True
+        except BrokenPipeError:  # it died, or its run closed the request pipe: nothing more can go in
+            self.pending, self.more_coming = memoryview(b""), False
+            close_fd(self.request_fd)
+            self.request_fd = None
+            self.done = self.written < self.essential  # before the code: it never ran (else its results may come)
             return
         if not self.pending and not self.more_coming:
             close_fd(self.request_fd)
