@@ -4,8 +4,9 @@
     (torch import, dataset, context and reference built from scratch);
 (b) warm: one Checker kept alive (as the TUI's worker keeps it), checking the same file again and again,
     with a pause between checks (untimed: the learner typing) in which the sandbox readies its spare
-    children (on a GPU that takes about half a second) and the checker draws the next check's second
-    batch; also a wrong file (one sign flipped early), which pays for the diagnosis.
+    children (on a GPU that takes about half a second) and lends one to the tutor, and the checker draws the
+    next check's second batch and local-rule gradients and sends them to that child; also a wrong file (one
+    sign flipped early), which pays for the diagnosis.
 Every timed check is the full one: the lecture's batch, a second batch with other sizes, and the local-rule
 run with random injected gradients, all in one child.
 Prints one JSON line: the medians, their ratio, the run counts, and how many timed checks found their
