@@ -7,6 +7,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -15,7 +16,7 @@ from tutor.engine.autograd_use import find_autograd_use
 from tutor.engine.context import Context, TrainingSplits, build_context, draw_second_spec
 from tutor.engine.course_code import course_code
 from tutor.engine.data import Dataset, load_names
-from tutor.engine.judge import expected_of, judge, run_verdicts
+from tutor.engine.judge import judge, verdicts_at
 from tutor.engine.limits import MAX_LEARNER_BYTES, TIMEOUT_RANGE
 from tutor.engine.local import LocalPool, LocalTrial
 from tutor.engine.naming import add_source_notes
@@ -193,9 +194,9 @@ class Checker:
         early: dict[int, tuple[LearnerRun, list[TensorVerdict]]] = {}
 
         def on_run(index: int, run: LearnerRun) -> None:  # while the child runs the next one
-            against = expected_of(index, contexts, trial)
-            if against is not None:
-                early[index] = (run, run_verdicts(rows, against[0], run, against[1], against[2]))
+            verdicts = verdicts_at(index, run, rows, contexts, trial)
+            if verdicts is not None:
+                early[index] = (run, verdicts)
 
         runs = self.sandbox.run_many(specs, source, filename, [row.name for row in rows], self.timeout, on_run=on_run)
         self.last_run = (first, runs[0])
@@ -221,19 +222,20 @@ def run_specs(first: Context, contexts: list[Context], trial: LocalTrial) -> lis
     """The check's runs: the lecture's batch (held by the sandbox), each later context sent inline, and the
     local-rule run on the lecture's batch. Each spec is made once per context or trial, so what is packed and
     sent ahead of the check (Checker._prepare, Sandbox.prime) is what the check runs."""
-    held = first.derived.get("held_spec")
-    if not isinstance(held, RunSpec):
-        held = first.derived["held_spec"] = RunSpec(first.key)
-    specs = [held]
-    for ctx in contexts[1:]:
-        spec = ctx.derived.get("run_spec")
-        if not isinstance(spec, RunSpec):
-            spec = ctx.derived["run_spec"] = RunSpec(inline=ctx.scalars, tensors=ctx.inputs)
-        specs.append(spec)
+    specs = [_spec_of(first, lambda: RunSpec(first.key))]
+    specs += [_spec_of(ctx, lambda ctx=ctx: RunSpec(inline=ctx.scalars, tensors=ctx.inputs)) for ctx in contexts[1:]]
     if trial.run_spec is None:
         trial.run_spec = RunSpec(first.key, tensors=trial.given, inject=trial.inject, hook=trial.hook)
     specs.append(trial.run_spec)
     return specs
+
+
+def _spec_of(ctx: Context, make: Callable[[], RunSpec]) -> RunSpec:
+    """The context's run spec, made once (a context is the first of its checks, or a later one, never both)."""
+    spec = ctx.derived.get("run_spec")
+    if not isinstance(spec, RunSpec):
+        spec = ctx.derived["run_spec"] = make()
+    return spec
 
 
 def warm_up_source(exercise: Exercise) -> str:

@@ -68,13 +68,15 @@ def run_verdicts(
     return compare_all(names, wanted, [run.value(row.name) for row in rows], device, atol_relative)
 
 
-def expected_of(index: int, contexts: list[Context], trial: LocalTrial | None) -> tuple[dict[str, torch.Tensor], str, float] | None:
-    """What run `index` of a check is judged against: its context's reference (the lecture's batch, then the
-    others), then the local rule's expected values; with the device and the relative atol."""
+def verdicts_at(
+    index: int, run: LearnerRun, rows: tuple[Step, ...], contexts: list[Context], trial: LocalTrial | None
+) -> list[TensorVerdict] | None:
+    """The verdicts of run `index` of a check: against its context's reference (the lecture's batch, then the
+    others), then the local rule's expected values (None for a run beyond those)."""
     if index < len(contexts):
-        return contexts[index].reference, contexts[index].device, 0.0
+        return run_verdicts(rows, contexts[index].reference, run, contexts[index].device)
     if index == len(contexts) and trial is not None:
-        return trial.expected, contexts[0].device, LOCAL_ATOL
+        return run_verdicts(rows, trial.expected, run, contexts[0].device, LOCAL_ATOL)
     return None
 
 
@@ -150,15 +152,14 @@ def judge(
     early: dict[int, tuple[LearnerRun, list[TensorVerdict]]] | None = None,
 ) -> CheckReport:
     """The report of `runs` (one per context, the lecture's batch first) and the local-rule run. `early`: the
-    verdicts of runs judged as they came (by index, with the run they are of: see expected_of)."""
+    verdicts of runs judged as they came (by index, with the run they are of: see verdicts_at)."""
     early = early or {}
 
     def verdicts_of(index: int, run: LearnerRun) -> list[TensorVerdict]:
         done = early.get(index)
-        if done is not None and done[0] is run:
-            return done[1]
-        expected, device, atol = expected_of(index, contexts, trial)  # type: ignore[misc]
-        return run_verdicts(rows, expected, run, device, atol)
+        found = done[1] if done is not None and done[0] is run else verdicts_at(index, run, rows, contexts, trial)
+        assert found is not None, "a check's runs are its contexts' and the local rule's"
+        return found
 
     first_ctx, first = contexts[0], runs[0]
     tensors = verdicts_of(0, first)

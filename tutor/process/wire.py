@@ -80,12 +80,6 @@ def _read_exact(stream: IO[bytes], size: int) -> bytes:
 
 
 def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], bytes]:
-    header, blob, _ = read_frame_raw(stream)
-    return header, blob
-
-
-def read_frame_raw(stream: IO[bytes]) -> tuple[dict[str, Any], bytes, bytes]:
-    """read_frame, and the frame's bytes as they came (to pass on unchanged, without encoding it again)."""
     prefix = stream.read(12)
     if not prefix:
         raise EOFError
@@ -95,8 +89,14 @@ def read_frame_raw(stream: IO[bytes]) -> tuple[dict[str, Any], bytes, bytes]:
     if head_len > MAX_HEADER or blob_len > MAX_BLOB:
         raise WireError("frame too large")
     head, blob = _read_exact(stream, head_len), _read_exact(stream, blob_len)
-    header, blob = decode_frame_parts(head, blob)
-    return header, blob, b"".join((prefix, head, blob))
+    return decode_frame_parts(head, blob)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` to a blocking file descriptor."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def decode_frame(data: bytes) -> tuple[dict[str, Any], bytes]:
@@ -118,14 +118,6 @@ def frame_size(prefix: bytes) -> int:
     """The whole frame's size in bytes, from its first PREFIX_SIZE bytes."""
     head_len, blob_len = struct.unpack(">IQ", prefix[:PREFIX_SIZE])
     return PREFIX_SIZE + head_len + blob_len
-
-
-def is_whole_frame(data: bytes) -> bool:
-    """The bytes are exactly one frame by its length prefix (its contents are not parsed)."""
-    if len(data) < 12:
-        return False
-    head_len, blob_len = struct.unpack(">IQ", data[:12])
-    return len(data) == 12 + head_len + blob_len
 
 
 def encode_frame(header: dict[str, Any], blob: bytes = b"") -> bytes:

@@ -27,7 +27,7 @@ from tutor.process.limits import (
     limit_memory,
     short_repr,
 )
-from tutor.process.wire import FrameBytes, encode_frame, pack_tensors, read_frame, unpack_tensors
+from tutor.process.wire import FrameBytes, encode_frame, pack_tensors, read_frame, unpack_tensors, write_all
 from tutor.sandbox.guard import AutogradUsed, forbid_autograd
 from tutor.sandbox.isolate import FINISH_HOOK, instrument
 from tutor.sandbox.reaper import become_subreaper
@@ -225,7 +225,7 @@ def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: i
             limit_memory(int(request["memory_limit"]))
         forbid_autograd()  # already done while setting up, unless that failed half-way (then it raises above)
     except BaseException as exc:  # the tutor's own failure inside the child: report, never hang
-        send({"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}, b"", result_fd)
+        send(checker_failure(exc), b"", result_fd)
         os._exit(0)
 
     def more() -> dict[str, Any]:  # the instrumented form, read when the first run that needs it starts
@@ -240,14 +240,17 @@ def wait_and_run(contexts: dict[str, dict[str, Any]], parent: int, request_fd: i
 
 def send(header: dict[str, Any], blob: bytes, result_fd: int) -> None:
     """One frame to the tutor; the result pipe closed after the last. Exits if the pipe is gone."""
-    view = memoryview(encode_frame(header, blob))
     try:
-        while view:
-            view = view[os.write(result_fd, view) :]
+        write_all(result_fd, encode_frame(header, blob))
         if header.get("last", True):
             os.close(result_fd)
     except OSError:  # the learner's code closed (or replaced) the result pipe: say so by the exit code
         os._exit(RESULT_LOST)  # the zygote has its verdict now, not after this big process is torn down
+
+
+def checker_failure(exc: BaseException) -> dict[str, Any]:
+    """A run's header for the tutor's own failure inside the child (reported as a crash, never a hang)."""
+    return {"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}
 
 
 # A run that ended this way says nothing new on another batch, and repeating it only costs time.
@@ -273,7 +276,7 @@ def _execute_all(
                 if error and error.get("kind") in STOPS_LATER_RUNS:
                     stopped = error
         except BaseException as exc:  # the tutor's own failure inside the child: report, never hang
-            header, blob = {"error": {"kind": "crash", "message": f"checker failure: {exc!r}", "line": None}}, b""
+            header, blob = checker_failure(exc), b""
             last = True
         emit({**header, "last": last}, blob)
         if last:

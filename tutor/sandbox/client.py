@@ -18,8 +18,8 @@ from typing import Any, Callable
 import torch
 
 from tutor.process.spawn import child_env, debug_stderr, end_input, kill, spawn
-from tutor.process.wire import WireError, encode_frame, pack_tensors, read_frame, widen_pipe, write_frame
-from tutor.sandbox.handover import Lease, Transfer, write_all
+from tutor.process.wire import WireError, encode_frame, pack_tensors, read_frame, widen_pipe, write_all, write_frame
+from tutor.sandbox.handover import Lease, Transfer
 from tutor.sandbox.isolate import instrument, parse
 from tutor.sandbox.results import LearnerRun, complete_runs, failed_runs, runs_of_frame
 
@@ -221,8 +221,7 @@ class Sandbox:
         }
         code = encode_frame(header)
 
-        @functools.cache
-        def hooked() -> bytes:  # built while the child runs the runs that need no hook
+        def hooked() -> bytes:  # built while the child runs the runs that need no hook (compiled_form caches)
             return encode_frame({"op": "code", "code": compiled_form(source, filename, hook)}) if hook else b""
 
         limit = timeout * max(1, len(runs)) + GRACE_S

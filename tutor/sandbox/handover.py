@@ -48,10 +48,8 @@ class Lease:
     primed: tuple[object, ...] = ()  # the runs already sent to it (the request's first frame), if any
 
     def poll_ready(self) -> bool:
-        """Whether the child has finished setting up (its READY byte, read here without waiting: before the
-        request nothing else can come first)."""
-        if not self.ready and self.result_fd is not None and select.select([self.result_fd], [], [], 0)[0]:
-            self.ready = os.read(self.result_fd, len(READY)) == READY
+        """Whether the child has finished setting up (see took_ready)."""
+        self.ready = self.ready or took_ready(self.result_fd)
         return self.ready
 
     def primed_with(self, runs: tuple[object, ...]) -> bool:
@@ -63,10 +61,12 @@ class Lease:
         self.request_fd = self.result_fd = None
 
 
-def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def took_ready(result_fd: int | None) -> bool:
+    """Whether a child's READY byte is on its result pipe now; read (taken) if so, without waiting. A child
+    writes nothing else before its request is in, so nothing else can come first."""
+    if result_fd is None or not select.select([result_fd], [], [], 0)[0]:
+        return False
+    return os.read(result_fd, len(READY)) == READY
 
 
 class Transfer:
@@ -93,16 +93,11 @@ class Transfer:
         self.status = "exited"  # or "timeout", "oversized"
         self.complete = False  # its last frame is in
         self.done = False
-        # A spare sends READY once set up, before its frames; the zygote may have read it already.
-        self.expect_ready = not lease.ready
-        self.ready = lease.ready
-        if not self.ready and select.select([self.result_fd], [], [], 0)[0]:
-            self.read_some()  # what is there now: READY (then it was set up when the request came), or not
-            self.ready = self.saw_ready
-        if not self.done:
-            self.write_some()
-
-    saw_ready = False
+        # A spare sends READY once set up, before its frames (the zygote may have taken it already): taken now
+        # if it is there (the child was set up when the request came), else stripped when it comes.
+        self.ready = lease.poll_ready()
+        self.expect_ready = not self.ready
+        self.write_some()
 
     def append(self, rest: bytes) -> None:
         """The request's last part (see __init__)."""
@@ -141,7 +136,6 @@ class Transfer:
             self.expect_ready = False
             if self.buffer.startswith(READY):  # whatever came first if not READY: it is all frames
                 del self.buffer[: len(READY)]
-                self.saw_ready = True
         while len(self.buffer) >= PREFIX_SIZE:
             size = frame_size(bytes(self.buffer[:PREFIX_SIZE]))
             if size > MAX_PAYLOAD:
@@ -184,4 +178,4 @@ class Transfer:
         return self.written < self.essential and self.status == "exited" and not self.complete
 
 
-__all__ = ["Lease", "MAX_PAYLOAD", "Transfer", "close_fd", "write_all"]
+__all__ = ["Lease", "MAX_PAYLOAD", "Transfer", "close_fd", "took_ready"]

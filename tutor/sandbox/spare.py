@@ -14,14 +14,13 @@ context, and never outlives the zygote (death signal, and EOF on its request pip
 from __future__ import annotations
 
 import os
-import select
 import signal
 import time
 from typing import Any
 
 from tutor.process.wire import widen_pipe
-from tutor.sandbox.child import READY, wait_and_run
-from tutor.sandbox.handover import close_fd
+from tutor.sandbox.child import wait_and_run
+from tutor.sandbox.handover import close_fd, took_ready
 from tutor.sandbox.reaper import kill_adopted, kill_tree, reap_adopted
 
 # After the result pipe's end of file with no whole frame, how long the child gets to exit on its own before
@@ -120,9 +119,8 @@ class Spare:
             kill_tree(self.pid)
 
     def poll_ready(self) -> bool:
-        """Whether it has finished setting up (its READY byte is read here, without waiting)."""
-        if not self.ready and self.result_fd is not None and select.select([self.result_fd], [], [], 0)[0]:
-            self.ready = os.read(self.result_fd, len(READY)) == READY
+        """Whether it has finished setting up (see handover.took_ready)."""
+        self.ready = self.ready or took_ready(self.result_fd)
         return self.ready
 
     def discard(self) -> bool:
