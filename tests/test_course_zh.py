@@ -239,6 +239,20 @@ def test_every_record_of_the_shipped_course_is_translated():
         assert all(texts), exercise.id
 
 
+def test_every_step_and_supporting_row_has_a_why_in_both_languages():
+    """Exercise 4's supporting rows (dlogits, dh, ...) included: each says why, in English and in Chinese,
+    with the lecture's moment."""
+    rows = [(exercise.id, step) for exercise in COURSE.exercises for step in exercise.rows]
+    assert sum(step.support for _, step in rows) == 6
+    missing = [
+        f"{exercise_id}.{step.name}" for exercise_id, step in rows
+        if not (step.why.strip() and step.why_at and CJK.search(step.text("why", "zh")))
+    ]
+    assert not missing, f"no why in both languages: {', '.join(missing)}"
+
+
+
+
 def test_unknown_keys_and_languages_are_refused(atomic):
     with pytest.raises(KeyError, match="not a text of Exercise"):
         atomic.text("why", "zh")
@@ -300,3 +314,10 @@ def test_a_course_without_translations_loads_and_speaks_english(tmp_path):
         for step, same in zip(exercise.steps, shipped.steps):
             assert step.hints_in("zh") == same.hints and step.text("why", "zh") == same.why
             assert [m.text("message", "zh") for m in step.mistakes] == [m.message for m in same.mistakes]
+
+
+def test_a_supporting_rows_why_needs_its_moment_in_the_lecture(tmp_path):
+    path = _copy(tmp_path, "training.toml", 'why_at = "0:51:26"\n', "")
+    with pytest.raises(CourseError) as info:
+        load_course(tmp_path)
+    assert info.value.path == path and info.value.key == "steps[8].why_at" and "is missing" in str(info.value)

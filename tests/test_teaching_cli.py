@@ -46,6 +46,24 @@ def test_why_waits_for_the_pass_then_gives_the_insight_and_the_lectures_moment(w
     assert step.why_at in after.stdout and exercise.chapter_at in after.stdout
 
 
+def test_why_of_a_supporting_row_waits_for_its_exercise_then_gives_its_insight(workspace, course, checker, backprop_ninja):
+    ws = ["--workspace", str(workspace)]
+    exercise = course.find("training")
+    row = exercise.row("dh")
+    assert row.support and row.why
+    before = backprop_ninja("why", "4", "dh", *ws)
+    assert before.returncode == 1 and before.stdout == ""
+    assert "supporting row of training" in before.stderr
+
+    pass_in_workspace(checker, workspace, exercise)
+    for name, lang in (("dh", "en"), ("h", "zh")):  # the gradient's name or its forward tensor's
+        after = backprop_ninja("--lang", lang, "why", "training", name, *ws)
+        assert after.returncode == 0, after.stderr
+        why = row.text("why", lang)
+        assert why[:12] in after.stdout.replace("\n     ", " " if lang == "en" else "")
+        assert row.why_at in after.stdout and exercise.chapter_at in after.stdout
+
+
 def test_hint_on_a_passed_step_shows_its_why_and_spends_no_rung(workspace, course, checker, backprop_ninja):
     ws = ["--workspace", str(workspace)]
     exercise = course.find("batchnorm")

@@ -84,6 +84,15 @@ def test_a_passing_step_draws_no_noise_heatmap(course):
     assert "Where your" in wrong and "Why" not in wrong
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_passed_supporting_row_shows_its_why(course, lang):
+    row = course.find("training").row("dhpreact")
+    assert row.support and row.why and row.why_at
+    tensor = TensorVerdict(row.name, row.of, "exact", (32, 200), (32, 200), max_abs_diff=0.0, close=True, support=True)
+    text = " ".join(plain(step_detail(row, tensor, None, 0, lang)).split())
+    assert row.why_at in text and " ".join(row.text("why", lang).split())[:40] in text
+
+
 class RefusingChecker(FakeChecker):
     """Checks as the fake does until refuse is set; then reports a refused file with no tensors."""
 

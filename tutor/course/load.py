@@ -259,14 +259,18 @@ def _mistakes(s: _Reader, step: str) -> tuple[Mistake, ...]:
 
 
 def _steps(top: _Reader) -> tuple[list[Step], list[Step]]:
-    """The steps, and the supporting rows (judged when the learner's file assigns them; no hints of their own)."""
+    """The steps, and the supporting rows (judged when the learner's file assigns them; no hints of their own,
+    a why optional)."""
     steps: list[Step] = []
     support: list[Step] = []
     for s in top.items("steps"):
         name = s.text("name")
         if s.get("support", bool, False):
+            # its why, when it has one, is where the lecture explains it: a why_at comes with it
+            why = s.text("why", "")
             support.append(Step(
                 name=name, of=s.text("of"), line=s.text("line"), hints=s.strings("hints", ()), support=True,
+                why=why, why_at=_timestamp(s, "why_at") if why.strip() else "",
                 translations=_translations(s, STEP_TEXT_KEYS, f" (step {name!r})"),
             ))
             continue
