@@ -145,7 +145,7 @@ def test_mistake_is_a_wrong_answer(exercise_id, step_name, index, which, device)
     if _close(value, want, MARGIN):
         # A near miss (a dropped epsilon): it must still fail the check on the lecture's batch, where it is diagnosed.
         if device == "cuda":
-            pytest.skip("a near miss is within the GPU's wider tolerance (README: Tolerances); the CPU runs catch it")
+            pytest.skip("a near miss is within the GPU's wider tolerance (docs/verdicts.md: Tolerances); the CPU runs catch it")
         first = _context(exercise_id, "first", device)
         near = eval(compile(mistake.expr, "<near miss>", "eval"), mistake_namespace(exercise, first))
         assert not _close(near, first.reference[step.name]), "this mistake equals the right answer"
