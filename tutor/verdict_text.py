@@ -6,20 +6,16 @@ The CLI's `check` and `train` print it (colour only on a terminal); a notebook s
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from tutor.messages import render
+from tutor.messages import speaker
 from tutor.reports.check import STATUS_STYLE, CheckReport, fmt_shape
 
-
-def say(code: str, lang: str = "en", /, **params: Any) -> str:
-    """The command line's words for `code` (cli.en.toml's `cli-CODE`) in `lang`."""
-    return render(f"cli-{code}", params, lang)
+say = speaker("cli")
 
 
 def _tick(flag: bool, relevant: bool, lang: str) -> str:

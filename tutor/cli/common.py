@@ -15,7 +15,7 @@ from typing import Any
 
 from tutor.course import Course, Exercise
 from tutor.course.model import Step
-from tutor.engine.limits import TIMEOUT_RANGE
+from tutor.engine.bounds import TIMEOUT_RANGE
 from tutor.progress import ProgressBusy, ProgressStore
 from tutor.reports.check import CheckReport
 from tutor.verdict_text import say

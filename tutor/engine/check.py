@@ -17,7 +17,7 @@ from tutor.engine.context import Context, TrainingSplits, build_context, draw_se
 from tutor.engine.course_code import course_code
 from tutor.engine.data import Dataset, load_names
 from tutor.engine.judge import judge, verdicts_at
-from tutor.engine.limits import MAX_LEARNER_BYTES, TIMEOUT_RANGE
+from tutor.engine.bounds import MAX_LEARNER_BYTES, TIMEOUT_RANGE
 from tutor.engine.local import LocalPool, LocalTrial
 from tutor.engine.naming import add_source_notes
 from tutor.reports.check import CheckReport, LearnerError, TensorVerdict

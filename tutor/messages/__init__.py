@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,7 +23,7 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = [
     "DEFAULT_LANG", "PARTS", "Message", "catalogue", "is_message", "message", "part", "placeholders", "render", "render_list",
-    "render_message", "templates",
+    "render_message", "speaker", "templates",
 ]
 
 DEFAULT_LANG = "en"
@@ -115,6 +115,23 @@ def render(code: str, params: Mapping[str, Any] | None = None, lang: str = DEFAU
     if template is None:  # a code no catalogue knows (a newer tutor's report): its code and values
         return code + "".join(f" {name}={value}" for name, value in values.items())
     return template.format(**values)
+
+
+class Speaker(Protocol):
+    def __call__(self, code: str, lang: str = DEFAULT_LANG, /, **params: Any) -> str: ...
+
+
+def speaker(part_name: str) -> Speaker:
+    """The `say(code, lang, **params)` of one part of the tutor: render() of `PART-code`, so that the TUI
+    (`speaker("ui")`) and the command line (`speaker("cli")`) name their messages without the prefix."""
+    if part_name not in PARTS:
+        raise ValueError(f"no part {part_name!r}: the parts are {', '.join(PARTS)}")
+
+    def say(code: str, lang: str = DEFAULT_LANG, /, **params: Any) -> str:
+        return render(f"{part_name}-{code}", params, lang)
+
+    say.__doc__ = f"The words of the {part_name} message `code` (its `{part_name}-` prefix left out) in `lang`."
+    return say
 
 
 def render_message(msg: Mapping[str, Any], lang: str = DEFAULT_LANG) -> str:

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.dom import DOMNode
 
 from tutor.lang import ENV_VAR, from_locale, normalise
-from tutor.messages import render
+from tutor.messages import render, speaker
 
 # The description of each key the tutor shows, by its action (Textual's palette key included).
 KEY_CODES = {
@@ -37,9 +37,7 @@ KEY_CODES = {
 }
 
 
-def say(code: str, lang: str, /, **params: Any) -> str:
-    """The words of the screen's message `code` (without its `ui-` prefix) in `lang`."""
-    return render(f"ui-{code}", params, lang)
+say = speaker("ui")
 
 
 def styled(code: str, lang: str, /, **params: Any) -> Text:
