@@ -14,9 +14,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from grade_class import build_class, canvas_export, gradescope_export, jsonl
 
 import tutor.cli
-from grade_class import build_class, canvas_export, gradescope_export, jsonl
 from tutor.grading.archive import ArchiveError, read_zip
 from tutor.grading.rows import FIRST_COLUMNS, diagnosis_of
 from tutor.grading.submissions import by_content, gradescope_names

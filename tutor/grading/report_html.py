@@ -15,7 +15,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem au
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:2px solid #d8dde6;padding-bottom:.3rem}
 .summary{color:#4a5263}.step{display:grid;grid-template-columns:11rem 13rem 1fr;gap:.2rem 1rem;align-items:start;
 padding:.45rem 0;border-bottom:1px solid #eef0f4}.name{font-family:ui-monospace,monospace;font-weight:600}
-.bars{display:flex;flex-direction:column;gap:.35rem}.bar{display:grid;grid-template-columns:14rem 1fr;gap:.6rem}
+.bars{display:flex;flex-direction:column;gap:.35rem}.bar{display:grid;grid-template-columns:19rem 1fr;gap:.6rem}
 .code{font-family:ui-monospace,monospace;font-size:.85rem}.words{color:#3b4252;font-size:.9rem}
 details summary{cursor:pointer;color:#4a5263;font-size:.85rem}.students{font-size:.85rem;color:#4a5263}
 .ok{color:#2f7d32}.note{color:#6b7385;font-size:.85rem}table{border-collapse:collapse}
