@@ -27,14 +27,15 @@ class Progress:
     passed: int = 0
     cached: int = 0
     started: float = field(default_factory=time.monotonic)
+    first: float | None = None  # when the first file was judged: the workers' start-up is behind it
 
     @property
     def eta_s(self) -> float | None:
-        judged = self.done - self.cached
+        judged = self.done - self.cached - 1
         left = self.total - self.done
-        if judged <= 0:
+        if self.first is None or judged <= 0:
             return None
-        return (time.monotonic() - self.started) / judged * left
+        return (time.monotonic() - self.first) / judged * left
 
 
 @dataclass
@@ -95,6 +96,8 @@ def grade(
         cache.put(keys[index], result)
         progress.done += 1
         progress.passed += bool(result.get("passed"))
+        if progress.first is None:
+            progress.first = time.monotonic()
         if on_progress:
             on_progress(progress)
 
