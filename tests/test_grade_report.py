@@ -3,8 +3,10 @@ with the course's words and the students behind each; and opened in headless Chr
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +76,39 @@ def test_headless_chromium_shows_the_bars_without_a_script_error(course, tmp_pat
     for log in (shot_run.stderr, dom.stderr):
         console = [line for line in log.splitlines() if "CONSOLE" in line or "Uncaught" in line]
         assert console == [], console
+
+
+def summary_text(course, lang: str) -> str:
+    from rich.console import Console
+
+    from tutor.cli.grade_view import print_summary
+    from tutor.grading.run import Graded
+
+    results = a_class(course)
+    graded = Graded(results, build(results, course, lang), [], judged=len(results), seconds=1.5)
+    console = Console(record=True, width=120, file=io.StringIO(), no_color=True)
+    print_summary(graded, console, lang, Path("grades"))
+    return console.export_text()
+
+
+def test_the_terminal_summary_names_each_steps_most_common_mistake(course):
+    text = summary_text(course, "en")
+    assert "cross-entropy: 1 of 5 pass (20%) · most often first to fix: dlogits (4)" in text
+    assert "1/5 20%" in text and "sign ×3: the sign of your dlogits is flipped" in text
+    assert "(timeout)" in text and "1 file matched no exercise" in text
+    zh = summary_text(course, "zh")
+    assert "5 份中通过 1 份" in zh and "最常见的错误" in zh and "sign（3 人）" in zh
+
+
+def test_the_progress_line_is_plain_without_a_terminal():
+    from tutor.cli.grade_view import ProgressLine
+    from tutor.grading.run import Progress
+
+    stream = io.StringIO()
+    line = ProgressLine(stream)
+    progress = Progress(total=4, done=2, passed=1)
+    line.update(progress)
+    progress.done = 4
+    line.finish()
+    assert "\r" not in stream.getvalue() and "\x1b" not in stream.getvalue()
+    assert stream.getvalue().splitlines() == ["2/4 graded · 1 pass · ETA –:––", "4/4 graded · 1 pass · ETA –:––"]
