@@ -196,3 +196,36 @@ def test_a_rerun_grades_nothing_new_and_a_changed_file_only(graded):
     changed.path.write_text(Path(changed.path).read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
     code, stdout, _ = run_grade(str(root), "--out", str(out), "--jobs", "1", "--timeout", TIMEOUT, "--json")
     assert json.loads(stdout)["judged_now"] == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_what_is_graded_and_a_rerun_grades_the_rest(tmp_path, course):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from grade_class import LEARNER_FILES
+
+    root = tmp_path / "class"
+    for index in range(6):
+        folder = root / f"student{index}"
+        folder.mkdir(parents=True)
+        (folder / "atomic.py").write_text((LEARNER_FILES / "infinite_loop.py").read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "tutor", "grade", str(root), "--out", str(out), "--jobs", "1", "--timeout", "2"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    grading = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    cache = out / ".grade-cache.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (cache.is_file() and cache.read_text().count("\n") >= 1):
+        time.sleep(0.2)
+    grading.send_signal(signal.SIGINT)
+    stdout, stderr = grading.communicate(timeout=60)
+    assert grading.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted:" in stderr
+    kept = len(jsonl(out / "results.jsonl"))
+    assert 1 <= kept < 6
+    rerun = subprocess.run([*args, "--json"], capture_output=True, text=True, env=env, timeout=300)
+    assert json.loads(rerun.stdout)["judged_now"] == 6 - kept and json.loads(rerun.stdout)["graded"] == 6

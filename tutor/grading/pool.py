@@ -4,6 +4,7 @@ file past the watchdog) costs that file a row with the reason and is replaced; C
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -99,7 +100,8 @@ class Pool:
     def _start(self) -> Worker:
         mine, theirs = self.context.Pipe()
         process = self.context.Process(target=worker_main, args=(theirs, self.settings), daemon=True, name="grade-worker")
-        process.start()
+        with sigint_ignored():  # inherited through exec: a Ctrl-C while the worker imports is the parent's alone
+            process.start()
         theirs.close()
         return Worker(process, mine)
 
@@ -183,6 +185,19 @@ class Pool:
             worker.process.join(max(0.0, deadline - time.monotonic()))
             self._stop(worker)
         self.workers = []
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: nothing to hand on
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def default_jobs() -> int:
