@@ -229,3 +229,17 @@ def test_ctrl_c_keeps_what_is_graded_and_a_rerun_grades_the_rest(tmp_path, cours
     assert 1 <= kept < 6
     rerun = subprocess.run([*args, "--json"], capture_output=True, text=True, env=env, timeout=300)
     assert json.loads(rerun.stdout)["judged_now"] == 6 - kept and json.loads(rerun.stdout)["graded"] == 6
+
+
+def test_a_zips_wrapping_folder_is_unwrapped_but_a_students_folder_is_kept(course):
+    from tutor.grading.archive import Found
+    from tutor.grading.submissions import tasks_of
+
+    def students(paths: list[str], unwrap: bool = True) -> set[tuple[str, str]]:
+        files = [Found(p, b"dlogits = None\n") for p in paths]
+        return {(t.student, t.exercise) for t in tasks_of(files, course, unwrap=unwrap)}
+
+    assert students(["ada/cross_entropy.py"]) == {("ada", "cross-entropy")}
+    assert students(["export/ada.py", "export/bob.py"]) == {("ada", "cross-entropy"), ("bob", "cross-entropy")}
+    assert students(["export/ada/cross_entropy.py", "export/bob/x.py"]) == {("ada", "cross-entropy"), ("bob", "cross-entropy")}
+    assert students(["export/ada.py"], unwrap=False) == {("export", "cross-entropy")}

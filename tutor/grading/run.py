@@ -51,7 +51,7 @@ class Graded:
 def plan(path: Path, course: Course, forced: Exercise | None = None) -> tuple[list[Task], list[str]]:
     """The tasks of the folder or zip at `path`, and warnings about it (raises archive.ArchiveError)."""
     files, warnings = archive.read_path(path)
-    return tasks_of(files, course, forced), warnings
+    return tasks_of(files, course, forced, unwrap=not path.is_dir()), warnings
 
 
 def grade(

@@ -41,16 +41,20 @@ class Task:
 # ---- who ---------------------------------------------------------------------------------------------------
 
 
-def strip_common_folder(files: list[Found]) -> list[Found]:
-    """A zip whose entries all sit in one folder ("submissions/...") is read as that folder."""
+def strip_common_folder(files: list[Found], course: Course) -> list[Found]:
+    """A zip whose entries all sit in one folder ("export/submission_1/...", "export/ada.py") is read as that
+    folder; one student's folder ("ada/atomic.py") is not a wrapper: its files keep their student."""
     while files:
-        tops = {PurePosixPath(f.path).parts[0] for f in files}
-        if len(tops) != 1 or all(len(PurePosixPath(f.path).parts) == 1 for f in files):
+        parts = [PurePosixPath(f.path).parts for f in files]
+        if len({p[0] for p in parts}) != 1 or any(len(p) == 1 for p in parts):
             return files
-        top = tops.pop()
-        if any(len(PurePosixPath(f.path).parts) == 1 for f in files):
+        exercise_files = {Path(e.file_name).stem for e in course.exercises}
+        wrapper = (any(p[1:] == (name,) for p in parts for name in METADATA_NAMES) or all(len(p) >= 3 for p in parts)
+                   or any(len(p) == 2 and RESUBMITTED.sub("", PurePosixPath(p[1]).stem) not in exercise_files for p in parts))
+        if not wrapper:
             return files
-        files = [Found(f.path[len(top) + 1 :], f.data, f.problem) for f in files]
+        cut = len(parts[0][0]) + 1
+        files = [Found(f.path[cut:], f.data, f.problem) for f in files]
     return files
 
 
@@ -148,10 +152,12 @@ def notebook_exercises(name: str, text: str, course: Course) -> list[Exercise] |
     return held
 
 
-def tasks_of(files: Iterable[Found], course: Course, forced: Exercise | None = None) -> list[Task]:
-    """The tasks for the files under PATH; `forced`: one exercise for every file (--exercise)."""
+def tasks_of(files: Iterable[Found], course: Course, forced: Exercise | None = None, unwrap: bool = False) -> list[Task]:
+    """The tasks for the files under PATH; `forced`: one exercise for every file (--exercise); `unwrap`: a zip's
+    one top folder that wraps the submissions is read as PATH."""
+    files = list(files)
     tasks: list[Task] = []
-    for student, inner, found, late in owners(strip_common_folder(list(files))):
+    for student, inner, found, late in owners(strip_common_folder(files, course) if unwrap else files):
         kind = "ipynb" if found.path.endswith(".ipynb") else "py"
         label = inner or PurePosixPath(found.path).name
         named = forced or (by_name(label, course) if inner else None)
