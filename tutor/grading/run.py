@@ -133,6 +133,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 def write_outputs(out: Path, results: list[dict[str, Any]], course: Course, lang: str = "en") -> ClassMap:
+    out.mkdir(parents=True, exist_ok=True)
     rows.write_csv(out / "grades.csv", results, course)
     rows.write_jsonl(out / "results.jsonl", results)
     classmap = build(results, course, lang)
