@@ -8,7 +8,8 @@ check is the full one (the lecture's batch, a second batch, the local-rule run).
 Prints one JSON line: submissions, jobs, the seconds spent reading and matching the files (plan_s), starting
 the workers up to the first result (startup_s), judging the rest (steady_s) and writing grades.csv,
 results.jsonl and report.html (write_s); submissions_per_min over the steady part (the target: >= 2,000 on 2
-cores) and over the whole run (startup included).
+cores) and over the whole run (startup included); and the CPU time the workers and their sandboxes spent
+per submission (start-up included), which a loaded machine does not inflate as it does the wall clock.
 
     python bench/grade_throughput.py [--submissions 240] [--jobs 2]
 """
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -79,9 +81,14 @@ def main() -> None:
             return out
 
         run.plan = timed_plan
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         graded = run.grade(root, course, Settings(str(course.root)), Path(tmp) / "out", jobs=args.jobs, on_progress=on_progress)
         ended = time.perf_counter()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds of the workers and the sandboxes' children (all reaped by the end): what the machine's load
+    # does not change, unlike the wall-clock rate
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     n = len(graded.results)
     steady = marks["last"] - marks["first"]
     print(json.dumps({
@@ -96,6 +103,8 @@ def main() -> None:
         "total_s": round(ended - started, 2),
         "submissions_per_min": round((n - 1) / steady * 60) if steady > 0 else None,
         "submissions_per_min_with_startup": round(n / (ended - started) * 60),
+        "workers_cpu_s": round(cpu, 1),
+        "cpu_ms_per_submission": round(cpu / n * 1000, 1),
         "cores": len(os.sched_getaffinity(0)),
         "load_1min": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
