@@ -112,3 +112,12 @@ def test_the_progress_line_is_plain_without_a_terminal():
     line.finish()
     assert "\r" not in stream.getvalue() and "\x1b" not in stream.getvalue()
     assert stream.getvalue().splitlines() == ["2/4 graded · 1 pass · ETA –:––", "4/4 graded · 1 pass · ETA –:––"]
+
+
+def test_the_map_as_json_carries_the_bars_and_their_students(course):
+    import json
+
+    data = json.loads(json.dumps(build(a_class(course), course).to_json()))
+    ce = next(e for e in data["exercises"] if e["id"] == "cross-entropy")
+    assert ce["first_to_fix"] == {"dlogits": 4} and ce["steps"][0]["bars"][0]["students"] == ["bob", "cy", "dee"]
+    assert data["unmatched"][0]["student"] == "hal"

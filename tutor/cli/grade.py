@@ -62,7 +62,8 @@ def cmd_grade(args: argparse.Namespace, course: Course) -> int:
         print(say("warning-line", args.lang, line=warning), file=sys.stderr)
     if args.json:
         print(json.dumps({"out": str(out), "graded": len(graded.results), "judged_now": graded.judged,
-                          "passed": sum(1 for r in graded.results if r.get("passed")), "seconds": graded.seconds}))
+                          "passed": sum(1 for r in graded.results if r.get("passed")), "seconds": graded.seconds,
+                          **graded.classmap.to_json()}, ensure_ascii=False))
     else:
         print_summary(graded, console(), args.lang, out)
     return EXIT_PASS if graded.results else EXIT_FAIL
@@ -93,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     grade.add_argument("--exercise", metavar="ID", help="grade every file as this exercise (id or number)")
     grade.add_argument("--jobs", type=nonnegative_int, default=0, metavar="N", help="worker processes (default: the cores)")
     grade.add_argument("--out", default="grades", metavar="DIR", help="where the results go (default: ./grades)")
-    grade.add_argument("--json", action="store_true", help="print one JSON line of totals instead of the table")
+    grade.add_argument("--json", action="store_true", help="print one JSON line (totals and the class map) instead of the table")
     grade.add_argument("--train-steps", type=nonnegative_int, default=0, metavar="N",
                        help="also train each exercise-4 file that passes its grad check for N steps (default: no training)")
     grade.add_argument("--gradescope-bundle", metavar="OUT.zip", help="write a Gradescope autograder zip instead of grading")

@@ -59,6 +59,23 @@ class ClassMap:
     def exercise(self, exercise_id: str) -> ExerciseMap | None:
         return next((e for e in self.exercises if e.id == exercise_id), None)
 
+    def to_json(self) -> dict[str, Any]:
+        """The map as plain JSON (what `grade --json` prints beside its totals)."""
+
+        def bars(items: list[Bar]) -> list[dict[str, Any]]:
+            return [{"code": b.code, "words": b.words, "count": b.count, "students": b.students} for b in items]
+
+        return {
+            "exercises": [{
+                "id": e.id, "submissions": e.submissions, "passed": e.passed,
+                "first_to_fix": dict(e.first_to_fix.most_common()),
+                "steps": [{"name": s.name, "passing": s.passing, "graded": s.graded, "inherited": s.inherited,
+                           "bars": bars(s.bars)} for s in e.steps],
+                "stopped": bars(e.stopped),
+            } for e in self.exercises],
+            "unmatched": [{"student": s, "file": f, "why": w} for s, f, w in self.unmatched],
+        }
+
 
 def words_of(row: Mapping[str, Any], lang: str) -> tuple[str, str]:
     """(code, words) of a failing row's bar: its diagnosis, else what its status says."""
