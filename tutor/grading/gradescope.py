@@ -32,6 +32,8 @@ SETUP_SH = """#!/usr/bin/env bash
 # `pip install torch` pulls the multi-GB CUDA one), then backprop-ninja from the source in this zip.
 set -euo pipefail
 cd "$(dirname "$0")"
+# Ubuntu 24.04's Python refuses system-wide installs without this (PEP 668); older pips ignore it
+export PIP_BREAK_SYSTEM_PACKAGES=1
 if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1; then
     apt-get update -y && apt-get install -y python3 python3-pip
 fi
