@@ -243,3 +243,11 @@ def test_a_zips_wrapping_folder_is_unwrapped_but_a_students_folder_is_kept(cours
     assert students(["export/ada.py", "export/bob.py"]) == {("ada", "cross-entropy"), ("bob", "cross-entropy")}
     assert students(["export/ada/cross_entropy.py", "export/bob/x.py"]) == {("ada", "cross-entropy"), ("bob", "cross-entropy")}
     assert students(["export/ada.py"], unwrap=False) == {("export", "cross-entropy")}
+
+
+def test_an_out_folder_that_cannot_be_made_is_one_line_exit_2(tmp_path, capsys):
+    (tmp_path / "class" / "ada").mkdir(parents=True)
+    (tmp_path / "taken").write_text("a file, not a folder\n")
+    assert tutor.cli.main(["grade", str(tmp_path / "class"), "--out", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write to" in err[0]

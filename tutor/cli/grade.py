@@ -50,6 +50,9 @@ def cmd_grade(args: argparse.Namespace, course: Course) -> int:
                        on_progress=bar.update)
     except ArchiveError as exc:
         raise UsageError(str(exc)) from None
+    except OSError as exc:  # --out cannot be written
+        bar.finish()
+        raise UsageError(f"cannot write to {out}: {exc.strerror or exc}") from None
     except WorkerFailed as exc:
         bar.finish()
         raise UsageError(say("grade-worker-failed", args.lang, error=str(exc))) from None
