@@ -13,6 +13,7 @@ context, and never outlives the zygote (death signal, and EOF on its request pip
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import time
@@ -73,6 +74,11 @@ class Spare:
         widen_pipe(request_w)
         widen_pipe(result_w)
         parent = os.getpid()
+        # The zygote's own objects go to the collector's permanent generation before each fork: a child's
+        # collections then walk only what it made itself, instead of writing to (and so copying) every page of
+        # the heap it shares with the zygote. After the first fork this collects only the little made since.
+        gc.collect()
+        gc.freeze()
         pid = os.fork()
         if pid == 0:  # the child never returns from wait_and_run
             try:
