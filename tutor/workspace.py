@@ -107,9 +107,14 @@ class Workspace:
 
     def init(self, course: Course, lang: str = "en") -> list[tuple[Path, bool]]:
         """Copy starter files (their comments in `lang`) that are not there yet; returns (path, created) and
-        never overwrites."""
+        never overwrites. The workspace remembers the course's pack (its id, or its folder when not installed)."""
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
+            if course.id:
+                from tutor.course.packs import pack_name
+
+                if self.setting("course") != pack_name(course.root):
+                    self.remember("course", pack_name(course.root))
             results = []
             for exercise in course.exercises:
                 target = self.file_for(exercise)

@@ -121,6 +121,11 @@ def mistake_problem(checker: Checker, exercise: Exercise, solution: str, step: S
         return f"{label} passes the check: it is not a wrong answer"
     if verdict.inherits_from:
         return f"{label} is blamed on {verdict.inherits_from}, a row above it"
+    caught_locally = verdict.local == "fail" and bool(verdict.extra.get("lecture_passed"))
+    if mistake.local_only and not caught_locally:
+        return f"{label} is marked local_only, but the batches catch it ({verdict.status}): remove local_only"
+    if not mistake.local_only and caught_locally:
+        return f"{label} is right on the batches and caught only by the local rule: mark it local_only = true"
     wrong = diagnosed_as(step, index, verdict.diagnosis)
     return f"{label} {wrong}" if wrong else None
 
@@ -186,6 +191,18 @@ def course_to_check(args: argparse.Namespace, course: Course) -> Course:
     return load_course(root.resolve())
 
 
+def cmd_course_list(args: argparse.Namespace, course: Course) -> int:
+    """The installed packs, one a line: the id, then the title (in the learner's language) and the folder."""
+    from tutor.course.packs import installed_packs
+
+    for pack in installed_packs():
+        loaded = load_course(pack.root).pack
+        title = loaded.translations.get(args.lang, "title") or loaded.title
+        mark = "*" if pack.root.resolve() == course.root.resolve() else " "
+        print(f"{pack.id}\t{mark} {title}\t{pack.root}")
+    return EXIT_PASS
+
+
 def cmd_course_check(args: argparse.Namespace, course: Course) -> int:
     course = course_to_check(args, course)
     quiet_torch_import()
@@ -224,3 +241,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_engine_options(check)
     check.add_argument("--timeout", type=timeout_seconds, default=10.0, metavar="S", help="seconds each run may take (default: 10)")
     check.set_defaults(handler=cmd_course_check)
+    listing = actions.add_parser(
+        "list", help="list the installed course packs",
+        description="The installed course packs, one a line: the id (what --course takes), a * on the pack in "
+        "use, the title and the folder.",
+    )
+    listing.set_defaults(handler=cmd_course_list)
