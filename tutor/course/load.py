@@ -203,17 +203,22 @@ def load_pack(root: Path) -> tuple[Pack, _Reader | None]:
     )
     if pack.min_hints < 1:
         raise top.error("min_hints", "should be at least 1")
-    name = top.text("model", "")
+    return pack, _shared_file(top, "model", root)
+
+
+def _shared_file(top: _Reader, key: str, root: Path) -> _Reader | None:
+    """The shared model file that `key` names (relative to exercises/), read and checked; None without one."""
+    name = top.text(key, "")
     if not name:
-        return pack, None
-    shared_path = root / "exercises" / name
-    if not shared_path.is_file():
-        raise top.error("model", f"names {shared_path}, which does not exist")
-    shared = _Reader(shared_path, None, _read_toml(shared_path))
+        return None
+    path = root / "exercises" / name
+    if not path.is_file():
+        raise top.error(key, f"names {path}, which does not exist")
+    shared = _Reader(path, None, _read_toml(path))
     shared.only(SHARED_TABLES)
     shared.sub("model", {}).only((*SHARED_MODEL_KEYS, *LEGACY_SIZES))
     shared.sub("context", {}).only(CONTEXT_KEYS)
-    return pack, shared
+    return shared
 
 
 def load_shared(root: Path) -> _Reader | None:
@@ -442,6 +447,8 @@ def _load_exercise(path: Path, root: Path, shared: _Reader | None, pack: Pack) -
     ident = data.get("id") if isinstance(data.get("id"), str) else None
     top = _Reader(path, ident, data)
     ident = top.text("id")
+    if "model_file" in data:  # the exercise names its own shared model file instead of the pack's
+        shared = _shared_file(top, "model_file", root)
     kind = top.text("kind", "check")
     if kind not in ("check", "training"):
         raise top.error("kind", f"should be 'check' or 'training', not {kind!r}")
