@@ -36,7 +36,7 @@ def default_workspace() -> Path:
 
 def starter_translation(exercise: Exercise, lang: str) -> Path:
     """Where the starter's words in `lang` live: exercises/zh/atomic.toml for exercises/atomic.py."""
-    return exercise.starter.parent / lang / f"{exercise.starter.stem}.toml"
+    return exercise.starter_words(lang)
 
 
 def starter_text(exercise: Exercise, lang: str = "en") -> str:

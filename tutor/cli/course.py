@@ -1,4 +1,6 @@
-"""`backprop-ninja course check [DIR]`: for course authors, the course checked against itself.
+"""`backprop-ninja course check [DIR]`: for course authors, the course checked against itself; the one judge
+of a pack. First the rules of its text and structure (tutor.course.rules: whys, hint ladders, the lecture's
+moments, the pack's languages, the names a step's line uses), then what runs:
 
 Every solution must pass all its rows, every starter must fail (and run), and every mistake a step's TOML
 authors must be diagnosed as itself: written into the solution right after the statement that finishes
@@ -21,6 +23,7 @@ from tutor.cli import common
 from tutor.cli.common import EXIT_FAIL, EXIT_PASS, UsageError, add_engine_options, quiet_torch_import, timeout_seconds
 from tutor.course import Course, Exercise, load_course
 from tutor.course.model import Mistake, Step
+from tutor.course.rules import pack_problems
 
 if TYPE_CHECKING:
     from tutor.engine.check import Checker
@@ -174,6 +177,9 @@ def exercise_problems(checker: Checker, exercise: Exercise, tally: Tally) -> Ite
 def check_course(course: Course, checker: Checker, say: Callable[[str], None] = print) -> Tally:
     """Check every exercise of `course` with `checker`; `say` gets each problem line as it is found."""
     tally = Tally()
+    for line in pack_problems(course):  # the rules of the pack's text and structure, before anything runs
+        tally.problems.append(line)
+        say(line)
     for exercise in course.exercises:
         for problem in exercise_problems(checker, exercise, tally):
             line = f"{exercise.id}: {problem}"

@@ -27,7 +27,7 @@ from tutor.course.model import (
 # A pack's own settings: exercises/pack.toml (its id, title, lecture, languages, and the shared model file it
 # names, if any). A pack takes nothing from any file it does not name.
 PACK_FILE = "pack.toml"
-PACK_KEYS = ("id", "title", "lecture", "languages", "min_hints", "min_why", "model")
+PACK_KEYS = ("id", "title", "lecture", "lecture_length", "languages", "min_hints", "min_why", "model")
 # The model and batch the exercises share, when pack.toml names such a file (`model = "model.toml"`); an
 # exercise's own [model] and [context] set only what differs (any key again, `sizes` merged key by key, and
 # `forward_extra`: lines appended to the shared forward pass).
@@ -198,6 +198,7 @@ def load_pack(root: Path) -> tuple[Pack, _Reader | None]:
         raise top.error("id", f"{ident!r} should be lower-case letters, digits, - and _ (it is typed after --course)")
     pack = Pack(
         id=ident, title=top.text("title", ""), lecture=lecture or "", languages=languages,
+        lecture_length=_timestamp(top, "lecture_length", Pack(id=ident)) if "lecture_length" in top.table else "",
         min_hints=top.get("min_hints", int, 1), min_why=top.get("min_why", int, 40),
         translations=_translations(top, ("title",)),
     )

@@ -217,6 +217,10 @@ class Exercise(Localized):
             return rows
         return tuple(sorted(rows, key=lambda s: self.row_order.index(s.name)))
 
+    def starter_words(self, lang: str) -> Path:
+        """Where the starter's words in `lang` live: exercises/zh/atomic.toml for exercises/atomic.py."""
+        return self.starter.parent / lang / f"{self.starter.stem}.toml"
+
     @property
     def file_name(self) -> str:
         """Name of the learner's file in a workspace."""
@@ -251,6 +255,7 @@ class Pack:
     id: str
     title: str = ""
     lecture: str = ""
+    lecture_length: str = ""  # H:MM:SS, when given: every moment of the pack lies before it
     languages: tuple[str, ...] = ()
     min_hints: int = 1
     # A why shorter than this many characters is too short to teach anything (course check).
