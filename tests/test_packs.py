@@ -181,3 +181,52 @@ def test_no_pack_or_exercise_id_in_the_tutors_code():
     if tracked.returncode not in (0, 1):
         pytest.skip(f"git grep cannot run here: {tracked.stderr.strip()[:80]}")
     assert [line for line in tracked.stdout.splitlines() if "NodeTransformer" not in line] == []
+
+
+# ---- the transformer pack's verdicts (slow: a sandbox for the pack) ----------------------------------------------
+
+
+def _solution_with(exercise: str, old: str, new: str) -> str:
+    source = (pack_root("transformer") / "solutions" / f"{exercise}.py").read_text()
+    assert old in source
+    return source.replace(old, new)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "exercise, old, new, row, words",
+    [
+        # a hard-coded sequence length: the second batch has another T, and the message lists the pack's sizes
+        ("attention", "dwei.masked_fill(tril == 0", "dwei.masked_fill(torch.tril(torch.ones(8, 8)) == 0", "dscores",
+         "hard-coded-size"),
+        # the mask dropped in the backward pass: right on every batch, caught by the local rule at its line
+        ("attention", "dscores = dwei.masked_fill(tril == 0, 0.0)", "dscores = dwei.clone()", "dscores", "The mask is dropped"),
+        # LayerNorm's mean term taken as ~0 (its variance branch): the local rule again, at its own line
+        ("layernorm", "dxmean = -dxc.sum(-1, keepdim=True)", "dxmean = -(rstd * dxhat).sum(-1, keepdim=True)", "dxmean",
+         "That shortcut drops the variance's branch"),
+    ],
+    ids=["hard-coded-T", "dropped-mask", "mean-term-shortcut"],
+)
+def test_the_transformer_packs_traps_fail_at_their_own_line(backprop_ninja, tmp_path, exercise, old, new, row, words):
+    path = tmp_path / f"{exercise}.py"
+    path.write_text(_solution_with(exercise, old, new))
+    ran = backprop_ninja("--course", "transformer", "check", exercise, "--file", str(path), "--json")
+    assert ran.returncode == 1, ran.stderr
+    import json
+
+    report = json.loads(ran.stdout)
+    first = next(t for t in report["tensors"] if t["status"] not in ("exact", "close"))
+    assert first["name"] == row and words in json.dumps(first["diagnosis"])
+    if words == "hard-coded-size":
+        assert "Use n, T, C, H or tensor.shape" in first["diagnosis"]["message"]
+    # the rows below it are blamed on it, not on their own lines
+    assert all(t["status"] in ("exact", "close") or t["inherits_from"] == row for t in report["tensors"] if t["name"] != row)
+
+
+@pytest.mark.slow
+def test_a_tensor_made_by_init_is_read_by_the_forward_code_and_the_learner(backprop_ninja, tmp_path):
+    # tril and wout come from the model's init: the solution reads both, and passes every run
+    path = tmp_path / "attention.py"
+    path.write_text(_solution_with("attention", "dout = wout / out.numel()", "dout = wout / out.numel()  # wout: init's"))
+    ran = backprop_ninja("--course", "transformer", "check", "attention", "--file", str(path))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
