@@ -230,3 +230,55 @@ def test_a_tensor_made_by_init_is_read_by_the_forward_code_and_the_learner(backp
     path.write_text(_solution_with("attention", "dout = wout / out.numel()", "dout = wout / out.numel()  # wout: init's"))
     ran = backprop_ninja("--course", "transformer", "check", "attention", "--file", str(path))
     assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+# ---- the author docs' walk-through ---------------------------------------------------------------------------------
+
+DOCS = ROOT / "docs" / "course-authors-format.md"
+
+
+def walk_through_pack(target: Path) -> Path:
+    """The one-exercise pack of the docs' walk-through, written from the page's `file=` code blocks."""
+    import re
+
+    blocks = re.findall(r"```\w+ file=(\S+)\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    assert {name for name, _ in blocks} == {"exercises/pack.toml", "exercises/tanh.toml", "exercises/tanh.py", "solutions/tanh.py"}
+    for name, text in blocks:
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_text(text, encoding="utf-8")
+    return target
+
+
+def test_the_docs_name_every_key_the_loader_reads():
+    from tutor.course import load
+
+    text = DOCS.read_text(encoding="utf-8")
+    keys = {*load.PACK_KEYS, *load.MODEL_KEYS, *load.CONTEXT_KEYS, "model_file", "local_only", "support", "given", "chain",
+            "chain_message", "forbid_autograd", "rows", "why_at", "chapter_at", "code", "expr"}
+    assert [key for key in sorted(keys) if f"`{key}`" not in text] == []
+
+
+def test_the_walk_through_builds_a_pack_a_learner_can_use(backprop_ninja, tmp_path):
+    root = walk_through_pack(tmp_path / "tanh")
+    course = load_course(root)
+    assert course.id == "tanh" and [e.id for e in course.exercises] == ["tanh"] and pack_problems(course) == []
+    ran = backprop_ninja("--course", str(root), "list")
+    assert ran.returncode == 0 and "1. tanh" in ran.stdout
+    ran = backprop_ninja("hint", "tanh", "dx", "--course", str(root))
+    assert ran.returncode == 0 and "1 - tanh**2" in ran.stdout
+
+
+@pytest.mark.slow
+def test_a_file_is_checked_against_the_walk_through_pack(backprop_ninja, tmp_path):
+    root = walk_through_pack(tmp_path / "tanh")
+    ran = backprop_ninja("--course", str(root), "course", "check")
+    assert ran.returncode == 0 and "1 solutions, 1 starters, 1 mistakes" in ran.stdout, ran.stdout + ran.stderr
+    ws = tmp_path / "ws"
+    assert backprop_ninja("--course", str(root), "init", str(ws)).returncode == 0
+    (ws / "tanh.py").write_text("dh = w.clone()\ndx = (1 - x**2) * dh\n")
+    ran = backprop_ninja("check", "tanh", cwd=ws)  # the workspace's pack, remembered
+    assert ran.returncode == 1 and "taken at its output a = h" in ran.stdout
+    (ws / "tanh.py").write_text((root / "solutions" / "tanh.py").read_text())
+    assert backprop_ninja("check", "tanh", cwd=ws).returncode == 0
+    ran = backprop_ninja("why", "tanh", "dx", cwd=ws)
+    assert ran.returncode == 0 and "written with its output" in ran.stdout and "lecture" not in ran.stdout
