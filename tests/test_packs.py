@@ -282,3 +282,20 @@ def test_a_file_is_checked_against_the_walk_through_pack(backprop_ninja, tmp_pat
     assert backprop_ninja("check", "tanh", cwd=ws).returncode == 0
     ran = backprop_ninja("why", "tanh", "dx", cwd=ws)
     assert ran.returncode == 0 and "written with its output" in ran.stdout and "lecture" not in ran.stdout
+
+
+@pytest.mark.slow
+def test_the_tutors_check_service_loads_the_pack_it_is_given(tmp_path, monkeypatch):
+    from tutor.service.client import CheckClient
+    from tutor.ui.app import make_app
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    root = walk_through_pack(tmp_path / "tanh")
+    app = make_app(load_course(root), tmp_path / "ws", watch=False)  # as `backprop-ninja --course DIR` starts it
+    try:
+        assert isinstance(app.checker, CheckClient) and app.checker.course_root == root
+        reply = app.checker.check("tanh", root / "solutions" / "tanh.py")
+        assert reply.get("type") == "report" and reply["passed"], reply
+    finally:
+        app.checker.close()
+        app.trainer.close()
