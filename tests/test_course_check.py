@@ -76,7 +76,7 @@ def test_a_course_that_does_not_load_is_one_line_exit_2(tmp_path, course, capsys
     edit(root / "exercises" / "model.toml", "n_embd = 10", 'n_embd = "10"')
     assert tutor.cli.main(["course", "check", str(root)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "model.toml" in err[0] and "'model.n_embd'" in err[0]
+    assert len(err) == 1 and "model.toml" in err[0] and "'model.sizes.n_embd'" in err[0]
 
 
 def test_a_folder_that_is_not_there_is_one_line_exit_2(tmp_path, capsys):

@@ -81,7 +81,8 @@ def answer_namespace(exercise: Exercise, step: Step, ctx: Context) -> dict[str, 
     ns = _base(ctx)
     earlier = [s.name for s in exercise.steps[: exercise.steps.index(step)]]
     unchecked = [f"d{of}" for of in UNCHECKED_UPSTREAM.get(exercise.id, ())]
-    for name in (*earlier, *unchecked):
+    support = [row.name for row in exercise.support]  # a training exercise's answers read its supporting rows
+    for name in (*earlier, *unchecked, *support):
         ns[name] = ctx.reference[name].clone()
     assert step.name not in ns
     return ns

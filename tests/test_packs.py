@@ -60,7 +60,10 @@ def test_course_names_a_pack_before_or_after_the_command_or_in_the_environment(b
 
 
 def test_course_takes_a_folder_and_an_unknown_name_is_one_line_exit_2(backprop_ninja, tmp_path):
-    ran = backprop_ninja("--course", str(ROOT / "packs" / "transformer"), "hint", "softmax", "dwei")
+    folder = str(ROOT / "packs" / "transformer")
+    ws = tmp_path / "ws"
+    assert backprop_ninja("--course", folder, "init", str(ws)).returncode == 0
+    ran = backprop_ninja("--course", folder, "hint", "softmax", "dwei", "--workspace", str(ws))
     assert ran.returncode == 0 and "Work on one row" in ran.stdout
     ran = backprop_ninja("--course", "no-such-pack", "list")
     assert ran.returncode == 2 and len(ran.stderr.strip().splitlines()) == 1
@@ -264,7 +267,9 @@ def test_the_walk_through_builds_a_pack_a_learner_can_use(backprop_ninja, tmp_pa
     assert course.id == "tanh" and [e.id for e in course.exercises] == ["tanh"] and pack_problems(course) == []
     ran = backprop_ninja("--course", str(root), "list")
     assert ran.returncode == 0 and "1. tanh" in ran.stdout
-    ran = backprop_ninja("hint", "tanh", "dx", "--course", str(root))
+    ws = tmp_path / "ws"
+    assert backprop_ninja("--course", str(root), "init", str(ws)).returncode == 0
+    ran = backprop_ninja("hint", "tanh", "dx", "--course", str(root), "--workspace", str(ws))
     assert ran.returncode == 0 and "1 - tanh**2" in ran.stdout
 
 

@@ -135,7 +135,7 @@ def mistake_problem(checker: Checker, exercise: Exercise, solution: str, step: S
 
 def mistake_problems(checker: Checker, exercise: Exercise, tally: Tally) -> Iterator[str]:
     solution = exercise.solution.read_text(encoding="utf-8")
-    for step in exercise.steps:
+    for step in exercise.rows:  # a supporting row's mistakes too
         for index in range(len(step.mistakes)):
             tally.mistakes += 1
             problem = mistake_problem(checker, exercise, solution, step, index)

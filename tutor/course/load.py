@@ -383,6 +383,7 @@ def _steps(top: _Reader, pack: Pack) -> tuple[list[Step], list[Step]]:
         if s.get("support", bool, False):
             support.append(Step(
                 name=name, of=s.text("of"), line=s.text("line"), hints=s.strings("hints", ()), support=True,
+                mistakes=_mistakes(s, name),
                 translations=_translations(s, STEP_TEXT_KEYS, f" (step {name!r})"),
             ))
             continue
