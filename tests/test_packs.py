@@ -257,7 +257,9 @@ def test_the_docs_name_every_key_the_loader_reads():
 
     text = DOCS.read_text(encoding="utf-8")
     keys = {*load.PACK_KEYS, *load.MODEL_KEYS, *load.CONTEXT_KEYS, "model_file", "local_only", "support", "given", "chain",
-            "chain_message", "forbid_autograd", "rows", "why_at", "chapter_at", "code", "expr"}
+            "chain_message", "forbid_autograd", "rows", "why_at", "chapter_at", "code", "expr", "max_steps",
+            "default_steps", "lr", "lr_decay_at", "lr_after", "grad_check_steps", "sample_count", "sample_seed",
+            "max_name_length", "calibrate", "infer"}
     assert [key for key in sorted(keys) if f"`{key}`" not in text] == []
 
 
