@@ -199,10 +199,11 @@ def course_to_check(args: argparse.Namespace, course: Course) -> Course:
 
 def cmd_course_list(args: argparse.Namespace, course: Course) -> int:
     """The installed packs, one a line: the id, then the title (in the learner's language) and the folder."""
+    from tutor.course.load import load_pack
     from tutor.course.packs import installed_packs
 
     for pack in installed_packs():
-        loaded = load_course(pack.root).pack
+        loaded, _ = load_pack(pack.root)
         title = loaded.translations.get(args.lang, "title") or loaded.title
         mark = "*" if pack.root.resolve() == course.root.resolve() else " "
         print(f"{pack.id}\t{mark} {title}\t{pack.root}")

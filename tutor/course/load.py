@@ -143,6 +143,11 @@ def _timestamp(reader: _Reader, key: str, pack: Pack) -> str:
     """A moment in the lecture as H:MM:SS; a pack that follows no lecture needs none (and may give none)."""
     if not pack.lecture and key not in reader.table:
         return ""
+    return _clock(reader, key)
+
+
+def _clock(reader: _Reader, key: str) -> str:
+    """A moment as H:MM:SS."""
     value = reader.text(key)
     if not TIMESTAMP.match(value):
         raise reader.error(key, f"should be a lecture timestamp H:MM:SS, not {value!r}")
@@ -198,7 +203,7 @@ def load_pack(root: Path) -> tuple[Pack, _Reader | None]:
         raise top.error("id", f"{ident!r} should be lower-case letters, digits, - and _ (it is typed after --course)")
     pack = Pack(
         id=ident, title=top.text("title", ""), lecture=lecture or "", languages=languages,
-        lecture_length=_timestamp(top, "lecture_length", Pack(id=ident)) if "lecture_length" in top.table else "",
+        lecture_length=_clock(top, "lecture_length") if "lecture_length" in top.table else "",
         min_hints=top.get("min_hints", int, 1), min_why=top.get("min_why", int, 40),
         translations=_translations(top, ("title",)),
     )
@@ -220,11 +225,6 @@ def _shared_file(top: _Reader, key: str, root: Path) -> _Reader | None:
     shared.sub("model", {}).only((*SHARED_MODEL_KEYS, *LEGACY_SIZES))
     shared.sub("context", {}).only(CONTEXT_KEYS)
     return shared
-
-
-def load_shared(root: Path) -> _Reader | None:
-    """The shared model file that the pack's pack.toml names (None when it names none)."""
-    return load_pack(root)[1]
 
 
 def _code(m: _Reader, key: str) -> str:
@@ -298,6 +298,8 @@ def _sizes(m: _Reader) -> tuple[tuple[tuple[str, int], ...], tuple[str, ...], st
             raise m.error(f"keep[{i}]", f"names no size (the sizes: {', '.join(sizes) or 'none'})")
     if window and window not in sizes:
         raise m.error("window", f"names no size (the sizes: {', '.join(sizes) or 'none'})")
+    if window and window not in keep:
+        raise m.error("window", f"{window!r} is the names windows' length, the same in every batch: add it to keep")
     return tuple(sizes.items()), tuple(keep), window
 
 
