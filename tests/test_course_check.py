@@ -104,7 +104,7 @@ def test_every_installed_pack_checks_clean(pack, shared_checkers):
     course = load_course(pack.root)
     code, lines = run_course_check(str(pack.root))  # on the session's warm Checker of the command's arguments
     assert lines[:-1] == [] and code == 0
-    mistakes = sum(len(step.mistakes) for exercise in course.exercises for step in exercise.steps)
+    mistakes = sum(len(row.mistakes) for exercise in course.exercises for row in exercise.rows)
     count = len(course.exercises)
     grad_checks = sum(e.kind == "training" for e in course.exercises)
     counted = f"course check: {count} solutions, {count} starters, {mistakes} mistakes"
