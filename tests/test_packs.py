@@ -173,6 +173,9 @@ def test_no_pack_or_exercise_id_in_the_tutors_code():
     ids = set(PACK_IDS) | {e.id for p in PACKS for e in load_course(p.root).exercises}
     found = {}
     for path in (ROOT / "tutor").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if not any(f'"{ident}"' in text or f"'{ident}'" in text for ident in ids - FORMAT_WORDS):
+            continue  # no id as a literal at all: nothing to parse
         hits = (_literals(path) & ids) - FORMAT_WORDS
         if hits:
             found[str(path.relative_to(ROOT))] = sorted(hits)
