@@ -114,7 +114,10 @@ class Workspace:
                 from tutor.course.packs import pack_name
 
                 if self.setting("course") != pack_name(course.root):
-                    self.remember("course", pack_name(course.root))
+                    try:
+                        self.remember("course", pack_name(course.root))
+                    except WorkspaceError:
+                        pass  # a read-only workspace still opens; --course names its pack then
             results = []
             for exercise in course.exercises:
                 target = self.file_for(exercise)
