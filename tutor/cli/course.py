@@ -234,16 +234,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = course.add_subparsers(dest="course_command", metavar="ACTION", required=True)
     check = actions.add_parser(
         "check", help="run every solution, starter and authored mistake",
-        description="Check a course against itself: every solution passes all its rows, every starter runs and "
+        description="Check a course pack against itself, the one judge of a pack. First the rules of its text "
+        "(whys, hint ladders, the lecture's moments when it follows one, every text in the languages pack.toml asks "
+        "for, step lines that name only what the model defines); then every solution passes all its rows, every "
+        "starter runs and "
         "fails, and every [[steps.mistakes]] entry, written into the solution after the line that finishes its step, "
-        "is diagnosed as itself. A training exercise's solution also passes the grad check on the first "
+        "is diagnosed as itself (a local_only one by the local rule alone). A training exercise's solution also passes the grad check on the first "
         "batches of its loop (no training run). Prints one line per problem and a summary; exits 1 when "
         "there is a problem, 2 when the course does not load.",
         epilog="Run it after editing a TOML file, a starter or a solution: it takes seconds.",
     )
     check.add_argument(
         "dir", nargs="?", metavar="DIR",
-        help="a course folder holding exercises/ (the TOML files and starters) and solutions/ (default: the installed course)",
+        help="a course folder holding exercises/ (the TOML files and starters) and solutions/ (default: the pack --course names, else the lecture's)",
     )
     add_engine_options(check)
     check.add_argument("--timeout", type=timeout_seconds, default=10.0, metavar="S", help="seconds each run may take (default: 10)")
