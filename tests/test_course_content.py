@@ -25,8 +25,16 @@ COURSE = load_course()
 # named "PACK:ID" here (the lecture's by its id alone).
 PACKS = {pack.id: load_course(pack.root) for pack in installed_packs()}
 KEYS = [(e.id if course.root == COURSE.root else f"{course.id}:{e.id}", e) for course in PACKS.values() for e in course.exercises]
-STEPS = [(key, s.name) for key, e in KEYS for s in e.steps]
-MISTAKES = [(key, s.name, i) for key, e in KEYS for s in e.steps for i in range(len(s.mistakes))]
+# The other packs' content runs in the slow tier (their course check there covers it too): the fast tier stays fast.
+OTHER = pytest.mark.slow
+
+
+def _param(*values):
+    return pytest.param(*values, marks=OTHER) if ":" in values[0] else values
+
+
+STEPS = [_param(key, s.name) for key, e in KEYS for s in e.steps]
+MISTAKES = [_param(key, s.name, i) for key, e in KEYS for s in e.steps for i in range(len(s.mistakes))]
 
 
 def _exercise(key: str) -> Exercise:
