@@ -286,6 +286,8 @@ def test_a_file_is_checked_against_the_walk_through_pack(backprop_ninja, tmp_pat
     ws = tmp_path / "ws"
     assert backprop_ninja("--course", str(root), "init", str(ws)).returncode == 0
     (ws / "tanh.py").write_text("dh = w.clone()\ndx = (1 - x**2) * dh\n")
+    ran = backprop_ninja("--course", str(root), "check", "tanh", "--file", str(ws / "tanh.py"))
+    assert ran.returncode == 1 and "taken at its output a = h" in ran.stdout
     ran = backprop_ninja("check", "tanh", cwd=ws)  # the workspace's pack, remembered
     assert ran.returncode == 1 and "taken at its output a = h" in ran.stdout
     (ws / "tanh.py").write_text((root / "solutions" / "tanh.py").read_text())
