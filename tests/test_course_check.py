@@ -14,6 +14,7 @@ import pytest
 import tutor.cli
 from tutor.cli.course import Tally, diagnosed_as, with_mistake
 from tutor.course.model import Mistake, Step
+from tutor.course.packs import installed_packs
 
 
 # Exercise 4's authored mistakes for dC and dW1 are written for a file that does not assign the supporting
@@ -75,7 +76,7 @@ def test_a_course_that_does_not_load_is_one_line_exit_2(tmp_path, course, capsys
     edit(root / "exercises" / "model.toml", "n_embd = 10", 'n_embd = "10"')
     assert tutor.cli.main(["course", "check", str(root)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "model.toml" in err[0] and "'model.n_embd'" in err[0]
+    assert len(err) == 1 and "model.toml" in err[0] and "'model.sizes.n_embd'" in err[0]
 
 
 def test_a_folder_that_is_not_there_is_one_line_exit_2(tmp_path, capsys):
@@ -96,11 +97,18 @@ def test_help_says_what_is_checked(capsys):
 
 
 @pytest.mark.slow
-def test_the_shipped_course_checks_clean(course, shared_checkers):
-    code, lines = run_course_check()  # on the session's warm Checker of the command's arguments
+@pytest.mark.parametrize("pack", installed_packs(), ids=lambda pack: pack.id)
+def test_every_installed_pack_checks_clean(pack, shared_checkers):
+    from tutor.course import load_course
+
+    course = load_course(pack.root)
+    code, lines = run_course_check(str(pack.root))  # on the session's warm Checker of the command's arguments
     assert lines[:-1] == [] and code == 0
-    mistakes = sum(len(step.mistakes) for exercise in course.exercises for step in exercise.steps)
-    assert lines[-1].startswith(f"course check: 4 solutions, 4 starters, {mistakes} mistakes, 1 grad check in ")
+    mistakes = sum(len(row.mistakes) for exercise in course.exercises for row in exercise.rows)
+    count = len(course.exercises)
+    grad_checks = sum(e.kind == "training" for e in course.exercises)
+    counted = f"course check: {count} solutions, {count} starters, {mistakes} mistakes"
+    assert lines[-1].startswith(counted + (f", {grad_checks} grad check" if grad_checks else "") + " in ")
 
 
 # the tests below read one run of the broken copy: under -n they share a worker, which makes it once

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.test_teaching import answer_fragments, answer_lines
+from tutor.course.packs import installed_packs
 from tutor.course import CourseError, load_course
 from tutor.course.load import STEP_TEXT_KEYS
 from tutor.course.model import Exercise, Mistake
@@ -25,7 +26,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 COURSE = load_course()
 ROOT = Path(COURSE.root)
-FILES = sorted(p for p in (ROOT / "exercises").glob("*.toml") if p.name != "model.toml")
+# Every installed pack whose pack.toml asks for Chinese: its exercise files and pack.toml (not model files).
+ZH_PACKS = [course for course in (load_course(pack.root) for pack in installed_packs()) if "zh" in course.pack.languages]
+FILES = sorted(p for course in ZH_PACKS for p in (course.root / "exercises").glob("*.toml") if p.name != "model.toml")
 GLOSSARY = ROOT / "docs" / "glossary-zh.md"
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -37,9 +40,15 @@ NUMBER = re.compile(r"(?<![A-Za-z0-9_.])-?\d+(?:\.\d+)?(?:e-?\d+)?(?![A-Za-z0-9_
 KWARG = re.compile(r"(?<![A-Za-z0-9_.])[A-Za-z_]\w*=[\w\[\]]+(?:\.[\w\[\]]+)*", re.ASCII)
 NAME = re.compile(r"(?<![A-Za-z0-9_.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", re.ASCII)
 # The course's tensors by their code names: a plain word of the English that is one of them is code.
-COURSE_NAMES = {name for e in COURSE.exercises for s in e.rows for name in (s.name, s.of)} | {
-    name for e in COURSE.exercises for name in (*e.model.parameters, *e.given)
-}
+def _names(course) -> set[str]:
+    return {name for e in course.exercises for s in e.rows for name in (s.name, s.of)} | {
+        name for e in course.exercises for name in (*e.model.parameters, *e.given)
+    }
+
+
+COURSE_NAMES = _names(COURSE)
+# Each file's code names are its own pack's (a one-letter tensor of one pack is a word in another's prose).
+NAMES_OF_FILE = {path.name: _names(course) for course in ZH_PACKS for path in (course.root / "exercises").glob("*.toml")}
 
 
 def _tables(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], tuple[str, ...]]]:
@@ -82,12 +91,12 @@ def is_code(text: str) -> bool:
     return True
 
 
-def code_of(text: str) -> set[str]:
+def code_of(text: str, names: set[str] = COURSE_NAMES) -> set[str]:
     """What a translation keeps as written: code spans, placeholders, shapes, numbers, keyword arguments and
     the code names (a tensor's name, a name with `_`, `.` or a digit: `dlogprobs`, `W2.T`, `x_hat_i`)."""
     kept = {*BACKTICKS.findall(text), *PARAMETER.findall(text), *SHAPE.findall(text), *KWARG.findall(text)}
     kept |= set(NUMBER.findall(SHAPE.sub(" ", text)))
-    kept |= {n for n in NAME.findall(text) if n in COURSE_NAMES or re.search(r"[_.\d]", n)}
+    kept |= {n for n in NAME.findall(text) if n in names or re.search(r"[_.\d]", n)}
     return kept
 
 
@@ -158,7 +167,8 @@ def test_the_chinese_is_a_real_translation(where, english, chinese):
 
 @pytest.mark.parametrize("where, english, chinese", PAIRS, ids=[p[0].split(": ", 1)[1] for p in PAIRS])
 def test_the_chinese_keeps_the_englishs_code(where, english, chinese):
-    lost = sorted(code_of(english) - code_of(chinese))
+    names = NAMES_OF_FILE[where.split(":", 1)[0]]
+    lost = sorted(code_of(english, names) - code_of(chinese, names))
     assert not lost, f"{where} lost {lost} of the English"
 
 

@@ -59,7 +59,8 @@ def _course_copy(tmp_path: Path, old: str, new: str) -> Path:
     path.write_text(source.replace(old, new, 1), encoding="utf-8")
     for folder in ("exercises", "solutions"):
         (tmp_path / folder / "cross_entropy.py").write_text((root / folder / "cross_entropy.py").read_text())
-    (tmp_path / "exercises" / "model.toml").write_text((root / "exercises" / "model.toml").read_text())
+    for name in ("model.toml", "pack.toml"):  # the pack names its shared model file
+        (tmp_path / "exercises" / name).write_text((root / "exercises" / name).read_text())
     return path
 
 

@@ -36,7 +36,7 @@ def default_workspace() -> Path:
 
 def starter_translation(exercise: Exercise, lang: str) -> Path:
     """Where the starter's words in `lang` live: exercises/zh/atomic.toml for exercises/atomic.py."""
-    return exercise.starter.parent / lang / f"{exercise.starter.stem}.toml"
+    return exercise.starter_words(lang)
 
 
 def starter_text(exercise: Exercise, lang: str = "en") -> str:
@@ -107,9 +107,17 @@ class Workspace:
 
     def init(self, course: Course, lang: str = "en") -> list[tuple[Path, bool]]:
         """Copy starter files (their comments in `lang`) that are not there yet; returns (path, created) and
-        never overwrites."""
+        never overwrites. The workspace remembers the course's pack (its id, or its folder when not installed)."""
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
+            if course.id:
+                from tutor.course.packs import pack_name
+
+                if self.setting("course") != pack_name(course.root):
+                    try:
+                        self.remember("course", pack_name(course.root))
+                    except WorkspaceError:
+                        pass  # a read-only workspace still opens; --course names its pack then
             results = []
             for exercise in course.exercises:
                 target = self.file_for(exercise)

@@ -11,6 +11,7 @@ from tutor import __version__
 from tutor.cli import check, course, grade, hint, init, listing, progress, reset, solution, train, tui, why
 from tutor.cli.common import EXIT_FAIL, EXIT_USAGE, Parser, UsageError, console, say
 from tutor.course import CourseError, load_course
+from tutor.course.packs import ENV_VAR as PACK_ENV_VAR
 from tutor.lang import ENV_VAR, LanguageError
 from tutor.lang import resolve as resolve_language
 from tutor.progress import ProgressBusy
@@ -24,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="backprop-ninja",
         description="Write the backward pass of a 2-layer MLP with BatchNorm by hand; the tutor checks every "
-        "gradient against PyTorch autograd. Exercises are named by id or number (1-4).",
+        "gradient against PyTorch autograd. Exercises are named by id or number; `--course NAME|DIR` picks "
+        "another course pack (`backprop-ninja course list` lists the installed ones).",
         epilog="Run `backprop-ninja` alone to open the tutor (`backprop-ninja --workspace DIR` for another "
         "workspace; `backprop-ninja tui --help` for its options); `backprop-ninja check 1` checks from the shell.",
     )
@@ -35,10 +37,47 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang", metavar="en|zh",
         help=f"the language of the course text (else {ENV_VAR}, else the locale: zh_* is Chinese; else English)",
     )
+    add_course_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
+    for command in subcommands(parser):
+        add_course_option(command, default=argparse.SUPPRESS)
     return parser
+
+
+def add_course_option(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument(
+        "--course", metavar="NAME|DIR", default=default,
+        help=f"the course pack: an installed pack's id or a pack's folder (else ${PACK_ENV_VAR}, else the pack "
+        "the workspace remembers, else the lecture's)",
+    )
+
+
+def subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every subcommand's parser, nested ones (`course check`) included."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found += [child, *subcommands(child)]
+    return found
+
+
+def course_of(args: argparse.Namespace):
+    """The pack the command works on: --course, else $BACKPROP_NINJA_COURSE, else the workspace's, else the
+    lecture's. Children (the check service, training) are told which through the environment."""
+    from tutor.course.packs import pack_root
+    from tutor.workspace import Workspace, resolve_workspace
+
+    name = getattr(args, "course", None) or os.environ.get(PACK_ENV_VAR, "").strip() or None
+    if name is None:
+        try:
+            given = getattr(args, "dir", None) if args.command == "init" else None
+            name = Workspace(resolve_workspace(given or getattr(args, "workspace", None))).setting("course")
+        except OSError:
+            name = None
+    return load_course(pack_root(name))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         # no command: open the tutor
         lang = ["--lang", args.lang] if args.lang else []
-        args = parser.parse_args([*lang, "tui", *(["--workspace", args.top_workspace] if args.top_workspace else [])])
+        course = ["--course", args.course] if args.course else []
+        args = parser.parse_args([*lang, *course, "tui", *(["--workspace", args.top_workspace] if args.top_workspace else [])])
     try:
         args.lang = resolve_language(args.lang)
     except LanguageError as exc:
@@ -55,8 +95,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     try:
-        course = load_course()
-        code = args.handler(args, course)
+        course = course_of(args)
+        before = os.environ.get(PACK_ENV_VAR)
+        os.environ[PACK_ENV_VAR] = str(course.root)  # the check service and training load the same pack
+        try:
+            code = args.handler(args, course)
+        finally:
+            if before is None:
+                os.environ.pop(PACK_ENV_VAR, None)
+            else:
+                os.environ[PACK_ENV_VAR] = before
         sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at interpreter exit
         return code
     except (UsageError, CourseError) as exc:

@@ -191,8 +191,9 @@ def step_passed(store: ProgressStore, exercise: Exercise, step: Step) -> bool:
 def why_lines(exercise: Exercise, step: Step, lang: str = "en") -> list[str]:
     """The why in `lang`, wrapped to 100 columns, then the lecture's moment for it."""
     lines = wrap_columns(say("why", lang, text=step.text("why", lang)), 100, "     ")
-    title = exercise.text("title", lang)
-    lines.append("     " + say("lecture-at", lang, at=step.why_at, title=title, chapter_at=exercise.chapter_at))
+    if step.why_at:  # a pack that follows no lecture has no moment to point at
+        title = exercise.text("title", lang)
+        lines.append("     " + say("lecture-at", lang, at=step.why_at, title=title, chapter_at=exercise.chapter_at))
     return lines
 
 

@@ -1,4 +1,6 @@
-"""`backprop-ninja course check [DIR]`: for course authors, the course checked against itself.
+"""`backprop-ninja course check [DIR]`: for course authors, the course checked against itself; the one judge
+of a pack. First the rules of its text and structure (tutor.course.rules: whys, hint ladders, the lecture's
+moments, the pack's languages, the names a step's line uses), then what runs:
 
 Every solution must pass all its rows, every starter must fail (and run), and every mistake a step's TOML
 authors must be diagnosed as itself: written into the solution right after the statement that finishes
@@ -21,6 +23,7 @@ from tutor.cli import common
 from tutor.cli.common import EXIT_FAIL, EXIT_PASS, UsageError, add_engine_options, quiet_torch_import, timeout_seconds
 from tutor.course import Course, Exercise, load_course
 from tutor.course.model import Mistake, Step
+from tutor.course.rules import pack_problems
 
 if TYPE_CHECKING:
     from tutor.engine.check import Checker
@@ -121,13 +124,18 @@ def mistake_problem(checker: Checker, exercise: Exercise, solution: str, step: S
         return f"{label} passes the check: it is not a wrong answer"
     if verdict.inherits_from:
         return f"{label} is blamed on {verdict.inherits_from}, a row above it"
+    caught_locally = verdict.local == "fail" and bool(verdict.extra.get("lecture_passed"))
+    if mistake.local_only and not caught_locally:
+        return f"{label} is marked local_only, but the batches catch it ({verdict.status}): remove local_only"
+    if not mistake.local_only and caught_locally:
+        return f"{label} is right on the batches and caught only by the local rule: mark it local_only = true"
     wrong = diagnosed_as(step, index, verdict.diagnosis)
     return f"{label} {wrong}" if wrong else None
 
 
 def mistake_problems(checker: Checker, exercise: Exercise, tally: Tally) -> Iterator[str]:
     solution = exercise.solution.read_text(encoding="utf-8")
-    for step in exercise.steps:
+    for step in exercise.rows:  # a supporting row's mistakes too
         for index in range(len(step.mistakes)):
             tally.mistakes += 1
             problem = mistake_problem(checker, exercise, solution, step, index)
@@ -169,6 +177,9 @@ def exercise_problems(checker: Checker, exercise: Exercise, tally: Tally) -> Ite
 def check_course(course: Course, checker: Checker, say: Callable[[str], None] = print) -> Tally:
     """Check every exercise of `course` with `checker`; `say` gets each problem line as it is found."""
     tally = Tally()
+    for line in pack_problems(course):  # the rules of the pack's text and structure, before anything runs
+        tally.problems.append(line)
+        say(line)
     for exercise in course.exercises:
         for problem in exercise_problems(checker, exercise, tally):
             line = f"{exercise.id}: {problem}"
@@ -184,6 +195,19 @@ def course_to_check(args: argparse.Namespace, course: Course) -> Course:
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder (it should hold exercises/ and solutions/)")
     return load_course(root.resolve())
+
+
+def cmd_course_list(args: argparse.Namespace, course: Course) -> int:
+    """The installed packs, one a line: the id, then the title (in the learner's language) and the folder."""
+    from tutor.course.load import load_pack
+    from tutor.course.packs import installed_packs
+
+    for pack in installed_packs():
+        loaded, _ = load_pack(pack.root)
+        title = loaded.translations.get(args.lang, "title") or loaded.title
+        mark = "*" if pack.root.resolve() == course.root.resolve() else " "
+        print(f"{pack.id}\t{mark} {title}\t{pack.root}")
+    return EXIT_PASS
 
 
 def cmd_course_check(args: argparse.Namespace, course: Course) -> int:
@@ -210,17 +234,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = course.add_subparsers(dest="course_command", metavar="ACTION", required=True)
     check = actions.add_parser(
         "check", help="run every solution, starter and authored mistake",
-        description="Check a course against itself: every solution passes all its rows, every starter runs and "
+        description="Check a course pack against itself, the one judge of a pack. First the rules of its text "
+        "(whys, hint ladders, the lecture's moments when it follows one, every text in the languages pack.toml asks "
+        "for, step lines that name only what the model defines); then every solution passes all its rows, every "
+        "starter runs and "
         "fails, and every [[steps.mistakes]] entry, written into the solution after the line that finishes its step, "
-        "is diagnosed as itself. A training exercise's solution also passes the grad check on the first "
+        "is diagnosed as itself (a local_only one by the local rule alone). A training exercise's solution also passes the grad check on the first "
         "batches of its loop (no training run). Prints one line per problem and a summary; exits 1 when "
         "there is a problem, 2 when the course does not load.",
         epilog="Run it after editing a TOML file, a starter or a solution: it takes seconds.",
     )
     check.add_argument(
         "dir", nargs="?", metavar="DIR",
-        help="a course folder holding exercises/ (the TOML files and starters) and solutions/ (default: the installed course)",
+        help="a course folder holding exercises/ (the TOML files and starters) and solutions/ (default: the pack --course names, else the lecture's)",
     )
     add_engine_options(check)
     check.add_argument("--timeout", type=timeout_seconds, default=10.0, metavar="S", help="seconds each run may take (default: 10)")
     check.set_defaults(handler=cmd_course_check)
+    listing = actions.add_parser(
+        "list", help="list the installed course packs",
+        description="The installed course packs, one a line: the id (what --course takes), a * on the pack in "
+        "use, the title and the folder.",
+    )
+    listing.set_defaults(handler=cmd_course_list)

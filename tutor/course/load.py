@@ -20,15 +20,24 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from tutor.course.model import (
-    TRANSLATIONS, ContextSpec, Course, Exercise, Mistake, Model, Origin, Step, Training, Translations,
+    DATA_NAMES, DATA_NONE, TRANSLATIONS, ContextSpec, Course, Exercise, Mistake, Model, Origin, Pack, Step,
+    Training, Translations,
 )
 
-# The model and batch every exercise shares, in exercises/; an exercise's own [model] and [context] set only
-# what differs (any key again, and `forward_extra`: lines appended to the shared forward pass).
-SHARED_FILE = "model.toml"
+# A pack's own settings: exercises/pack.toml (its id, title, lecture, languages, and the shared model file it
+# names, if any). A pack takes nothing from any file it does not name.
+PACK_FILE = "pack.toml"
+PACK_KEYS = ("id", "title", "lecture", "lecture_length", "languages", "min_hints", "min_why", "model")
+# The model and batch the exercises share, when pack.toml names such a file (`model = "model.toml"`); an
+# exercise's own [model] and [context] set only what differs (any key again, `sizes` merged key by key, and
+# `forward_extra`: lines appended to the shared forward pass).
 SHARED_TABLES = ("model", "context")
-SHARED_MODEL_KEYS = ("n_embd", "n_hidden", "block_size", "parameters", "init", "batch", "forward", "loss")
-MODEL_KEYS = (*SHARED_MODEL_KEYS, "forward_extra")
+SHARED_MODEL_KEYS = (
+    "sizes", "keep", "data", "window", "inputs", "private", "parameters", "init", "batch", "forward", "loss",
+)
+# The first format's three sizes, still read: each becomes a size; block_size is kept and is the window.
+LEGACY_SIZES = ("n_embd", "n_hidden", "block_size")
+MODEL_KEYS = (*SHARED_MODEL_KEYS, *LEGACY_SIZES, "forward_extra")
 CONTEXT_KEYS = ("seed", "batch_size")
 
 
@@ -130,8 +139,15 @@ def _compiles(reader: _Reader, key: str, code: str, mode: str = "exec") -> str:
 TIMESTAMP = re.compile(r"^\d:[0-5]\d:[0-5]\d$")
 
 
-def _timestamp(reader: _Reader, key: str) -> str:
-    """A moment in the lecture as H:MM:SS."""
+def _timestamp(reader: _Reader, key: str, pack: Pack) -> str:
+    """A moment in the lecture as H:MM:SS; a pack that follows no lecture needs none (and may give none)."""
+    if not pack.lecture and key not in reader.table:
+        return ""
+    return _clock(reader, key)
+
+
+def _clock(reader: _Reader, key: str) -> str:
+    """A moment as H:MM:SS."""
     value = reader.text(key)
     if not TIMESTAMP.match(value):
         raise reader.error(key, f"should be a lecture timestamp H:MM:SS, not {value!r}")
@@ -167,14 +183,46 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise CourseError(path, f"cannot be read ({exc})") from None
 
 
-def load_shared(root: Path) -> _Reader | None:
-    """exercises/model.toml, the model and context the exercises share (None when the course has none)."""
-    path = root / "exercises" / SHARED_FILE
+def load_pack(root: Path) -> tuple[Pack, _Reader | None]:
+    """exercises/pack.toml (a folder without one is a pack named after the folder, with no lecture), and the
+    shared model file it names (None when it names none)."""
+    path = root / "exercises" / PACK_FILE
     if not path.is_file():
+        return Pack(id=root.name), None
+    top = _Reader(path, None, _read_toml(path))
+    top.only((*PACK_KEYS, *(f"title_{lang}" for lang in TRANSLATIONS)))
+    lecture = top.get("lecture", (str, bool))
+    if lecture is True or (isinstance(lecture, str) and not lecture.strip()):
+        raise top.error("lecture", "is the lecture's title, or false for a pack that follows no lecture")
+    languages = top.strings("languages", ())
+    for i, lang in enumerate(languages):
+        if lang not in TRANSLATIONS:
+            raise top.error(f"languages[{i}]", f"{lang!r} is not a language the tutor speaks ({', '.join(TRANSLATIONS)})")
+    ident = top.text("id")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", ident):
+        raise top.error("id", f"{ident!r} should be lower-case letters, digits, - and _ (it is typed after --course)")
+    pack = Pack(
+        id=ident, title=top.text("title", ""), lecture=lecture or "", languages=languages,
+        lecture_length=_clock(top, "lecture_length") if "lecture_length" in top.table else "",
+        min_hints=top.get("min_hints", int, 1), min_why=top.get("min_why", int, 40),
+        translations=_translations(top, ("title",)),
+    )
+    if pack.min_hints < 1:
+        raise top.error("min_hints", "should be at least 1")
+    return pack, _shared_file(top, "model", root)
+
+
+def _shared_file(top: _Reader, key: str, root: Path) -> _Reader | None:
+    """The shared model file that `key` names (relative to exercises/), read and checked; None without one."""
+    name = top.text(key, "")
+    if not name:
         return None
+    path = root / "exercises" / name
+    if not path.is_file():
+        raise top.error(key, f"names {path}, which does not exist")
     shared = _Reader(path, None, _read_toml(path))
     shared.only(SHARED_TABLES)
-    shared.sub("model", {}).only(SHARED_MODEL_KEYS)
+    shared.sub("model", {}).only((*SHARED_MODEL_KEYS, *LEGACY_SIZES))
     shared.sub("context", {}).only(CONTEXT_KEYS)
     return shared
 
@@ -183,8 +231,28 @@ def _code(m: _Reader, key: str) -> str:
     return _compiles(m, key, m.text(key))
 
 
+def _assigned_twice(code: str) -> tuple[str, int, int] | None:
+    """The first name that the code's top level binds twice (the name, and the lines of both bindings)."""
+    import ast
+
+    seen: dict[str, int] = {}
+    for node in ast.parse(code).body:
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        for target in targets:
+            for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
+                if name in seen:
+                    return name, seen[name], node.lineno
+                seen[name] = node.lineno
+    return None
+
+
 def _forward(m: _Reader) -> tuple[str, list[Origin]]:
-    """The forward pass: the shared one or the exercise's own, then the exercise's `forward_extra` lines."""
+    """The forward pass: the shared one or the exercise's own, then the exercise's `forward_extra` lines. A
+    name bound twice is refused: the tutor keeps one value per name, and a step could name only the last."""
     forward, origins = _code(m, "forward"), []
     if m.holder("forward") is not m:
         origins.append(Origin("model.forward", m.holder("forward").path, "model.forward"))
@@ -193,7 +261,46 @@ def _forward(m: _Reader) -> tuple[str, list[Origin]]:
         joined = forward if forward.endswith("\n") else forward + "\n"
         origins.append(Origin("model.forward", m.path, "model.forward_extra", joined.count("\n") + 1))
         forward = joined + _compiles(m, "forward_extra", extra)
+    twice = _assigned_twice(forward)
+    if twice:
+        name, first, second = twice
+        raise m.error("forward", f"assigns {name!r} twice (lines {first} and {second} of the forward code): the "
+                      f"tutor keeps one value per name, so a step could name only the last; give each value its "
+                      f"own name ({name}_1 = ..., then {name} = ...)")
     return forward, origins
+
+
+def _sizes(m: _Reader) -> tuple[tuple[tuple[str, int], ...], tuple[str, ...], str]:
+    """The model's sizes (the shared file's, updated key by key by the exercise's), the ones the second batch
+    keeps, and the window size; the first format's n_embd, n_hidden and block_size are sizes too."""
+    sizes: dict[str, int] = {}
+    legacy_keep: list[str] = []
+    for reader in (m.base, m) if m.base is not None else (m,):
+        for key in LEGACY_SIZES:
+            if key in reader.table:
+                sizes[key] = reader.get(key, int)
+                if key == "block_size":
+                    legacy_keep.append(key)
+        table = reader.get("sizes", dict, {})
+        for key, value in table.items():
+            if not key.isidentifier():
+                raise reader.error(f"sizes.{key}", "should be a Python name: the code and the learner read it")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise reader.error(f"sizes.{key}", f"should be a positive int, not {value!r}")
+            sizes[key] = value
+    for key in sizes:
+        if key in ("n", "batch_size", "vocab_size", "seed"):
+            raise m.error(f"sizes.{key}", f"{key!r} is set by the tutor (n and batch_size by [context], vocab_size by the data)")
+    keep = m.strings("keep", tuple(dict.fromkeys(legacy_keep)))
+    window = m.text("window", "block_size" if "block_size" in legacy_keep else "")
+    for i, key in enumerate(keep):
+        if key not in sizes:
+            raise m.error(f"keep[{i}]", f"names no size (the sizes: {', '.join(sizes) or 'none'})")
+    if window and window not in sizes:
+        raise m.error("window", f"names no size (the sizes: {', '.join(sizes) or 'none'})")
+    if window and window not in keep:
+        raise m.error("window", f"{window!r} is the names windows' length, the same in every batch: add it to keep")
+    return tuple(sizes.items()), tuple(keep), window
 
 
 def _model(top: _Reader, shared: _Reader | None) -> tuple[Model, ContextSpec, list[Origin]]:
@@ -203,15 +310,26 @@ def _model(top: _Reader, shared: _Reader | None) -> tuple[Model, ContextSpec, li
     m.only(MODEL_KEYS)
     c.only(CONTEXT_KEYS)
     forward, origins = _forward(m)
+    sizes, keep, window = _sizes(m)
+    data = m.text("data", DATA_NAMES)
+    if data not in (DATA_NAMES, DATA_NONE):
+        file = m.holder("data").path.parent / data
+        if not file.is_file():
+            raise m.error("data", f"is 'names', 'none' or a text file beside the TOML file; {file} does not exist")
+        data = str(file)
+    inputs = m.strings("inputs", ("Xb", "Yb") if data != DATA_NONE else ())
     model = Model(
-        n_embd=m.get("n_embd", int),
-        n_hidden=m.get("n_hidden", int),
-        block_size=m.get("block_size", int),
+        sizes=sizes,
         parameters=m.strings("parameters"),
         init=_code(m, "init"),
-        batch=_code(m, "batch"),
+        batch=_compiles(m, "batch", m.text("batch", "")),
         forward=forward,
         loss=m.text("loss"),
+        keep=keep,
+        data=data,
+        window=window,
+        inputs=inputs,
+        private=m.strings("private", ()),
     )
     context = _context(c)
     for reader, keys in ((m, MODEL_KEYS), (c, CONTEXT_KEYS)):
@@ -251,14 +369,14 @@ def _mistakes(s: _Reader, step: str) -> tuple[Mistake, ...]:
     return tuple(
         Mistake(
             code=mk.text("code", "course"), expr=_compiles(mk, "expr", mk.text("expr"), "eval"),
-            message=mk.text("message"),
+            message=mk.text("message"), local_only=mk.get("local_only", bool, False),
             translations=_translations(mk, Mistake.TEXT_KEYS, f" (mistake {i + 1} of step {step!r})"),
         )
         for i, mk in enumerate(s.items("mistakes"))
     )
 
 
-def _steps(top: _Reader) -> tuple[list[Step], list[Step]]:
+def _steps(top: _Reader, pack: Pack) -> tuple[list[Step], list[Step]]:
     """The steps, and the supporting rows (judged when the learner's file assigns them; no hints of their own,
     a why optional)."""
     steps: list[Step] = []
@@ -270,17 +388,18 @@ def _steps(top: _Reader) -> tuple[list[Step], list[Step]]:
             why = s.text("why", "")
             support.append(Step(
                 name=name, of=s.text("of"), line=s.text("line"), hints=s.strings("hints", ()), support=True,
-                why=why, why_at=_timestamp(s, "why_at") if why.strip() else "",
+                why=why, why_at=_timestamp(s, "why_at", pack) if why.strip() else "",
+                mistakes=_mistakes(s, name),
                 translations=_translations(s, STEP_TEXT_KEYS, f" (step {name!r})"),
             ))
             continue
         mistakes = _mistakes(s, name)
         hints = s.strings("hints")
-        if len(hints) < 3:
-            raise s.error("hints", f"needs at least 3 hints, has {len(hints)}")
+        if len(hints) < pack.min_hints:
+            raise s.error("hints", f"needs at least {pack.min_hints} hint{'s' if pack.min_hints > 1 else ''}, has {len(hints)}")
         steps.append(Step(
             name=name, of=s.text("of"), line=s.text("line"), hints=hints, mistakes=mistakes,
-            why=s.text("why"), why_at=_timestamp(s, "why_at"),
+            why=s.text("why"), why_at=_timestamp(s, "why_at", pack),
             translations=_translations(s, STEP_TEXT_KEYS, f" (step {name!r})"),
         ))
     if not steps:
@@ -325,21 +444,24 @@ def _course_file(top: _Reader, root: Path, key: str, folder: str) -> Path:
 
 
 def load_exercise(path: Path, root: Path) -> Exercise:
-    """One exercise's TOML file, with the course's shared model file beside it."""
-    return _load_exercise(path, root, load_shared(root))
+    """One exercise's TOML file, with the shared model file its pack names."""
+    pack, shared = load_pack(root)
+    return _load_exercise(path, root, shared, pack)
 
 
-def _load_exercise(path: Path, root: Path, shared: _Reader | None) -> Exercise:
+def _load_exercise(path: Path, root: Path, shared: _Reader | None, pack: Pack) -> Exercise:
     """Keys that the exercise's [model] and [context] leave out come from `shared`."""
     data = _read_toml(path)
     ident = data.get("id") if isinstance(data.get("id"), str) else None
     top = _Reader(path, ident, data)
     ident = top.text("id")
+    if "model_file" in data:  # the exercise names its own shared model file instead of the pack's
+        shared = _shared_file(top, "model_file", root)
     kind = top.text("kind", "check")
     if kind not in ("check", "training"):
         raise top.error("kind", f"should be 'check' or 'training', not {kind!r}")
     model, context, origins = _model(top, shared)
-    steps, support = _steps(top)
+    steps, support = _steps(top, pack)
     training = _training(top) if kind == "training" else None
     starter = _course_file(top, root, "starter", "exercises")
     solution = _course_file(top, root, "solution", "solutions")
@@ -356,7 +478,7 @@ def _load_exercise(path: Path, root: Path, shared: _Reader | None) -> Exercise:
         context=context,
         steps=tuple(steps),
         given=top.strings("given", ()),
-        chapter_at=_timestamp(top, "chapter_at"),
+        chapter_at=_timestamp(top, "chapter_at", pack),
         training=training,
         forbid_autograd=top.get("forbid_autograd", bool, False),
         support=tuple(support),
@@ -369,14 +491,19 @@ def _load_exercise(path: Path, root: Path, shared: _Reader | None) -> Exercise:
 
 
 def load_course(root: Path | None = None) -> Course:
-    """Every exercises/*.toml under `root` (the installed course by default), besides the shared model file."""
-    root = root or course_root()
+    """Every exercises/*.toml under `root` (by default the pack that $BACKPROP_NINJA_COURSE names, else the
+    lecture's), besides pack.toml and the shared model file it names."""
+    if root is None:
+        from tutor.course.packs import pack_root
+
+        root = pack_root(None)
     folder = root / "exercises"
-    files = sorted(f for f in folder.glob("*.toml") if f.name != SHARED_FILE)
+    pack, shared = load_pack(root)
+    skip = {PACK_FILE, *((shared.path.name,) if shared is not None else ())}
+    files = sorted(f for f in folder.glob("*.toml") if f.name not in skip)
     if not files:
         raise CourseError(folder, "holds no exercise (*.toml) files")
-    shared = load_shared(root)
-    exercises = sorted((_load_exercise(f, root, shared) for f in files), key=lambda e: e.order)
+    exercises = sorted((_load_exercise(f, root, shared, pack) for f in files), key=lambda e: e.order)
     ids: dict[str, Path] = {}
     orders: dict[int, Path] = {}
     for e in exercises:
@@ -385,4 +512,4 @@ def load_course(root: Path | None = None) -> Course:
         if e.order in orders:
             raise CourseError(e.source, f"order {e.order} is also used by {orders[e.order]}", e.id, "order")
         ids[e.id] = orders[e.order] = e.source
-    return Course(root=root, exercises=tuple(exercises))
+    return Course(root=root, exercises=tuple(exercises), pack=pack)

@@ -58,6 +58,9 @@ class Mistake(Localized):
     expr: str
     message: str
     translations: Translations = field(default=Translations(), repr=False)
+    # Right on every batch, wrong only under the local rule (a term that is ~0 on the batches): `course
+    # check` holds it to that, and the report says the mistake's own words when the local rule catches it.
+    local_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,27 +93,50 @@ class Step(Localized):
 
 @dataclass(frozen=True)
 class ContextSpec:
-    """Which batch a context holds; sizes left None are the model's own (and the dataset's vocabulary)."""
+    """Which batch a context holds; sizes not in `sizes` are the model's own (and the dataset's vocabulary)."""
 
     seed: int
     batch_size: int
-    n_embd: int | None = None
-    n_hidden: int | None = None
+    sizes: tuple[tuple[str, int], ...] = ()
     vocab_size: int | None = None
+
+    def size(self, name: str) -> int | None:
+        return next((value for key, value in self.sizes if key == name), None)
+
+
+# What a model's data may be: a names file cut into windows (the bundled one, or --data), or nothing (the
+# init or batch code draws its own inputs); any other value is a text file beside the pack's TOML files.
+DATA_NAMES, DATA_NONE = "names", "none"
 
 
 @dataclass(frozen=True)
 class Model:
     """How to build the network and run its forward pass; all code strings come from the TOML."""
 
-    n_embd: int
-    n_hidden: int
-    block_size: int
+    # The pack's sizes (any names), each an int the init, batch and forward code and the learner read.
+    sizes: tuple[tuple[str, int], ...]
     parameters: tuple[str, ...]
     init: str
     batch: str
     forward: str
     loss: str
+    # Sizes the second batch keeps; every other size, and the batch size, is drawn afresh there.
+    keep: tuple[str, ...] = ()
+    data: str = DATA_NAMES
+    # The size that is a names window's length (the characters of context); names data only.
+    window: str = ""
+    # Tensors the batch code must define (moved to the check's device with the parameters).
+    inputs: tuple[str, ...] = ("Xb", "Yb")
+    # Names the init or batch code makes that the forward code uses but the learner's file never sees.
+    private: tuple[str, ...] = ()
+
+    def size(self, name: str) -> int:
+        return dict(self.sizes)[name]
+
+    @property
+    def window_size(self) -> int:
+        """The names windows' length (1 without a window size)."""
+        return dict(self.sizes).get(self.window, 1)
 
 
 @dataclass(frozen=True)
@@ -191,6 +217,10 @@ class Exercise(Localized):
             return rows
         return tuple(sorted(rows, key=lambda s: self.row_order.index(s.name)))
 
+    def starter_words(self, lang: str) -> Path:
+        """Where the starter's words in `lang` live: exercises/zh/atomic.toml for exercises/atomic.py."""
+        return self.starter.parent / lang / f"{self.starter.stem}.toml"
+
     @property
     def file_name(self) -> str:
         """Name of the learner's file in a workspace."""
@@ -217,9 +247,31 @@ class Exercise(Localized):
 
 
 @dataclass(frozen=True)
+class Pack:
+    """What a pack says of itself (exercises/pack.toml): its id and title, the lecture it follows (empty for
+    a pack without one: then its steps need no timestamps), the languages its text must be complete in, and
+    how many hints each step needs at least."""
+
+    id: str
+    title: str = ""
+    lecture: str = ""
+    lecture_length: str = ""  # H:MM:SS, when given: every moment of the pack lies before it
+    languages: tuple[str, ...] = ()
+    min_hints: int = 1
+    # A why shorter than this many characters is too short to teach anything (course check).
+    min_why: int = 40
+    translations: Translations = field(default=Translations(), repr=False)
+
+
+@dataclass(frozen=True)
 class Course:
     root: Path
     exercises: tuple[Exercise, ...] = field(default_factory=tuple)
+    pack: Pack = field(default_factory=lambda: Pack(id=""))
+
+    @property
+    def id(self) -> str:
+        return self.pack.id
 
     def find(self, name: str) -> Exercise | None:
         """Look an exercise up by id or by its number (1-based order)."""

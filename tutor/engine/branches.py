@@ -134,8 +134,8 @@ def trace(
         return out
 
     ns: dict[str, Any] = {"torch": torch, "F": F, TAP: tap, **ctx.scalars}
-    for name in ("Xb", "Yb"):
-        ns[name] = ctx.inputs[name]
+    for name, value in ctx.inputs.items():  # the batch and whatever init made (masks, fixed weights); the
+        ns[name] = value  # forward tensors among them are computed again below
     for name in model.parameters:
         ns[name] = ctx.inputs[name].detach().clone().requires_grad_(True)
     outputs: dict[str, torch.Tensor] = {}  # each cut tensor as its statement computed it

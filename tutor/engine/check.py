@@ -11,7 +11,7 @@ from typing import Callable
 
 import torch
 
-from tutor.course.model import ContextSpec, Course, Exercise, Step
+from tutor.course.model import DATA_NAMES, DATA_NONE, ContextSpec, Course, Exercise, Step
 from tutor.engine.autograd_use import find_autograd_use
 from tutor.engine.context import Context, TrainingSplits, build_context, draw_second_spec
 from tutor.engine.course_code import course_code
@@ -97,6 +97,7 @@ class Checker:
         self.sandbox = Sandbox()  # starts importing torch in its own process right away
         self.dataset = dataset or load_names(data)
         self.splits = TrainingSplits(self.dataset)
+        self._other_splits: dict[str, TrainingSplits] = {}  # a pack's own text files, by path
         self._contexts: dict[tuple[str, ContextSpec], Context] = {}
         self._pools: dict[tuple[str, tuple[str, ...]], LocalPool] = {}
         # The next check's second batch and local-rule draw, prepared while the learner types.
@@ -108,21 +109,35 @@ class Checker:
         # The run on the lecture's batch of the latest check, for views that draw its tensors.
         self.last_run: tuple[Context, LearnerRun] | None = None
 
+    def splits_for(self, exercise: Exercise) -> TrainingSplits | None:
+        """The data of the exercise's model: the names (--data or the bundled file), a text file of the pack's
+        own, or none (the model's code draws its inputs)."""
+        data = exercise.model.data
+        if data == DATA_NONE:
+            return None
+        if data == DATA_NAMES:
+            return self.splits
+        if data not in self._other_splits:
+            self._other_splits[data] = TrainingSplits(load_names(Path(data)))
+        return self._other_splits[data]
+
     def context(self, exercise: Exercise, spec: ContextSpec | None = None) -> Context:
         """The context of `spec` (the lecture's batch by default), built once and held by the sandbox."""
         spec = spec or exercise.context
         key = (exercise.id, spec)
         if key not in self._contexts:
             with course_code(exercise):
-                ctx = build_context(exercise, self.splits, self.device, spec)
+                ctx = build_context(exercise, self.splits_for(exercise), self.device, spec)
             self.sandbox.load_context(ctx.key, ctx.inputs, ctx.scalars, self.device, warm=warm_up_source(exercise))
             self._contexts[key] = ctx
         return self._contexts[key]
 
     def second_context(self, exercise: Exercise) -> Context:
         """A batch drawn for one check: a fresh seed and every size different (never kept, never reused)."""
-        spec = draw_second_spec(exercise, self.dataset.vocab_size)
-        return build_context(exercise, self.splits, self.device, spec)
+        splits = self.splits_for(exercise)
+        spec = draw_second_spec(exercise, splits.dataset.vocab_size if splits is not None else None)
+        with course_code(exercise):
+            return build_context(exercise, splits, self.device, spec)
 
     def _prepare(self, exercise: Exercise, rows: tuple[Step, ...]) -> tuple[Context, tuple[str, ...], LocalTrial]:
         first = self.context(exercise)

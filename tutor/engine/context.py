@@ -12,10 +12,10 @@ import torch.nn.functional as F
 from tutor.course.model import ContextSpec, Exercise
 from tutor.engine.data import Dataset, build_examples, split_words
 
-# Names the learner's code sees besides the forward tensors.
-SCALARS = ("n", "batch_size", "vocab_size", "n_embd", "n_hidden", "block_size")
-# Set up by the init code but of no use to the learner (and Xtr is large).
-PRIVATE = ("Xtr", "Ytr", "g", "gbn", "ix", "seed")
+# The sizes every context has besides the pack's own (vocab_size too, when the model has data).
+BASE_SCALARS = ("n", "batch_size")
+# What the tutor gives the init code that the learner has no use for (and Xtr is large); a model adds its own.
+PRIVATE = ("Xtr", "Ytr", "seed")
 
 
 class ContextError(Exception):
@@ -34,11 +34,15 @@ class Context:
     # What the diagnosis layer derives from this context on first need (branch contributions, mistakes).
     derived: dict[str, Any] = field(default_factory=dict, repr=False)
     tag: str = ""  # tells apart contexts of one spec, e.g. the batches of a training loop
+    # The sizes a second batch draws afresh (n, the vocabulary, the model's sizes it does not keep), and the
+    # sizes it keeps: what a hard-coded size can be caught on, and what it cannot.
+    varied: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
         spec = self.spec
-        sizes = "".join(f"/{k}{v}" for k, v in (("e", spec.n_embd), ("h", spec.n_hidden), ("v", spec.vocab_size)) if v)
+        sizes = "".join(f"/{k}{v}" for k, v in (*spec.sizes, ("v", spec.vocab_size)) if v)
         return f"{self.exercise}/{self.device}/{spec.seed}/{spec.batch_size}{sizes}" + (f"/{self.tag}" if self.tag else "")
 
 
@@ -67,60 +71,65 @@ class TrainingSplits:
         return self._cache[block_size]
 
 
-def run_model_code(exercise: Exercise, splits: TrainingSplits, spec: ContextSpec) -> dict[str, Any]:
-    """Run the exercise's init and batch code on the CPU, as the lecture does, and return its names."""
+def model_sizes(exercise: Exercise, spec: ContextSpec) -> dict[str, int]:
+    """The model's sizes in `spec`'s batch: the spec's where it draws them, else the model's own."""
+    drawn = dict(spec.sizes)
+    return {name: drawn.get(name, value) for name, value in exercise.model.sizes}
+
+
+def run_model_code(exercise: Exercise, splits: TrainingSplits | None, spec: ContextSpec) -> dict[str, Any]:
+    """Run the exercise's init and batch code on the CPU, as the lecture does, and return its names. `splits`:
+    the model's data (None for a model without data, whose init or batch code draws its own inputs)."""
     model = exercise.model
-    Xtr, Ytr = splits.get(model.block_size)["train"]
-    vocab_size = splits.dataset.vocab_size
-    folded = spec.vocab_size is not None and spec.vocab_size < vocab_size
-    if folded:
-        vocab_size = spec.vocab_size
-    ns: dict[str, Any] = {
-        "torch": torch,
-        "F": F,
-        "seed": spec.seed,
-        "vocab_size": vocab_size,
-        "n_embd": spec.n_embd or model.n_embd,
-        "n_hidden": spec.n_hidden or model.n_hidden,
-        "block_size": model.block_size,
-        "batch_size": spec.batch_size,
-        "n": spec.batch_size,
-        "Xtr": Xtr,
-        "Ytr": Ytr,
-    }
+    ns: dict[str, Any] = {"torch": torch, "F": F, "seed": spec.seed, "batch_size": spec.batch_size, "n": spec.batch_size}
+    ns.update(model_sizes(exercise, spec))
+    folded = False
+    if splits is not None:
+        Xtr, Ytr = splits.get(model.window_size)["train"]
+        vocab_size = splits.dataset.vocab_size
+        folded = spec.vocab_size is not None and spec.vocab_size < vocab_size
+        if folded:
+            vocab_size = spec.vocab_size
+        ns.update(vocab_size=vocab_size, Xtr=Xtr, Ytr=Ytr)
     exec(compile(model.init, f"<{exercise.id}: model.init>", "exec"), ns)
-    exec(compile(model.batch, f"<{exercise.id}: model.batch>", "exec"), ns)
+    if model.batch.strip():
+        exec(compile(model.batch, f"<{exercise.id}: model.batch>", "exec"), ns)
     if folded:  # the batch drawn from the training split, then spelt in the smaller vocabulary
-        fold = splits.fold(vocab_size)
+        fold = splits.fold(ns["vocab_size"])  # type: ignore[union-attr]
         ns["Xb"], ns["Yb"] = fold[ns["Xb"]], fold[ns["Yb"]]
-    for name in (*model.parameters, "Xb", "Yb"):
+    for name in (*model.parameters, *model.inputs):
         if not isinstance(ns.get(name), torch.Tensor):
             raise ContextError(f"{exercise.source}: model code does not define the tensor {name!r}")
     return ns
 
 
-def draw_second_spec(exercise: Exercise, vocab_size: int, rng: random.Random | None = None) -> ContextSpec:
-    """A batch unlike the lecture's in every size: a fresh seed, and a batch size, embedding size, hidden
-    size and vocabulary each drawn between half and 1.5 times the checked one, never equal to any of the
-    checked sizes (so a hard-coded 32, 27, 10, 30 or 64 cannot match by chance)."""
+def draw_second_spec(exercise: Exercise, vocab_size: int | None, rng: random.Random | None = None) -> ContextSpec:
+    """A batch unlike the lecture's in every size: a fresh seed, and a batch size, each of the model's sizes
+    but those it keeps, and the vocabulary (with data) each drawn between half and 1.5 times the checked one,
+    never equal to any checked size nor to a product of two of them (so that a hard-coded 32, 27, 10, 30 or
+    64 cannot match by chance)."""
     rng = rng or random.SystemRandom()
     model, first = exercise.model, exercise.context
-    taken = {first.batch_size, vocab_size, model.n_embd, model.n_embd * model.block_size, model.n_hidden}
+    sizes = dict(model.sizes)
+    varied = [name for name in sizes if name not in model.keep]
+    checked = [first.batch_size, *sizes.values(), *([vocab_size] if vocab_size else [])]
+    taken = set(checked) | {a * b for i, a in enumerate(checked) for b in checked[i + 1:]}
+    taken -= {1}
+    kept = [sizes[name] for name in model.keep]
 
-    def draw(size: int, low: int, high: int) -> int:
-        choices = [v for v in range(max(low, size // 2), max(low, high) + 1) if v not in taken]
+    def draw(size: int, low: int, high: int, times: list[int] | None = None) -> int:
+        """A size not taken, whose products with `times` (the kept sizes) are not taken either."""
+        times = times or []
+        choices = [v for v in range(max(low, size // 2), max(low, high) + 1)
+                   if v not in taken and not any(v * k in taken for k in times)]
         value = rng.choice(choices) if choices else size + 1
-        taken.add(value)
+        taken.update({value, *(value * k for k in times)})
         return value
 
     batch = draw(first.batch_size, 4, first.batch_size * 3 // 2)
-    n_embd = draw(model.n_embd, 2, model.n_embd * 3 // 2)
-    while n_embd * model.block_size in taken - {n_embd}:
-        n_embd = draw(model.n_embd, 2, model.n_embd * 3 // 2)
-    taken.add(n_embd * model.block_size)
-    n_hidden = draw(model.n_hidden, 4, model.n_hidden * 3 // 2)
-    vocab = draw(vocab_size, 3, vocab_size - 1) if vocab_size > 4 else vocab_size
-    return ContextSpec(seed=rng.randrange(1, 2**31 - 2), batch_size=batch, n_embd=n_embd, n_hidden=n_hidden, vocab_size=vocab)
+    drawn = tuple((name, draw(sizes[name], 2, sizes[name] * 3 // 2, kept)) for name in varied)
+    vocab = draw(vocab_size, 3, vocab_size - 1) if vocab_size and vocab_size > 4 else vocab_size
+    return ContextSpec(seed=rng.randrange(1, 2**31 - 2), batch_size=batch, sizes=drawn, vocab_size=vocab)
 
 
 def build_context(exercise: Exercise, splits: TrainingSplits, device: str, spec: ContextSpec) -> Context:
@@ -130,8 +139,11 @@ def build_context(exercise: Exercise, splits: TrainingSplits, device: str, spec:
 def context_from_namespace(exercise: Exercise, ns: dict[str, Any], device: str, spec: ContextSpec, tag: str = "") -> Context:
     """Run the forward pass with autograd on the parameters and batch in `ns` (which it changes)."""
     model = exercise.model
-    for name in (*model.parameters, "Xb", "Yb"):
+    for name in (*model.parameters, *model.inputs):
         ns[name] = ns[name].detach().to(device)
+    for name, value in ns.items():  # what else init and batch made (a mask, fixed weights) goes with them
+        if isinstance(value, torch.Tensor) and name not in PRIVATE and name not in (*model.parameters, *model.inputs):
+            ns[name] = value.detach().to(device)
     for name in model.parameters:
         ns[name].requires_grad_(True)
     before = set(ns)
@@ -156,12 +168,13 @@ def context_from_namespace(exercise: Exercise, ns: dict[str, Any], device: str, 
     reference = {step.name: grad_of(step.of, f"step {step.name}") for step in exercise.rows}
     inputs: dict[str, torch.Tensor] = {}
     for name, value in ns.items():
-        if name in PRIVATE or name.startswith("_") or not isinstance(value, torch.Tensor):
+        if name in PRIVATE or name in model.private or name.startswith("_") or not isinstance(value, torch.Tensor):
             continue
         inputs[name] = value.detach().clone()
     for name in exercise.given:
         inputs[name] = grad_of(name.removeprefix("d"), f"given {name}")
-    scalars = {k: int(ns[k]) for k in SCALARS}
+    names = (*BASE_SCALARS, *(("vocab_size",) if "vocab_size" in ns else ()), *(name for name, _ in model.sizes))
+    scalars = {k: int(ns[k]) for k in names}
     return Context(
         exercise=exercise.id,
         device=device,
@@ -171,4 +184,6 @@ def context_from_namespace(exercise: Exercise, ns: dict[str, Any], device: str, 
         reference=reference,
         loss=float(loss.item()),
         tag=tag,
+        varied=tuple(k for k in scalars if k != "batch_size" and k not in model.keep),
+        kept=model.keep,
     )

@@ -203,18 +203,25 @@ def diagnose(exercise: Exercise, step: Step, ctx: Context, actual: torch.Tensor 
 
 
 def batch_sizes(ctx: Context) -> Message:
-    """The sizes of a context's batch, as a message (n=..., vocab_size=..., n_embd=..., n_hidden=...)."""
+    """The sizes a context's batch drew, as a message (n=..., vocab_size=..., then the pack's own sizes)."""
     s = ctx.scalars
-    return message("batch-sizes", n=s["n"], vocab_size=s["vocab_size"], n_embd=s["n_embd"], n_hidden=s["n_hidden"])
+    names = ctx.varied or tuple(k for k in s if k != "batch_size")
+    return message("batch-sizes", sizes=", ".join(f"{k}={s[k]}" for k in names))
 
 
 def size_diagnosis(first: Context, second: Context, stopped: str | None = None) -> Diagnosis:
+    """A row right on the first batch and wrong on the second: a size written as a number? The message lists
+    the first batch's sizes that the second one changes (and their products with the kept sizes), and the
+    names to use instead."""
     a = first.scalars
-    checked = ", ".join(map(str, sorted({a["n"], a["vocab_size"], a["n_embd"], a["n_embd"] * a["block_size"], a["n_hidden"]})))
+    varied = first.varied or tuple(k for k in a if k != "batch_size")
+    values = {a[k] for k in varied} | {a[k] * a[kept] for k in varied if k != "n" for kept in first.kept if kept in a}
+    checked = ", ".join(map(str, sorted(values)))
+    names = ", ".join(varied)
     if stopped:
-        words = message("hard-coded-size-stopped", n=a["n"], stopped=stopped, second=batch_sizes(second), sizes=checked)
+        words = message("hard-coded-size-stopped", n=a["n"], stopped=stopped, second=batch_sizes(second), sizes=checked, names=names)
     else:
-        words = message("hard-coded-size", n=a["n"], second=batch_sizes(second), sizes=checked)
+        words = message("hard-coded-size", n=a["n"], second=batch_sizes(second), sizes=checked, names=names)
     return Diagnosis("hard-coded-size", words)
 
 

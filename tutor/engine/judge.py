@@ -120,6 +120,14 @@ def _reads_copy(exercise: Exercise, row: Step, trial: LocalTrial, local: Learner
     return copy is not None and explains(copy.cpu(), mine.cpu()) and not explains(copy.cpu(), expected.cpu())
 
 
+def _local_only(row: Step, found: Diagnosis | None) -> bool:
+    """The diagnosis is a mistake the course marks as caught by the local rule alone: its own words say it all."""
+    if found is None or found.message.get("code") != "course":
+        return False
+    text = found.message.get("params", {}).get("text")
+    return any(mistake.local_only and mistake.message == text for mistake in row.mistakes)
+
+
 def _local_words(exercise: Exercise, row: Step, trial: LocalTrial, ctx: Context, local: LearnerRun, t: TensorVerdict) -> Diagnosis | None:
     """Why a line fails its local rule, in words: a private copy, a ~0 gradient, or the mistake itself."""
     mine = local.value(row.name).tensor
@@ -130,7 +138,7 @@ def _local_words(exercise: Exercise, row: Step, trial: LocalTrial, ctx: Context,
     if found is None and _reads_copy(exercise, row, trial, local, mine):
         names = ", ".join(n for n in trial.upstream[row.name] if n in trial.inject)
         found = Diagnosis("reads-copy", message("reads-copy", name=row.name, names=names))
-    if not t.extra.get("lecture_passed") or (found and found.code == "reads-copy"):
+    if not t.extra.get("lecture_passed") or (found and found.code == "reads-copy") or _local_only(row, found):
         return found
     # right on the lecture's batch, wrong under the local rule: what it leaves out is ~0 there
     why = "lecture-only-true-zero" if float(truth.abs().max()) < NEAR_ZERO else "lecture-only-left-out"

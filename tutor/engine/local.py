@@ -161,6 +161,8 @@ class LocalPool:
             reference=expected,
             loss=ctx.loss,
             tag=f"{ctx.tag}/local",
+            varied=ctx.varied,
+            kept=ctx.kept,
         )
         # diagnoses trace the forward code with this trial's injected gradients, and evaluate course mistakes
         # with the gradients the learner's lines actually read

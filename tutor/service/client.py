@@ -4,6 +4,7 @@ when it dies. Imports neither torch nor any UI, so an app holding a CheckClient 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -33,8 +34,10 @@ class CheckClient:
         timeout: float = 10.0,
         command: list[str] | None = None,
         log_path: Path | None = None,
+        course_root: Path | None = None,
     ) -> None:
         self.data = str(data) if data else None
+        self.course_root = course_root  # the pack the service loads (else its environment's)
         self.device = device
         self.timeout = timeout
         self.command = command or [sys.executable, "-m", "tutor.service.server"]
@@ -53,7 +56,12 @@ class CheckClient:
                 self._spawn()
 
     def _spawn(self) -> None:
-        self._proc = spawn(self.command, stderr=open_log(self.log_path), bufsize=0)
+        env = None
+        if self.course_root is not None:
+            from tutor.course.packs import ENV_VAR
+
+            env = {**os.environ, ENV_VAR: str(self.course_root)}
+        self._proc = spawn(self.command, stderr=open_log(self.log_path), bufsize=0, env=env)
         assert self._proc.stdout is not None
         self._reader = LineReader(self._proc.stdout)
 

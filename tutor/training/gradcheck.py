@@ -24,7 +24,7 @@ def loop_contexts(checker: Checker, exercise: Exercise, total_steps: int, count:
     model, training = exercise.model, training_of(exercise)
     spec = exercise.context
     with course_code(exercise):
-        ns = run_model_code(exercise, checker.splits, spec)  # init, then the first minibatch from g
+        ns = run_model_code(exercise, checker.splits_for(exercise), spec)  # init, then the first minibatch from g
     batch = compile(model.batch, f"<{exercise.id}: model.batch>", "exec")
     params = {name: ns[name] for name in model.parameters}
     grads = dict(zip(model.parameters, gradient_names(exercise)))

@@ -211,7 +211,7 @@ def evaluate(
     exercise: Exercise, params: dict[str, torch.Tensor], splits: TrainingSplits, device: str
 ) -> tuple[dict[str, float], list[str]]:
     """Calibrate BatchNorm on the training set, then the train/val losses and the lecture's samples."""
-    data = splits.get(exercise.model.block_size)
+    data = splits.get(exercise.model.window_size)
     stats = calibrate(exercise, params, data["train"][0].to(device))
     losses = {}
     for split in ("train", "val"):
@@ -229,7 +229,7 @@ def sample_names(
     names = []
     for _ in range(training.sample_count):
         out: list[int] = []
-        context = [0] * exercise.model.block_size
+        context = [0] * exercise.model.window_size
         while len(out) < training.max_name_length:
             logits = _infer(exercise, params, stats, torch.tensor([context], device=device))
             probs = F.softmax(logits.float(), dim=1).cpu()

@@ -60,10 +60,12 @@ def recheck_gradients(exercise: Exercise, device: str, step: int, tensors: dict[
     """The learner's gradients of one training step against autograd's on the same parameters and batch,
     computed here (the learner's code never ran in this process); the error that stops training, or None."""
     model = exercise.model
-    ns: dict[str, Any] = {name: tensors[name].to(device) for name in (*model.parameters, "Xb", "Yb")}
-    n = int(ns["Xb"].shape[0])
-    sizes = {"n": n, "batch_size": n, "vocab_size": int(ns["C"].shape[0]), "n_embd": int(ns["C"].shape[1])}
-    ns.update(torch=torch, F=F, block_size=model.block_size, n_hidden=int(ns["W1"].shape[1]), **sizes)
+    ns: dict[str, Any] = {name: tensors[name].to(device) for name in (*model.parameters, *model.inputs)}
+    n = int(ns[model.inputs[0]].shape[0])
+    # the loop trains at the model's own sizes; the vocabulary is the data's (the size of the first
+    # parameter's first dimension: the embedding table)
+    sizes = {**dict(model.sizes), "n": n, "batch_size": n, "vocab_size": int(ns[model.parameters[0]].shape[0])}
+    ns.update(torch=torch, F=F, **sizes)
     ctx = context_from_namespace(exercise, ns, device, exercise.context, tag=f"train{step}")
     for param, name in zip(model.parameters, gradient_names(exercise)):
         grad = tensors[f"grad/{param}"]

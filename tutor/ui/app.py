@@ -237,7 +237,8 @@ def make_app(
     if checker is None:
         from tutor.service.client import CheckClient
 
-        checker = CheckClient(data=data, device=device, timeout=timeout, log_path=ws.state_dir / "service.log")
+        checker = CheckClient(data=data, device=device, timeout=timeout, log_path=ws.state_dir / "service.log",
+                              course_root=course.root)
     if trainer is None:
         from tutor.training.client import TrainingClient
 

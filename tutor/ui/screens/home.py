@@ -32,6 +32,7 @@ class HomeScreen(Screen):
         yield Header()
         yield Static(id="home-intro")
         yield DataTable(id="exercises", cursor_type="row", zebra_stripes=True)
+        yield Static(id="home-packs")
         yield Static(id="home-notes")
         yield Footer()
 
@@ -46,6 +47,7 @@ class HomeScreen(Screen):
         self.sub_title = say("home-subtitle", lang)
         intro = styled("home-intro", lang, path=shown_path(self.app.workspace.root))
         self.query_one("#home-intro", Static).update(intro)
+        self.query_one("#home-packs", Static).update(styled("home-packs", lang, packs=self.packs_line()))
         table = self.query_one("#exercises", DataTable)
         row = table.cursor_row
         table.clear(columns=True)  # built again: each column as wide as its words in this language
@@ -58,6 +60,18 @@ class HomeScreen(Screen):
         table.move_cursor(row=row)
         self.refresh_progress()
         self.refresh_bindings()
+
+    def packs_line(self) -> str:
+        """The installed packs' ids, the one open marked with a *."""
+        from tutor.course import CourseError
+        from tutor.course.packs import installed_packs
+
+        try:
+            packs = installed_packs()
+        except CourseError:  # a broken pack beside this one: its id is not known
+            return self.app.course.id
+        here = self.app.course.root.resolve()
+        return ", ".join(f"{p.id}*" if p.root.resolve() == here else p.id for p in packs)
 
     def on_screen_resume(self) -> None:
         self.refresh_progress()

@@ -115,7 +115,8 @@ def why_section(step: Step, lang: str = "en") -> list[RenderableType]:
     why = step.text("why", lang)
     if not why:
         return []
-    return [styled("why-head", lang, at=str(step.why_at)), Text(why)]
+    head = styled("why-head", lang, at=str(step.why_at)) if step.why_at else styled("why-head-alone", lang)
+    return [head, Text(why)]
 
 
 def _spaced(parts: list[RenderableType]) -> list[RenderableType]:
