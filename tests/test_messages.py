@@ -138,6 +138,7 @@ def reports(checker, course, atomic) -> dict[str, CheckReport]:
         "view": (atomic, solution_with(atomic, "db2 = dlogits.sum(0)", "db2 = dlogits.sum(0, keepdim=True)")),
         "batch": (atomic, (WRONG / "hard_coded_batch.py").read_text()),
         "range": (atomic, (WRONG / "hard_coded_range.py").read_text()),
+        "shape-batch": (atomic, solution_with(atomic, "dlogprobs = torch.zeros_like(logprobs)", "dlogprobs = torch.zeros(32, 27)")),
         "zero": (atomic, solution_with(atomic, near_zero, "dlogit_maxes = torch.zeros_like(logit_maxes)")),
         "branch": (atomic, solution_with(atomic, "dlogits += F.one_hot(logits.max(1).indices, num_classes=logits.shape[1]) * dlogit_maxes\n", "")),
         "other-shape": (atomic, solution_with(atomic, near_zero, near_zero.replace(

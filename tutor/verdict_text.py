@@ -120,7 +120,7 @@ def print_report(
         note = t.note_text(lang)
         notes = [note] if note and t.status != "missing" else []
         if t.diagnosis:
-            notes.append(say("likely-mistake", lang, code=t.diagnosis["code"], text=t.diagnosis.text(lang)))
+            notes.append(say("likely-mistake", lang, code=t.diagnosis.label(lang), text=t.diagnosis.text(lang)))
         for note in notes:
             console.print(Text(f"{t.name}: {note}", style="dim" if t.passed else ""))
     for line in inherited_lines(report, lang):

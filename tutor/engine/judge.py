@@ -191,7 +191,7 @@ def judge(
                 if t.passed:
                     size_only.add(row.name)
                     detail = list(other.notes) or message("max-abs-diff", diff=other.max_abs_diff)
-                    _fail(t, message("second-batch-fails", sizes=batch_sizes(ctx), status=other.status, detail=detail))
+                    _fail(t, message("second-batch-fails", sizes=batch_sizes(ctx), status=_status_words(other.status), detail=detail))
             elif t.second is None:
                 t.second = "pass"
         if local_view is None or local_verdicts is None:
@@ -293,3 +293,8 @@ CHANGED_LATER = Diagnosis("changed-later", message("changed-later"))
 
 
 __all__ = ["judge", "nearest_failing"]
+
+
+def _status_words(status: str) -> Message:
+    """A failing row's status on the second batch in words: a shape of its own, or wrong (values, NaN, none)."""
+    return message("row-shape" if status == "shape" else "row-wrong")
