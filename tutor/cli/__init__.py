@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang", metavar="en|zh",
         help=f"the language of the course text (else {ENV_VAR}, else the locale: zh_* is Chinese; else English)",
     )
+    # `%ninja hint ...` in a notebook runs the command with --notebook: its advice names `%ninja` commands.
+    parser.add_argument("--notebook", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at interpreter exit
         return code
     except (UsageError, CourseError) as exc:
-        text = exc.text(args.lang) if isinstance(exc, UsageError) else str(exc)
+        text = exc.text(args.lang, args.notebook) if isinstance(exc, UsageError) else str(exc)
         console(stderr=True).print(f"backprop-ninja: {text}", markup=False)
         return EXIT_USAGE
     except ProgressBusy as exc:  # another process sits on the progress lock: nothing was changed
