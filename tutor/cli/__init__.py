@@ -14,6 +14,7 @@ from tutor.course import CourseError, load_course
 from tutor.lang import ENV_VAR, LanguageError
 from tutor.lang import resolve as resolve_language
 from tutor.progress import ProgressBusy
+from tutor.workspace import Workspace, resolve_workspace
 
 # Each module has register(subparsers); a command's handler is called as handler(args, course) -> exit code.
 # `backprop-ninja --help` lists the commands in this order.
@@ -33,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workspace", dest="top_workspace", metavar="DIR", help="with no command: open the tutor on DIR")
     parser.add_argument(
         "--lang", metavar="en|zh",
-        help=f"the language of the course text (else {ENV_VAR}, else the locale: zh_* is Chinese; else English)",
+        help=f"the language of the course text (else {ENV_VAR}, else the one last chosen in the tutor for this "
+        "workspace, else the locale: zh_* is Chinese; else English)",
     )
     # `%ninja hint ...` in a notebook runs the command with --notebook: its advice names `%ninja` commands.
     parser.add_argument("--notebook", action="store_true", help=argparse.SUPPRESS)
@@ -41,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMANDS:
         module.register(sub)
     return parser
+
+
+def remembered_language(args: argparse.Namespace) -> str | None:
+    """The language the learner chose in the tutor, remembered in the command's workspace (None if none)."""
+    try:
+        return Workspace(resolve_workspace(getattr(args, "workspace", None))).setting("lang")
+    except (OSError, RuntimeError):  # no home folder, a cwd that is gone: the locale decides
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         lang = ["--lang", args.lang] if args.lang else []
         args = parser.parse_args([*lang, "tui", *(["--workspace", args.top_workspace] if args.top_workspace else [])])
     try:
-        args.lang = resolve_language(args.lang)
+        args.lang = resolve_language(args.lang, remembered=remembered_language(args))
     except LanguageError as exc:
         console(stderr=True).print(f"backprop-ninja: {exc}", markup=False)
         return EXIT_USAGE
