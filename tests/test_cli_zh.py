@@ -200,7 +200,7 @@ def test_the_check_table_fits_80_columns(lang):
     assert "…" not in text  # compact: no cell is cut short
     if lang == "zh":
         for words in ("┃ 梯度", "最大绝对误差", "│ 形状不对 │", "（辅助）", "缺失", "损失 3.3412",
-                      "错误（exception），位于第 5 行：name 'x' is not defined", "警告：a warning", "你的代码输出了：",
+                      "错误（异常），位于第 5 行：name 'x' is not defined", "警告：a warning", "你的代码输出了：",
                       "dcounts_sum, demb 这几行本身是对的；它们的错误来自 dcounts_sum_inv。",
                       "✘ atomic：1/5 个梯度通过；先改：dcounts_sum_inv。"):
             assert words in text, words

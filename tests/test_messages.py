@@ -121,6 +121,7 @@ def walk(value: Any) -> Iterator[dict[str, Any]]:
 
 
 def said(report: CheckReport) -> Iterator[dict[str, Any]]:
+    yield from walk(report.warnings)
     for t in report.tensors:
         yield from walk(t.notes)
         if t.diagnosis is not None:
@@ -138,6 +139,7 @@ def reports(checker, course, atomic) -> dict[str, CheckReport]:
         "view": (atomic, solution_with(atomic, "db2 = dlogits.sum(0)", "db2 = dlogits.sum(0, keepdim=True)")),
         "batch": (atomic, (WRONG / "hard_coded_batch.py").read_text()),
         "range": (atomic, (WRONG / "hard_coded_range.py").read_text()),
+        "mutates": (atomic, (LEARNER_FILES / "mutates_inputs.py").read_text()),
         "shape-batch": (atomic, solution_with(atomic, "dlogprobs = torch.zeros_like(logprobs)", "dlogprobs = torch.zeros(32, 27)")),
         "zero": (atomic, solution_with(atomic, near_zero, "dlogit_maxes = torch.zeros_like(logit_maxes)")),
         "branch": (atomic, solution_with(atomic, "dlogits += F.one_hot(logits.max(1).indices, num_classes=logits.shape[1]) * dlogit_maxes\n", "")),

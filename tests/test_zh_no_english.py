@@ -30,6 +30,7 @@ ROOT = Path(COURSE.root)
 KEPT = {
     "backprop-ninja", "ninja", "PyTorch", "torch", "autograd", "Python", "Jupyter", "NumPy", "JSON", "SVG", "TOML",
     "NaN", "inf", "cpu", "cuda", "GPU", "CPU", "MLP", "None", "True", "False", "dtype", "imshow",
+    "list", "tuple", "dict", "int", "float", "str", "bool",  # Python's types, as a value's type is named
     # the glossary's untranslated terms (| logits | logits | 不译 |, ...)
     "logits", "logit", "softmax", "log-sum-exp", "tanh", "keepdim", "keepdims", "BatchNorm", "argmax", "exp", "log",
     "max", "sum", "mean", "clone", "view", "lr", "dim", "grad",
@@ -113,14 +114,50 @@ def test_the_check_itself_finds_english_and_lets_code_through():
 MISTAKES = [(e, s, i) for e in COURSE.exercises for s in e.steps for i in range(len(s.mistakes))]
 
 
+LEARNER_FILES = Path(__file__).parent / "learner_files"
+# The generic mistakes besides the course's own, as files (or edits of the solution): the second batch, a hard-coded
+# size, odd values, a stop, a copy that aliases, a typo, autograd's .grad, exercise 1's chain in exercise 2.
+GENERIC = {
+    "hard-coded batch": ("atomic", [(LEARNER_FILES / "wrong" / "hard_coded_batch.py", None)]),
+    "hard-coded range": ("atomic", [(LEARNER_FILES / "wrong" / "hard_coded_range.py", None)]),
+    "odd values": ("atomic", [(LEARNER_FILES / "odd_values.py", None)]),
+    "syntax error": ("atomic", [(LEARNER_FILES / "syntax_error.py", None)]),
+    "raises halfway": ("atomic", [(LEARNER_FILES / "raises_halfway.py", None)]),
+    "keepdim": ("atomic", [("dbnmeani = (-dbndiff).sum(0, keepdim=True)", "dbnmeani = (-dbndiff).sum(0)")]),
+    "sign": ("atomic", [("dprobs = (1.0 / probs) * dlogprobs", "dprobs = -(1.0 / probs) * dlogprobs")]),
+    "alias": ("atomic", [("dhprebn = dbndiff.clone()", "dhprebn = dbndiff")]),
+    "typo": ("atomic", [("dlogit_maxes = ", "dlogits_maxes = "), ("* dlogit_maxes", "* dlogits_maxes")]),
+    "grad": ("cross-entropy", [(None, "dlogits = logits.grad\n")]),
+    "chain": ("cross-entropy", [(None, (ROOT / "solutions" / "atomic.py").read_text(encoding="utf-8"))]),
+}
+
+
+def generic_source(exercise, edits) -> str:
+    source = exercise.solution.read_text(encoding="utf-8")
+    for old, new in edits:
+        if isinstance(old, Path):
+            return old.read_text(encoding="utf-8")
+        if old is None:
+            return new
+        assert old in source, old
+        source = source.replace(old, new, 1)
+    return source
+
+
 @pytest.fixture(scope="module")
 def mistake_reports(checker) -> list[tuple[str, object, object, object]]:
-    """(label, exercise, step, report) of each course mistake written into its solution, on one warm Checker."""
+    """(label, exercise, step, report) of each course mistake written into its solution, and of each generic
+    mistake, on one warm Checker; the step is the mistaken one (a generic mistake's: its first failing row)."""
     reports = []
     for exercise, step, index in MISTAKES:
         source = with_mistake(exercise.solution.read_text(encoding="utf-8"), step, step.mistakes[index])
         assert source is not None, (exercise.id, step.name)
         reports.append((f"{exercise.id}/{step.name}#{index + 1}", exercise, step, checker.check(exercise, exercise.solution, source=source)))
+    for label, (exercise_id, edits) in GENERIC.items():
+        exercise = COURSE.find(exercise_id)
+        report = checker.check(exercise, exercise.solution, source=generic_source(exercise, edits))
+        failing = next((t for t in report.tensors if not t.passed), report.tensors[0])
+        reports.append((label, exercise, exercise.row(failing.name), report))
     return reports
 
 
@@ -132,21 +169,39 @@ def shown_in_chinese(exercise, step, report) -> Iterator[tuple[str, str]]:
 
     console = Console(width=100, file=io.StringIO(), no_color=True, highlight=False)
     print_report(report, console, lang="zh")
-    yield "cli", console.file.getvalue()
+    yield "cli", quoted_out(console.file.getvalue(), report)
     for tensor in report.tensors:
         yield f"row {tensor.name}", status_text(tensor, "zh").plain
         if tensor.name == step.name:
             upper, lower = detail_parts(step, tensor, None, len(step.hints), "zh")
-            yield f"detail {tensor.name}", plain(Group(*upper, *lower))
+            yield f"detail {tensor.name}", quoted_out(plain(Group(*upper, *lower)), report)
         elif not tensor.passed or tensor.notes:
-            yield f"detail {tensor.name}", plain(Group(*verdict_lines(tensor, "zh")))
+            yield f"detail {tensor.name}", quoted_out(plain(Group(*verdict_lines(tensor, "zh"))), report)
+
+
+def quoted_out(text: str, report) -> str:
+    """`text` without what it quotes of the learner's runs, which Python said in English: an error's message
+    (of the lecture's batch, or of another run in a note or a warning) and source line, the printed output."""
+    from tests.test_messages import walk
+
+    quoted = [report.output]
+    if report.error:
+        quoted += [report.error.message, report.error.source or ""]
+    messages = [*walk(report.warnings)] + [m for t in report.tensors for m in walk([*t.notes, *([t.diagnosis.message] if t.diagnosis else [])])]
+    quoted += [str(m["params"]["error"]) for m in messages if "error" in m["params"]]
+    text = " ".join(text.split())
+    for words in sorted(quoted, key=len, reverse=True):
+        for line in words.splitlines():
+            if line.strip():
+                text = text.replace(" ".join(line.split()), " ")
+    return text
 
 
 # Each mistake is a real check in the sandbox (47 of them, on one warm Checker): slow.
 @pytest.mark.slow
 @pytest.mark.xdist_group("zh-mistakes")
 def test_every_course_mistake_is_shown_in_chinese_without_english_words(mistake_reports):
-    assert len(mistake_reports) == len(MISTAKES) > 40
+    assert len(mistake_reports) == len(MISTAKES) + len(GENERIC) and len(MISTAKES) > 40
     found = {}
     for label, exercise, step, report in mistake_reports:
         for where, text in shown_in_chinese(exercise, step, report):
@@ -191,6 +246,7 @@ def run_zh(capsys, *args: str) -> str:
 
 def test_the_command_lines_other_outputs_in_chinese_have_no_english_words(tmp_path, capsys):
     from tutor.cli.hint import print_hints
+    from tutor.verdict_text import say
 
     workspace = str(tmp_path / "ws")
     texts = {"init": run_zh(capsys, "init", workspace), "list": run_zh(capsys, "list")}
@@ -204,7 +260,8 @@ def test_the_command_lines_other_outputs_in_chinese_have_no_english_words(tmp_pa
         for _ in range(len(step.hints) - 1):
             texts[f"hint {name} (the answer)"] = run_zh(capsys, "hint", exercise.id, step.name, "--yes", "--workspace", workspace)
         texts[f"hint {name} (all shown)"] = run_zh(capsys, "hint", exercise.id, step.name, "--workspace", workspace)
-        for step in exercise.steps:  # every rung of every ladder, as `hint` prints it
+        for step in exercise.steps:  # its forward line and every rung of its ladder, as `hint` prints them
+            print(say("forward", "zh", line=step.line))
             print_hints(step, 1, len(step.hints), "zh")
             texts[f"hints {exercise.id}/{step.name}"] = capsys.readouterr().out
     texts["progress (hints)"] = run_zh(capsys, "progress", "--workspace", workspace)

@@ -13,13 +13,18 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from tutor.messages import render
+from tutor.messages import part, render
 from tutor.reports.check import STATUS_STYLE, CheckReport, fmt_shape
 
 
 def say(code: str, lang: str = "en", /, **params: Any) -> str:
     """The command line's words for `code` (cli.en.toml's `cli-CODE`) in `lang`."""
     return render(f"cli-{code}", params, lang)
+
+
+def kind_words(kind: str, lang: str = "en") -> str:
+    """What stopped the learner's code (syntax, exception, timeout, ...) in `lang`; a kind the catalogue lacks as it is."""
+    return say(f"kind-{kind}", lang) if f"cli-kind-{kind}" in part("cli") else kind
 
 
 def _tick(flag: bool, relevant: bool, lang: str) -> str:
@@ -110,8 +115,9 @@ def print_report(
     if report.error:
         e = report.error
         place = where(e.line) if where else say("line", lang, line=e.line) if e.line else ""
-        error = say("error-at", lang, kind=e.kind, place=place, message=e.message) if place else say(
-            "error", lang, kind=e.kind, message=e.message
+        kind = kind_words(e.kind, lang)
+        error = say("error-at", lang, kind=kind, place=place, message=e.message) if place else say(
+            "error", lang, kind=kind, message=e.message
         )
         console.print(Text(error, style="bold red"))
         if e.source:
@@ -125,7 +131,7 @@ def print_report(
             console.print(Text(f"{t.name}: {note}", style="dim" if t.passed else ""))
     for line in inherited_lines(report, lang):
         console.print(Text(line, style="dim"))
-    for warning in report.warnings:
+    for warning in report.warning_texts(lang):
         console.print(Text(say("warning", lang, warning=warning), style="yellow"))
     if report.output.strip():
         console.print(Text(say("printed", lang), style="dim"))

@@ -23,7 +23,7 @@ from tutor.engine.compare import compare_all
 from tutor.engine.context import Context
 from tutor.engine.diagnose import Diagnosis, batch_sizes, diagnose, explains, size_diagnosis
 from tutor.engine.local import LocalTrial
-from tutor.messages import Message, message, render_message
+from tutor.messages import Message, message
 from tutor.reports.check import CheckReport, TensorVerdict
 from tutor.sandbox.results import LearnerRun
 
@@ -267,16 +267,12 @@ def judge(
                 )
                 t.diagnosis = Diagnosis("chain", words)
 
-    warnings = [
-        f"your code changed {name} in place; the reference is unaffected, but gradients computed after that "
-        "change used altered values"
-        for name in first.modified
-    ]
+    warnings: list[str | Message] = [message("changed-in-place", name=name) for name in first.modified]
     for ctx, view in others:
         e = view.run.error
         if first.error is None and e is not None and e.kind == "exception":
-            where = f" at line {e.line}" if e.line else ""
-            warnings.append(f"on a second batch ({render_message(batch_sizes(ctx))}) your code stopped{where}: {e.message}")
+            where = message("at-line", line=e.line) if e.line else ""
+            warnings.append(message("second-batch-stopped", sizes=batch_sizes(ctx), where=where, error=e.message))
     return CheckReport(
         exercise=exercise.id,
         device=first_ctx.device,

@@ -221,7 +221,7 @@ class CheckReport:
     tensors: list[TensorVerdict]
     error: LearnerError | None = None
     output: str = ""
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str | Message] = field(default_factory=list)  # the engine's as messages; others' as text
     file: str | None = None
     elapsed: float = 0.0
 
@@ -251,8 +251,12 @@ class CheckReport:
             "tensors": [t.to_json(lang) for t in self.tensors],
             "file": self.file,
             "output": self.output,
-            "warnings": self.warnings,
+            "warnings": self.warning_texts(lang),
         }
+
+    def warning_texts(self, lang: str = DEFAULT_LANG) -> list[str]:
+        """The warnings in words, in `lang`."""
+        return [render_message(w, lang) if is_message(w) else str(w) for w in self.warnings]
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CheckReport:
