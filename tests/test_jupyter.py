@@ -186,6 +186,7 @@ def test_checks_are_recorded_in_the_workspace(executed):
     assert state["exercises"]["cross-entropy"]["passed"]
     rungs = len(load_course().find("batchnorm").step("dhprebn").hints)
     assert f"hint 1 of {rungs}" in outputs_text(cells[5])
+    assert "`%ninja hint batchnorm dhprebn`" in outputs_text(cells[5])  # the notebook's command, not the shell's
     assert state["exercises"]["batchnorm"]["steps"]["dhprebn"]["hints"] == 1
     progress = outputs_text(cells[6])
     assert "cross-entropy" in progress and "passed" in progress
