@@ -194,6 +194,10 @@ def direct(checker, atomic) -> list[dict[str, Any]]:
     out += compare("dx", "x", torch.zeros(3), LearnerValue("tensor", None, "float32", (3,), "cpu"), "cpu").notes
     stopped = RunView(LearnerRun(LearnerError("exception", "boom")), message("local-rule-run"))
     out.append(stopped.unverified("dx", reached=False))
+    for kind in ("syntax", "timeout", "crash", "memory", "output", "forbidden"):  # each way a run can end
+        out.append(RunView(LearnerRun(LearnerError(kind, "boom")), message("local-rule-run")).unverified("dx", reached=True))
+    for error in (None, LearnerError("exception", "boom")):  # a run skipped after another stopped
+        out.append(RunView(LearnerRun(error, skipped=True), message("local-rule-run")).unverified("dx", reached=True))
     return out
 
 

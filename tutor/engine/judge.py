@@ -44,9 +44,9 @@ class RunView:
         """Why this run says nothing about `name` (None when it does)."""
         error = self.run.error
         if self.run.skipped:
-            return message("run-skipped", run=self.label, kind=error.kind if error else "stopped")
+            return message("run-skipped", run=self.label, kind=_kind_words(error.kind if error else "stopped"))
         if error is not None and error.kind not in VERIFIES:
-            return message("run-stopped", run=self.label, kind=error.kind, error=error.message)
+            return message("run-stopped", run=self.label, kind=_kind_words(error.kind), error=error.message)
         if error is not None and not reached:
             if error.line:
                 return message("run-stopped-at-line-before", run=self.label, line=error.line, error=error.message)
@@ -294,3 +294,12 @@ __all__ = ["judge", "nearest_failing"]
 def _status_words(status: str) -> Message:
     """A failing row's status on the second batch in words: a shape of its own, or wrong (values, NaN, none)."""
     return message("row-shape" if status == "shape" else "row-wrong")
+
+
+def _kind_words(kind: str) -> Message:
+    """What ended a run (a LearnerError's kind, or "stopped"), in words."""
+    return message(
+        "kind-syntax" if kind == "syntax" else "kind-timeout" if kind == "timeout" else "kind-crash" if kind == "crash"
+        else "kind-memory" if kind == "memory" else "kind-output" if kind == "output"
+        else "kind-forbidden" if kind == "forbidden" else "kind-stopped" if kind == "stopped" else "kind-exception"
+    )
