@@ -13,7 +13,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from tutor.messages import part, render
+from tutor.messages import catalogue, render
 from tutor.reports.check import STATUS_STYLE, CheckReport, fmt_shape
 
 
@@ -23,8 +23,9 @@ def say(code: str, lang: str = "en", /, **params: Any) -> str:
 
 
 def kind_words(kind: str, lang: str = "en") -> str:
-    """What stopped the learner's code (syntax, exception, timeout, ...) in `lang`; a kind the catalogue lacks as it is."""
-    return say(f"kind-{kind}", lang) if f"cli-kind-{kind}" in part("cli") else kind
+    """What stopped the learner's code (syntax, exception, timeout, ...) in `lang`, in the engine's words for it
+    (kind-*); a kind no catalogue knows as it is."""
+    return render(f"kind-{kind}", None, lang) if f"kind-{kind}" in catalogue() else kind
 
 
 def _tick(flag: bool, relevant: bool, lang: str) -> str:
