@@ -18,7 +18,7 @@ from tutor.cli import main
 from tutor.messages import part, placeholders
 from tutor.reports.check import CheckReport, LearnerError, TensorVerdict
 from tutor.verdict_text import print_report
-from tutor.workspace import starter_text
+from tutor.workspace import Workspace, starter_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -95,6 +95,16 @@ def test_hint_in_chinese(capsys, workspace):
     assert code == 1 and "的下一条提示就是答案行" in err and "--yes" in err
     code, out, _ = cli(capsys, "--lang", "zh", "hint", "atomic", "dcounts", "--yes", "--workspace", str(workspace))
     assert code == 0 and "提示 4/4（答案行）：" in out and "dcounts 的全部 4 条提示都已显示。" in out
+
+
+def test_the_command_line_speaks_the_language_chosen_in_the_tutor_for_the_workspace(capsys, workspace):
+    Workspace(workspace).remember("lang", "zh")  # what the tutor's "Language" command keeps
+    _, out, _ = cli(capsys, "progress", "--workspace", str(workspace))
+    assert "已通过步骤" in out and "当前：还没有" in out, out
+    _, out, _ = cli(capsys, "hint", "atomic", "dcounts", "--workspace", str(workspace))
+    assert "提示 1/4：counts 被用了两次" in out
+    _, out, _ = cli(capsys, "--lang", "en", "progress", "--workspace", str(workspace))
+    assert "steps passed" in out and not CJK.search(out)
 
 
 def test_progress_in_chinese_fits_80_columns(capsys, monkeypatch, workspace):
@@ -190,7 +200,7 @@ def test_the_check_table_fits_80_columns(lang):
     assert "…" not in text  # compact: no cell is cut short
     if lang == "zh":
         for words in ("┃ 梯度", "最大绝对误差", "│ 形状不对 │", "（辅助）", "缺失", "损失 3.3412",
-                      "错误（exception），位于第 5 行：name 'x' is not defined", "警告：a warning", "你的代码输出了：",
+                      "错误（异常），位于第 5 行：name 'x' is not defined", "警告：a warning", "你的代码输出了：",
                       "dcounts_sum, demb 这几行本身是对的；它们的错误来自 dcounts_sum_inv。",
                       "✘ atomic：1/5 个梯度通过；先改：dcounts_sum_inv。"):
             assert words in text, words
@@ -224,7 +234,7 @@ def test_check_in_chinese_and_its_json(tmp_path, course, backprop_ninja):
     learner = keepdim_missing(course, tmp_path)
     result = backprop_ninja("--lang", "zh", "check", "atomic", "--file", str(learner))
     assert result.returncode == 1, result.stderr
-    assert "可能的错误（keepdim）：数值正确，但形状 (32,) 比 counts_sum_inv 的形状 (32, 1) 少了一维" in result.stdout
+    assert "可能的错误（漏了 keepdim）：数值正确，但形状 (32,) 比 counts_sum_inv 的形状 (32, 1)" in result.stdout
     assert "┃ 梯度" in result.stdout and "✘ atomic：" in result.stdout and "先改：dcounts_sum_inv。" in result.stdout
     english = backprop_ninja("check", "atomic", "--file", str(learner), env={"BACKPROP_NINJA_LANG": "en"})
     assert "likely mistake (keepdim):" in english.stdout and "first to fix: dcounts_sum_inv." in english.stdout

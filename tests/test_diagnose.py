@@ -164,7 +164,7 @@ def test_hard_coded_batch_size_fails_on_the_second_context(checker, atomic):
 def test_hard_coded_range_that_raises_on_the_second_batch(checker, atomic):
     report = checker.check(atomic, WRONG / "hard_coded_range.py")
     assert report.error is None
-    assert any("second batch (n=" in w and "line 3" in w for w in report.warnings), report.warnings
+    assert any("second batch (n=" in w and "line 3" in w for w in report.warning_texts()), report.warnings
     assert verdict(report, "dlogprobs").diagnosis["code"] == "hard-coded-size"
     assert verdict(report, "dprobs").inherits_from == "dlogprobs"
 

@@ -102,7 +102,7 @@ def test_memory_hog_is_a_memory_error(checker, atomic):
 
 def test_in_place_edits_do_not_touch_the_reference(checker, atomic):
     report = check(checker, atomic, "mutates_inputs.py")
-    assert {"probs", "logprobs"} <= {w.split()[3] for w in report.warnings}
+    assert {"probs", "logprobs"} <= {w.split()[3] for w in report.warning_texts()}
     assert status(report, "dlogprobs") == "exact"
     assert checker.check(atomic, atomic.solution).passed
 

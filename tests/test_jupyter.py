@@ -58,6 +58,66 @@ def test_line_magic_commands_without_a_kernel(tmp_path, capsys):
     assert ninja.command("list") is None and "dcounts_sum_inv" in capsys.readouterr().out
 
 
+def test_a_hint_in_a_notebook_names_the_notebook_command_and_its_workspace(tmp_path, capsys):
+    # `%ninja hint` runs the CLI's hint on the workspace set by `%ninja workspace`; what it says next is the
+    # notebook's `%ninja hint ...`, never a shell command that would look in another workspace
+    from tutor.jupyter import NinjaSession
+
+    ninja = NinjaSession(tmp_path / "elsewhere")
+    ninja.command(f"workspace {tmp_path / 'ws'}")
+    capsys.readouterr()
+    assert ninja.command("hint batchnorm dhprebn") is None
+    out = capsys.readouterr().out
+    assert "`%ninja hint batchnorm dhprebn`" in out and "backprop-ninja hint" not in out, out
+    assert ProgressStore(tmp_path / "ws").hints_revealed("batchnorm", "dhprebn") == 1
+    ninja.command("solution batchnorm")
+    err = capsys.readouterr().err
+    assert "`%%ninja batchnorm`" in err and "`%ninja solution batchnorm --reveal`" in err and "backprop-ninja check" not in err
+    bare = NinjaSession(tmp_path / "none")
+    bare.command("progress")
+    err = capsys.readouterr().err
+    assert f"`%ninja workspace {tmp_path / 'none'}`" in err and "backprop-ninja init" not in err, err
+
+
+@pytest.fixture
+def shell(tmp_path, checker):
+    """An IPython shell in this process with the extension loaded, its session on the tests' warm Checker."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import tutor.jupyter
+
+    ipython = InteractiveShell.instance()
+    ipython.run_cell("%load_ext tutor.jupyter")
+    tutor.jupyter._session = tutor.jupyter.NinjaSession()
+    tutor.jupyter._session.set_workspace(str(tmp_path / "ws"))
+    tutor.jupyter._session._checker = checker
+    yield ipython
+    tutor.jupyter._session._checker = None  # the warm Checker is the session's to close, not the extension's
+    ipython.run_cell("%unload_ext tutor.jupyter")
+    InteractiveShell.clear_instance()
+
+
+def test_a_cell_checked_in_a_kernel_without_the_lectures_tensors_says_so_in_one_line(shell, capfd):
+    result = shell.run_cell("%%ninja cross-entropy\n" + RIGHT_CROSS_ENTROPY)
+    out, err = capfd.readouterr()
+    assert "dlogits matches autograd" in out, out  # the verdict, from the tutor's own context
+    assert result.success and "Traceback" not in out + err and "NameError" not in out + err, out + err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("backprop-ninja: the check above stands"), err
+    assert "name 'F' is not defined" in lines[0] and "--no-run" in lines[0]
+
+
+@pytest.mark.slow
+def test_loading_the_extension_prints_nothing_even_without_numpy():
+    # a kernel without NumPy: torch's "Failed to initialize NumPy" warning at import is not the learner's business
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['numpy'] = None; import tutor.jupyter"
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0 and "NumPy" not in ran.stderr and ran.stdout == "", ran.stderr
+
+
 def test_a_verdict_shows_as_html_and_as_text():
     # what a notebook displays for a check, without a kernel: an HTML table, and the CLI's text elsewhere
     from tests.conftest import report_of
@@ -126,6 +186,7 @@ def test_checks_are_recorded_in_the_workspace(executed):
     assert state["exercises"]["cross-entropy"]["passed"]
     rungs = len(load_course().find("batchnorm").step("dhprebn").hints)
     assert f"hint 1 of {rungs}" in outputs_text(cells[5])
+    assert "`%ninja hint batchnorm dhprebn`" in outputs_text(cells[5])  # the notebook's command, not the shell's
     assert state["exercises"]["batchnorm"]["steps"]["dhprebn"]["hints"] == 1
     progress = outputs_text(cells[6])
     assert "cross-entropy" in progress and "passed" in progress

@@ -23,6 +23,13 @@ def test_explicit_beats_the_environment_and_the_locale():
     assert resolve(None, {}) == "en"
 
 
+def test_the_workspaces_language_comes_after_the_environment_and_before_the_locale():
+    assert resolve(None, {"LANG": "en_US.UTF-8"}, remembered="zh") == "zh"
+    assert resolve(None, {"BACKPROP_NINJA_LANG": "en"}, remembered="zh") == "en"
+    assert resolve("en", {}, remembered="zh") == "en"
+    assert resolve(None, {"LANG": "zh_CN.UTF-8"}, remembered="klingon") == "zh"  # a language it does not speak: ignored
+
+
 def test_the_first_locale_variable_set_decides():
     assert from_locale({"LC_ALL": "C.UTF-8", "LANG": "zh_CN.UTF-8"}) == "en"
     assert from_locale({"LC_ALL": "", "LC_MESSAGES": "zh_TW.UTF-8", "LANG": "en_US.UTF-8"}) == "zh"
@@ -61,4 +68,4 @@ def test_a_check_in_a_chinese_locale_diagnoses_in_chinese(tmp_path, course, back
     learner.write_text(source.replace(line, "dcounts_sum_inv = (counts * dprobs).sum(1)"), encoding="utf-8")
     result = backprop_ninja("check", "atomic", "--file", str(learner), env={"LANG": "zh_CN.UTF-8", "LC_ALL": "", "BACKPROP_NINJA_LANG": ""})
     assert result.returncode == 1, result.stderr
-    assert "可能的错误（keepdim）：数值正确，但形状 (32,) 比 counts_sum_inv 的形状 (32, 1) 少了一维" in result.stdout
+    assert "可能的错误（漏了 keepdim）：数值正确，但形状 (32,) 比 counts_sum_inv 的形状 (32, 1)" in result.stdout

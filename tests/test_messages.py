@@ -121,6 +121,7 @@ def walk(value: Any) -> Iterator[dict[str, Any]]:
 
 
 def said(report: CheckReport) -> Iterator[dict[str, Any]]:
+    yield from walk(report.warnings)
     for t in report.tensors:
         yield from walk(t.notes)
         if t.diagnosis is not None:
@@ -138,6 +139,8 @@ def reports(checker, course, atomic) -> dict[str, CheckReport]:
         "view": (atomic, solution_with(atomic, "db2 = dlogits.sum(0)", "db2 = dlogits.sum(0, keepdim=True)")),
         "batch": (atomic, (WRONG / "hard_coded_batch.py").read_text()),
         "range": (atomic, (WRONG / "hard_coded_range.py").read_text()),
+        "mutates": (atomic, (LEARNER_FILES / "mutates_inputs.py").read_text()),
+        "shape-batch": (atomic, solution_with(atomic, "dlogprobs = torch.zeros_like(logprobs)", "dlogprobs = torch.zeros(32, 27)")),
         "zero": (atomic, solution_with(atomic, near_zero, "dlogit_maxes = torch.zeros_like(logit_maxes)")),
         "branch": (atomic, solution_with(atomic, "dlogits += F.one_hot(logits.max(1).indices, num_classes=logits.shape[1]) * dlogit_maxes\n", "")),
         "other-shape": (atomic, solution_with(atomic, near_zero, near_zero.replace(
@@ -191,6 +194,10 @@ def direct(checker, atomic) -> list[dict[str, Any]]:
     out += compare("dx", "x", torch.zeros(3), LearnerValue("tensor", None, "float32", (3,), "cpu"), "cpu").notes
     stopped = RunView(LearnerRun(LearnerError("exception", "boom")), message("local-rule-run"))
     out.append(stopped.unverified("dx", reached=False))
+    for kind in ("syntax", "timeout", "crash", "memory", "output", "forbidden"):  # each way a run can end
+        out.append(RunView(LearnerRun(LearnerError(kind, "boom")), message("local-rule-run")).unverified("dx", reached=True))
+    for error in (None, LearnerError("exception", "boom")):  # a run skipped after another stopped
+        out.append(RunView(LearnerRun(error, skipped=True), message("local-rule-run")).unverified("dx", reached=True))
     return out
 
 

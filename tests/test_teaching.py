@@ -149,9 +149,8 @@ def _forward_names(exercise: Exercise) -> set[str]:
 @pytest.mark.parametrize("exercise, step", STEPS, ids=STEP_IDS)
 def test_forward_line_uses_only_defined_tensors(exercise, step):
     defined = _forward_names(exercise)
-    for part in step.line.split("  and  "):
-        used = {n.id for n in ast.walk(ast.parse(part.strip())) if isinstance(n, ast.Name)}
-        assert used <= defined, f"{step.line!r} names {used - defined}, which this exercise does not define"
+    used = {n.id for n in ast.walk(ast.parse(step.line)) if isinstance(n, ast.Name)}  # one line: `a = ...; b = ...`
+    assert used <= defined, f"{step.line!r} names {used - defined}, which this exercise does not define"
 
 
 # ---- diagnoses never hand over the answer ------------------------------------------------------------------------

@@ -114,3 +114,48 @@ def test_the_language_a_start_speaks():
     assert language_chosen(["--lang", "zh", "tui"], {}) and language_chosen(["--lang=en"], {})
     assert language_chosen([], {"BACKPROP_NINJA_LANG": "zh"})
     assert not language_chosen(["tui", "--workspace", "w"], {"LANG": "zh_CN.UTF-8"})
+
+
+def chinese_app(course, tmp_path) -> TutorApp:
+    """The tutor started in Chinese on exercise 1."""
+    from tests.ui_helpers import workspace
+
+    store = FakeStore()
+    store.set_current("atomic", None)
+    return TutorApp(course, workspace(course, tmp_path), store, FakeChecker(course), trainer=FakeTrainer(), watch=False,
+                    lang="zh")
+
+
+async def test_lang_in_the_palette_finds_the_language_command_in_chinese_too(course, tmp_path):
+    # in English "lang" matches "Language: English / 中文" (test_switching_language_... types "Language")
+    app = chinese_app(course, tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"lang")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: app.lang == "en")
+
+
+async def test_the_palette_and_the_keys_in_chinese_have_no_english_words(course, tmp_path):
+    from textual.command import CommandInput
+
+    from tests.test_zh_no_english import hits
+    from tests.ui_helpers import plain
+    from tutor.ui.widgets.keys_panel import KeysTable
+
+    app = chinese_app(course, tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        shown = [c for c in app.get_system_commands(app.screen) if c.discover]  # what the palette lists
+        texts = {c.title: f"{c.title} {c.help}" for c in shown}
+        await pilot.press("question_mark")
+        await settle(pilot)
+        texts["keys"] = plain(app.screen.query_one(KeysTable).render())
+        assert "到底部 (ctrl+end)" in texts and "主题" in texts and "到底部" in texts["keys"], sorted(texts)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        texts["placeholder"] = app.screen.query_one(CommandInput).placeholder
+    assert texts["placeholder"] == "搜索命令…" and hits(texts) == {}

@@ -14,10 +14,15 @@ from __future__ import annotations
 import atexit
 import shlex
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
-from tutor.gradient_cmp import cmp
+# torch warns at import when NumPy is absent (the `jupyter` extra brings it; a kernel may still lack it): the
+# tutor never needs NumPy, and `%load_ext tutor.jupyter` should print nothing.
+warnings.filterwarnings("ignore", message=".*Failed to initialize NumPy.*")
+
+from tutor.gradient_cmp import cmp  # noqa: E402 - after the filter: it imports torch
 
 __all__ = ["NinjaSession", "cmp", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -144,7 +149,7 @@ class NinjaSession:
 
         extra = [] if words[0] in HAS_NO_WORKSPACE else ["--workspace", str(self.workspace)]
         try:
-            main([*words, *extra])
+            main(["--notebook", *words, *extra])
         except SystemExit:  # argparse's own usage message is already printed
             pass
         return None
@@ -177,8 +182,19 @@ def ninja(line: str, cell: str | None = None) -> Any:
         display(shown)
     if run:
         shell = get_ipython()
-        shell.ex(shell.transform_cell(cell))
+        try:
+            shell.ex(shell.transform_cell(cell))
+        except NameError as exc:  # a kernel without the lecture's forward pass: the check above stands
+            print(f"backprop-ninja: {ran_without(exc)}", file=sys.stderr)
     return None
+
+
+def ran_without(exc: NameError) -> str:
+    """One line for a checked cell that then stopped in the kernel on a name the kernel does not have."""
+    return (
+        f"the check above stands; running the cell in this kernel stopped: {exc}. Run the lecture's forward pass "
+        "in this notebook first, or check only with `%%ninja EXERCISE --no-run`."
+    )
 
 
 def load_ipython_extension(ipython: Any) -> None:

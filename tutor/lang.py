@@ -1,7 +1,8 @@
 """Which language the tutor speaks: English or Chinese.
 
-The choice, first found wins: an explicit `--lang`, then `BACKPROP_NINJA_LANG`, then the locale
-(`LC_ALL`, `LC_MESSAGES`, `LANG`, as gettext reads them: the first one set decides), then English.
+The choice, first found wins: an explicit `--lang`, then `BACKPROP_NINJA_LANG`, then the language the
+learner chose in the tutor (remembered in the workspace), then the locale (`LC_ALL`, `LC_MESSAGES`, `LANG`,
+as gettext reads them: the first one set decides), then English.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ def from_locale(env: Mapping[str, str]) -> str:
     return DEFAULT
 
 
-def resolve(explicit: str | None = None, env: Mapping[str, str] | None = None) -> str:
-    """The language to speak: `explicit` (from --lang), else the environment, else the locale, else English.
-    LanguageError for an explicit or BACKPROP_NINJA_LANG value the tutor does not speak."""
+def resolve(explicit: str | None = None, env: Mapping[str, str] | None = None, remembered: str | None = None) -> str:
+    """The language to speak: `explicit` (from --lang), else the environment, else the one `remembered` in the
+    workspace (ignored unless the tutor speaks it), else the locale, else English. LanguageError for an
+    explicit or BACKPROP_NINJA_LANG value the tutor does not speak."""
     env = os.environ if env is None else env
     for source, value in (("--lang", explicit), (ENV_VAR, env.get(ENV_VAR))):
         if value:
@@ -45,7 +47,7 @@ def resolve(explicit: str | None = None, env: Mapping[str, str] | None = None) -
             if lang is None:
                 raise LanguageError(f"{source} {value!r}: the tutor speaks {' or '.join(LANGUAGES)}")
             return lang
-    return from_locale(env)
+    return normalise(remembered or "") or from_locale(env)
 
 
 __all__ = ["DEFAULT", "ENV_VAR", "LANGUAGES", "LanguageError", "from_locale", "normalise", "resolve"]

@@ -75,7 +75,7 @@ class VerdictView:
             if e.source:
                 parts.append(f"<pre style='color:#cf222e;margin:0'>  {e.line} | {escape(e.source.strip())}</pre>")
         parts += [f"<div style='color:#6e7781'>{escape(line)}</div>" for line in inherited_lines(r)]
-        parts += [f"<div style='color:#9a6700'>warning: {escape(w)}</div>" for w in r.warnings]
+        parts += [f"<div style='color:#9a6700'>warning: {escape(w)}</div>" for w in r.warning_texts()]
         passed, total = sum(t.passed for t in r.tensors), len(r.tensors)
         if r.passed:
             what = f"{r.tensors[0].name} matches" if total == 1 else f"all {total} gradients match"

@@ -12,10 +12,16 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from tutor.messages import speaker
+from tutor.messages import catalogue, render, speaker
 from tutor.reports.check import STATUS_STYLE, CheckReport, fmt_shape
 
 say = speaker("cli")
+
+
+def kind_words(kind: str, lang: str = "en") -> str:
+    """What stopped the learner's code (syntax, exception, timeout, ...) in `lang`, in the engine's words for it
+    (kind-*); a kind no catalogue knows as it is."""
+    return render(f"kind-{kind}", None, lang) if f"kind-{kind}" in catalogue() else kind
 
 
 def _tick(flag: bool, relevant: bool, lang: str) -> str:
@@ -106,8 +112,9 @@ def print_report(
     if report.error:
         e = report.error
         place = where(e.line) if where else say("line", lang, line=e.line) if e.line else ""
-        error = say("error-at", lang, kind=e.kind, place=place, message=e.message) if place else say(
-            "error", lang, kind=e.kind, message=e.message
+        kind = kind_words(e.kind, lang)
+        error = say("error-at", lang, kind=kind, place=place, message=e.message) if place else say(
+            "error", lang, kind=kind, message=e.message
         )
         console.print(Text(error, style="bold red"))
         if e.source:
@@ -116,12 +123,12 @@ def print_report(
         note = t.note_text(lang)
         notes = [note] if note and t.status != "missing" else []
         if t.diagnosis:
-            notes.append(say("likely-mistake", lang, code=t.diagnosis["code"], text=t.diagnosis.text(lang)))
+            notes.append(say("likely-mistake", lang, code=t.diagnosis.label(lang), text=t.diagnosis.text(lang)))
         for note in notes:
             console.print(Text(f"{t.name}: {note}", style="dim" if t.passed else ""))
     for line in inherited_lines(report, lang):
         console.print(Text(line, style="dim"))
-    for warning in report.warnings:
+    for warning in report.warning_texts(lang):
         console.print(Text(say("warning", lang, warning=warning), style="yellow"))
     if report.output.strip():
         console.print(Text(say("printed", lang), style="dim"))

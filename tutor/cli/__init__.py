@@ -15,6 +15,7 @@ from tutor.course.packs import ENV_VAR as PACK_ENV_VAR
 from tutor.lang import ENV_VAR, LanguageError
 from tutor.lang import resolve as resolve_language
 from tutor.progress import ProgressBusy
+from tutor.workspace import Workspace, resolve_workspace
 
 # Each module has register(subparsers); a command's handler is called as handler(args, course) -> exit code.
 # `backprop-ninja --help` lists the commands in this order.
@@ -35,9 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workspace", dest="top_workspace", metavar="DIR", help="with no command: open the tutor on DIR")
     parser.add_argument(
         "--lang", metavar="en|zh",
-        help=f"the language of the course text (else {ENV_VAR}, else the locale: zh_* is Chinese; else English)",
+        help=f"the language of the course text (else {ENV_VAR}, else the one last chosen in the tutor for this "
+        "workspace, else the locale: zh_* is Chinese; else English)",
     )
     add_course_option(parser)
+    # `%ninja hint ...` in a notebook runs the command with --notebook: its advice names `%ninja` commands.
+    parser.add_argument("--notebook", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
@@ -68,7 +72,6 @@ def course_of(args: argparse.Namespace):
     """The pack the command works on: --course, else $BACKPROP_NINJA_COURSE, else the workspace's, else the
     lecture's. Children (the check service, training) are told which through the environment."""
     from tutor.course.packs import pack_root
-    from tutor.workspace import Workspace, resolve_workspace
 
     name = getattr(args, "course", None) or os.environ.get(PACK_ENV_VAR, "").strip() or None
     if name is None:
@@ -78,6 +81,12 @@ def course_of(args: argparse.Namespace):
         except OSError:
             name = None
     return load_course(pack_root(name))
+def remembered_language(args: argparse.Namespace) -> str | None:
+    """The language the learner chose in the tutor, remembered in the command's workspace (None if none)."""
+    try:
+        return Workspace(resolve_workspace(getattr(args, "workspace", None))).setting("lang")
+    except (OSError, RuntimeError):  # no home folder, a cwd that is gone: the locale decides
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         course = ["--course", args.course] if args.course else []
         args = parser.parse_args([*lang, *course, "tui", *(["--workspace", args.top_workspace] if args.top_workspace else [])])
     try:
-        args.lang = resolve_language(args.lang)
+        args.lang = resolve_language(args.lang, remembered=remembered_language(args))
     except LanguageError as exc:
         console(stderr=True).print(f"backprop-ninja: {exc}", markup=False)
         return EXIT_USAGE
@@ -108,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at interpreter exit
         return code
     except (UsageError, CourseError) as exc:
-        text = exc.text(args.lang) if isinstance(exc, UsageError) else str(exc)
+        text = exc.text(args.lang, args.notebook) if isinstance(exc, UsageError) else str(exc)
         console(stderr=True).print(f"backprop-ninja: {text}", markup=False)
         return EXIT_USAGE
     except ProgressBusy as exc:  # another process sits on the progress lock: nothing was changed

@@ -16,6 +16,7 @@ from typing import Any
 from tutor.course import Course, Exercise
 from tutor.course.model import Step
 from tutor.engine.bounds import TIMEOUT_RANGE
+from tutor.messages import part
 from tutor.progress import ProgressBusy, ProgressStore
 from tutor.reports.check import CheckReport
 from tutor.verdict_text import say
@@ -33,9 +34,21 @@ class UsageError(Exception):
         super().__init__(say(code, "en", **params) if code else text)
         self.code, self.params = code, params
 
-    def text(self, lang: str = "en") -> str:
-        """The error in `lang`."""
-        return say(self.code, lang, **self.params) if self.code else str(self)
+    def text(self, lang: str = "en", notebook: bool = False) -> str:
+        """The error in `lang` (naming a notebook's commands where it names any, when `notebook`)."""
+        return say(in_notebook(self.code, notebook), lang, **self.params) if self.code else str(self)
+
+
+def in_notebook(code: str, notebook: bool) -> str:
+    """The catalogue entry for where the command was typed: in a notebook (`%ninja hint ...`), the entry that
+    names the notebook's commands (cli-CODE-notebook) where there is one, else `code`."""
+    return f"{code}-notebook" if notebook and f"cli-{code}-notebook" in part("cli") else code
+
+
+def say_to(args: argparse.Namespace, code: str, /, **params: Any) -> str:
+    """`say` in the command's language, naming the commands of where it was typed: the shell's `backprop-ninja
+    hint ...`, or a notebook's `%ninja hint ...` (args.notebook: run by `%ninja`)."""
+    return say(in_notebook(code, getattr(args, "notebook", False)), args.lang, **params)
 
 
 # Options whose refused value is said in one line: the usage block above it would only hide the reason.

@@ -17,6 +17,7 @@ from tutor.cli.common import (
     open_store,
     report_warning,
     say,
+    say_to,
     step_passed,
     why_lines,
 )
@@ -75,7 +76,7 @@ def cmd_hint(args: argparse.Namespace, course: Course) -> int:
         print(say("all-revealed", lang, total=total, name=step.name))
     else:
         rest = say("more-answer-next", lang) if left == 1 else say("more-left", lang, left=left)
-        print(say("more", lang, exercise=exercise.id, name=step.name, rest=rest))
+        print(say_to(args, "more", exercise=exercise.id, name=step.name, rest=rest))
     report_warning(store, lang)
     return EXIT_PASS
 

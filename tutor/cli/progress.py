@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from tutor.cli.common import EXIT_PASS, add_workspace_option, console, open_store, report_warning, say
+from tutor.cli.common import EXIT_PASS, add_workspace_option, console, open_store, report_warning, say, say_to
 from tutor.course import Course, Exercise
 from tutor.progress_state import fresh_exercise
 
@@ -67,7 +67,7 @@ def cmd_progress(args: argparse.Namespace, course: Course) -> int:
     if current:
         out.print(say("current-step", lang, exercise=current, step=step) if step else say("current", lang, exercise=current), markup=False)
     else:
-        out.print(say("current-none", lang), markup=False)
+        out.print(say_to(args, "current-none"), markup=False)
     return EXIT_PASS
 
 

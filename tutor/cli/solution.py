@@ -14,7 +14,7 @@ from tutor.cli.common import (
     find_exercise,
     open_store,
     report_warning,
-    say,
+    say_to,
 )
 from tutor.course import Course
 
@@ -25,7 +25,7 @@ def cmd_solution(args: argparse.Namespace, course: Course) -> int:
     passed = store.exercise_state(exercise.id)["passed"]
     report_warning(store, args.lang)
     if not (passed or args.reveal):
-        print(say("solution-locked", args.lang, exercise=exercise.id), file=sys.stderr)
+        print(say_to(args, "solution-locked", exercise=exercise.id), file=sys.stderr)
         return EXIT_FAIL
     try:
         text = exercise.solution.read_text(encoding="utf-8")

@@ -23,7 +23,7 @@ from tutor.engine.compare import compare_all
 from tutor.engine.context import Context
 from tutor.engine.diagnose import Diagnosis, batch_sizes, diagnose, explains, size_diagnosis
 from tutor.engine.local import LocalTrial
-from tutor.messages import Message, message, render_message
+from tutor.messages import Message, message
 from tutor.reports.check import CheckReport, TensorVerdict
 from tutor.sandbox.results import LearnerRun
 
@@ -44,9 +44,9 @@ class RunView:
         """Why this run says nothing about `name` (None when it does)."""
         error = self.run.error
         if self.run.skipped:
-            return message("run-skipped", run=self.label, kind=error.kind if error else "stopped")
+            return message("run-skipped", run=self.label, kind=_kind_words(error.kind if error else "stopped"))
         if error is not None and error.kind not in VERIFIES:
-            return message("run-stopped", run=self.label, kind=error.kind, error=error.message)
+            return message("run-stopped", run=self.label, kind=_kind_words(error.kind), error=error.message)
         if error is not None and not reached:
             if error.line:
                 return message("run-stopped-at-line-before", run=self.label, line=error.line, error=error.message)
@@ -199,7 +199,7 @@ def judge(
                 if t.passed:
                     size_only.add(row.name)
                     detail = list(other.notes) or message("max-abs-diff", diff=other.max_abs_diff)
-                    _fail(t, message("second-batch-fails", sizes=batch_sizes(ctx), status=other.status, detail=detail))
+                    _fail(t, message("second-batch-fails", sizes=batch_sizes(ctx), status=_status_words(other.status), detail=detail))
             elif t.second is None:
                 t.second = "pass"
         if local_view is None or local_verdicts is None:
@@ -275,16 +275,12 @@ def judge(
                 )
                 t.diagnosis = Diagnosis("chain", words)
 
-    warnings = [
-        f"your code changed {name} in place; the reference is unaffected, but gradients computed after that "
-        "change used altered values"
-        for name in first.modified
-    ]
+    warnings: list[str | Message] = [message("changed-in-place", name=name) for name in first.modified]
     for ctx, view in others:
         e = view.run.error
         if first.error is None and e is not None and e.kind == "exception":
-            where = f" at line {e.line}" if e.line else ""
-            warnings.append(f"on a second batch ({render_message(batch_sizes(ctx))}) your code stopped{where}: {e.message}")
+            where = message("at-line", line=e.line) if e.line else ""
+            warnings.append(message("second-batch-stopped", sizes=batch_sizes(ctx), where=where, error=e.message))
     return CheckReport(
         exercise=exercise.id,
         device=first_ctx.device,
@@ -301,3 +297,17 @@ CHANGED_LATER = Diagnosis("changed-later", message("changed-later"))
 
 
 __all__ = ["judge", "nearest_failing"]
+
+
+def _status_words(status: str) -> Message:
+    """A failing row's status on the second batch in words: a shape of its own, or wrong (values, NaN, none)."""
+    return message("row-shape" if status == "shape" else "row-wrong")
+
+
+def _kind_words(kind: str) -> Message:
+    """What ended a run (a LearnerError's kind, or "stopped"), in words."""
+    return message(
+        "kind-syntax" if kind == "syntax" else "kind-timeout" if kind == "timeout" else "kind-crash" if kind == "crash"
+        else "kind-memory" if kind == "memory" else "kind-output" if kind == "output"
+        else "kind-forbidden" if kind == "forbidden" else "kind-stopped" if kind == "stopped" else "kind-exception"
+    )

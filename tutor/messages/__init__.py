@@ -74,7 +74,7 @@ def part(name: str, lang: str = DEFAULT_LANG) -> dict[str, Any]:
         return tomllib.load(handle)
 
 
-PARTS = ("ui", "cli")
+PARTS = ("ui", "cli", "codes")  # codes: the names of the kinds of mistake, which every face shows
 
 
 @cache

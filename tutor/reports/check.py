@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tutor.messages import DEFAULT_LANG, Message, is_message, message, render_list, render_message
+from tutor.messages import DEFAULT_LANG, Message, is_message, message, render, render_list, render_message, templates
 
 Status = Literal["exact", "close", "wrong", "shape", "missing", "invalid"]
 PASSING: tuple[Status, ...] = ("exact", "close")
@@ -63,6 +63,12 @@ class Diagnosis(Mapping[str, str]):
     def text(self, lang: str = DEFAULT_LANG) -> str:
         """The message in words."""
         return render_message(self.message, lang)
+
+    def label(self, lang: str = DEFAULT_LANG) -> str:
+        """The kind of mistake in words (codes.LANG.toml): the code itself in English, "符号反了" for sign in
+        Chinese; a code no catalogue names is shown as it is."""
+        key = f"code-{self.code}"
+        return render(key, {}, lang) if key in templates(DEFAULT_LANG) else self.code
 
     def to_json(self, lang: str = DEFAULT_LANG) -> dict[str, Any]:
         return {"code": self.code, "message": self.text(lang), "message_code": self.message["code"],
@@ -215,7 +221,7 @@ class CheckReport:
     tensors: list[TensorVerdict]
     error: LearnerError | None = None
     output: str = ""
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str | Message] = field(default_factory=list)  # the engine's as messages; others' as text
     file: str | None = None
     elapsed: float = 0.0
 
@@ -245,8 +251,12 @@ class CheckReport:
             "tensors": [t.to_json(lang) for t in self.tensors],
             "file": self.file,
             "output": self.output,
-            "warnings": self.warnings,
+            "warnings": self.warning_texts(lang),
         }
+
+    def warning_texts(self, lang: str = DEFAULT_LANG) -> list[str]:
+        """The warnings in words, in `lang`."""
+        return [render_message(w, lang) if is_message(w) else str(w) for w in self.warnings]
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CheckReport:

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -19,7 +20,7 @@ from tutor.ui.safe_store import GuardedStore
 from tutor.ui.screens.exercise import ExerciseScreen
 from tutor.ui.screens.home import HomeScreen
 from tutor.ui.widgets.keys_panel import KeysPanel, KeysTable
-from tutor.ui.words import relabel_keys, say, starting_language
+from tutor.ui.words import relabel_keys, say, starting_language, system_command_words, textual_words
 from tutor.watch import FolderWatcher
 from tutor.workspace import Workspace, WorkspaceError, resolve_workspace
 
@@ -165,8 +166,15 @@ class TutorApp(App):
         if not self.screen.query("HelpPanel"):
             self.screen.mount(KeysPanel())
 
+    def action_command_palette(self) -> None:
+        # Textual's own palette, its placeholder in the tutor's language
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=say("palette-placeholder", self.lang)))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):  # Textual's, in the tutor's language
+            title, help = system_command_words(command.title, command.help, self.lang)
+            yield command._replace(title=title, help=help)
         seen = {"quit", "keys", "command_palette"}
         for key, active in screen.active_bindings.items():
             binding = active.binding
@@ -174,11 +182,14 @@ class TutorApp(App):
                 continue
             seen.add(binding.action)
             shown = binding.key_display or key
-            yield SystemCommand(f"{binding.description} ({shown})", say("palette-key", self.lang, key=shown),
+            title = textual_words(binding.description, self.lang)
+            yield SystemCommand(f"{title} ({shown})", say("palette-key", self.lang, key=shown),
                                 partial(self.run_action, binding.action, active.node))
         other = "zh" if self.lang == "en" else "en"
-        yield SystemCommand(say("palette-language", self.lang), say("palette-language-help", self.lang),
-                            partial(self.set_language, other))
+        switch = partial(self.set_language, other)
+        yield SystemCommand(say("palette-language", self.lang), say("palette-language-help", self.lang), switch)
+        # found by its name in the other language too ("lang" in Chinese, "语言" in English), shown only when searched
+        yield SystemCommand(say("palette-language", other), say("palette-language-help", self.lang), switch, discover=False)
 
     # -- language --------------------------------------------------------------------------------------
     def set_language(self, lang: str) -> None:

@@ -5,6 +5,7 @@ chosen here (--lang > BACKPROP_NINJA_LANG > the one remembered in the workspace 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,7 +14,7 @@ from rich.text import Text
 from textual.dom import DOMNode
 
 from tutor.lang import ENV_VAR, from_locale, normalise
-from tutor.messages import render, speaker
+from tutor.messages import DEFAULT_LANG, render, speaker, templates
 
 # The description of each key the tutor shows, by its action (Textual's palette key included).
 KEY_CODES = {
@@ -45,6 +46,28 @@ def styled(code: str, lang: str, /, **params: Any) -> Text:
     they are (a learner's error message with [brackets] stays text)."""
     values = {name: escape(value) if isinstance(value, str) else value for name, value in params.items()}
     return Text.from_markup(render(f"ui-{code}", values, lang))
+
+
+def textual_words(english: str, lang: str) -> str:
+    """The description Textual gives one of its widgets' keys, in `lang` ("Page Up": ui-textual-page-up)."""
+    return _textual(f"ui-textual-{_slug(english)}", english, lang)
+
+
+def system_command_words(title: str, help: str, lang: str) -> tuple[str, str]:
+    """Textual's own palette command (its title and help) in `lang`: ui-system-TITLE, ui-system-TITLE-help
+    ("Keys" when it hides the panel: ui-system-keys-hide-help)."""
+    code = f"ui-system-{_slug(title)}"
+    help_code = f"{code}-hide-help" if help.startswith("Hide") else f"{code}-help"
+    return _textual(code, title, lang), _textual(help_code, help, lang)
+
+
+def _slug(english: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", english.lower()).strip("-")
+
+
+def _textual(code: str, english: str, lang: str) -> str:
+    # English, and words the catalogue lacks (a newer Textual's), stay as Textual says them
+    return render(code, None, lang) if lang != DEFAULT_LANG and code in templates(DEFAULT_LANG) else english
 
 
 def relabel_keys(node: DOMNode, lang: str) -> None:

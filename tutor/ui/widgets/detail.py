@@ -79,7 +79,7 @@ def verdict_lines(tensor: TensorVerdict, lang: str) -> list[RenderableType]:
         parts.append(Text(say("local-fail", lang), style="yellow"))
     diagnosis = tensor.diagnosis
     if diagnosis:
-        parts.append(styled("likely-mistake", lang, code=str(diagnosis.code), message=diagnosis.text(lang)))
+        parts.append(styled("likely-mistake", lang, code=diagnosis.label(lang), message=diagnosis.text(lang)))
     return parts
 
 

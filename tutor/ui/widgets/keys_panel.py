@@ -14,7 +14,7 @@ from textual.binding import ActiveBinding, Binding
 from textual.dom import DOMNode
 from textual.widgets import HelpPanel, KeyPanel, Markdown, Static
 
-from tutor.ui.words import say
+from tutor.ui.words import say, textual_words
 
 # The two sections' headings (message codes): the tutor's own keys, then Textual's generic ones.
 HEADINGS = ("keys-tutor", "keys-textual")
@@ -74,8 +74,8 @@ class KeysTable(Static):
             for item in section:
                 if item.binding.description:
                     by_action[item.binding.action].append(item.binding)
-            rows = [(" ".join(dict.fromkeys(self.app.get_key_display(b) for b in bindings)), bindings[0].description)
-                    for bindings in by_action.values()]
+            rows = [(" ".join(dict.fromkeys(self.app.get_key_display(b) for b in bindings)),
+                     textual_words(bindings[0].description, self.app.lang)) for bindings in by_action.values()]
             if rows:
                 sections.append((heading, rows))
         key_width = max((cell_len(keys) for _, rows in sections for keys, _ in rows), default=1)
