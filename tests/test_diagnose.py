@@ -250,3 +250,41 @@ def test_gradient_changed_later_through_an_alias(checker, atomic):
     assert (t.status, t.local, t.inherits_from) == ("wrong", "pass", None)
     assert t.diagnosis["code"] == "changed-later"
     assert verdict(report, "dhprebn").passed and verdict(report, "dbnmeani").passed
+
+
+HARD_CODED_N = ("dlogprobs[range(n), Yb] = -1.0 / n", "dlogprobs[range(n), Yb] = -1.0/32")
+
+
+def test_a_root_only_the_second_batch_finds_is_the_root_of_every_row_below(checker, atomic):
+    report = check_source(checker, atomic, solution_with(atomic, *HARD_CODED_N))
+    root = verdict(report, "dlogprobs")
+    # right on the lecture's batch, wrong on the second with nothing above it: its own line is wrong
+    assert (root.status, root.inherits_from, root.local, root.second) == ("wrong", None, "fail", "fail")
+    assert root.diagnosis["code"] == "hard-coded-size"
+    below = [t for t in report.tensors if t.name != "dlogprobs"]
+    assert all(not t.passed for t in below)
+    # every row below names the root, not the row just above it; the rows right by chance too
+    assert {t.name: t.inherits_from for t in below} == {t.name: "dlogprobs" for t in below}
+    assert all(t.local == "pass" and t.diagnosis is None for t in below)
+    assert report.first_failure.name == "dlogprobs"
+
+
+def test_a_size_root_reads_as_a_wrong_line_wherever_it_is_shown(checker, atomic):
+    from tutor.ui.widgets.detail import verdict_lines
+    from tutor.ui.widgets.step_table import status_text
+    from tutor.verdict_text import check_table
+
+    report = check_source(checker, atomic, solution_with(atomic, *HARD_CODED_N))
+    for lang in ("en", "zh"):
+        root = verdict(report, "dlogprobs")
+        words = " ".join(str(getattr(part, "plain", "")) for part in verdict_lines(root, lang))
+        assert "your line is right" not in status_text(root, lang).plain
+        assert "inherits from" not in words and "继承" not in words, words
+        assert "hard-coded-size" in words
+    from rich.console import Console
+
+    console = Console(width=200, record=True, color_system=None)
+    console.print(check_table(report))
+    rows = {line.split("│")[1].strip(): line for line in console.export_text().splitlines() if line.startswith("│")}
+    assert "(from dlogprobs)" in rows["dcounts_sum"] and "(from dlogprobs)" in rows["db1"]
+    assert "wrong" in rows["dlogprobs"].split("│")[7]  # its own line

@@ -218,8 +218,8 @@ SAID_BEFORE = [
     ("keepdim", "dbnmeani", "note", "shape (64,) differs from (1, 64) only by leading 1s, so it broadcasts the same way "
                                     "and is accepted; keepdim=True would give the exact shape"),
     ("sign", "dprobs", "diagnosis", "the negative of the right answer: a sign is flipped in this line"),
-    ("sign", "dlogit_maxes", "note", "matches autograd, but only by chance: it is computed from dprobs, which is wrong"),
-    ("zero", "dlogit_maxes", "note", "passes on the lecture's batch, fails its local rule"),
+    ("sign", "dlogit_maxes", "note", "matches autograd, but only by chance: the gradients it is computed from are wrong, from dprobs on"),
+    ("zero", "dlogit_maxes", "note", "matches on the lecture's batch, but with other gradients flowing in from above your line does not give its local derivative times them"),
     ("copy", "dh", "diagnosis", "your dh does not read dlogits, the gradient flowing in: it computes from a copy made "
                                 "before dlogits was finished. Read dlogits itself"),
     ("alias", "dbndiff", "diagnosis", "right when its line ran, but changed afterwards: a later in-place update (+=, "
@@ -246,7 +246,7 @@ def test_words_with_numbers_read_as_before(reports):
     assert re.fullmatch(r"matches autograd on the lecture's batch only because the true gradient is ~0 there; with another "
                         r"gradient flowing in from above, your line gives values off by up to \d\.\d\de-\d\d", words), words
     timed_out = by_name(reports["timeout"], "dprobs").note
-    assert "; the local-rule run did not run (an earlier run ended with timeout)" in timed_out, timed_out
+    assert "; the run with random gradients flowing in from above did not run (an earlier run ended with timeout)" in timed_out, timed_out
 
 
 # -- at the edges: JSON, and another language ----------------------------------------------------------------------
