@@ -20,6 +20,7 @@ from tutor import messages
 from tutor.engine.branches import tensor_uses
 from tutor.engine.compare import compare
 from tutor.engine.diagnose import diagnose
+from tutor.engine.grids import row_grids
 from tutor.engine.judge import RunView
 from tutor.sandbox.results import LearnerRun, LearnerValue
 from tutor.messages import catalogue, is_message, message, placeholders, render
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.xdist_group("message-reports")
 WRONG = LEARNER_FILES / "wrong"
 # The modules that say things: each call message("code", name=...) (or render("code", {...})) is one emitter.
 EMITTERS = [
-    ROOT / "tutor" / "engine" / name for name in ("compare.py", "diagnose.py", "judge.py", "naming.py")
+    ROOT / "tutor" / "engine" / name for name in ("compare.py", "diagnose.py", "judge.py", "naming.py", "grids.py")
 ] + [ROOT / "tutor" / "reports" / "check.py", ROOT / "tutor" / "messages" / "__init__.py"]
 KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -191,6 +192,9 @@ def direct(checker, atomic) -> list[dict[str, Any]]:
     out += compare("dx", "x", torch.zeros(3), LearnerValue("tensor", None, "float32", (3,), "cpu"), "cpu").notes
     stopped = RunView(LearnerRun(LearnerError("exception", "boom")), message("local-rule-run"))
     out.append(stopped.unverified("dx", reached=False))
+    # a heatmap drawn on the second batch names it (the TUI's caption)
+    report = checker.check(atomic, WRONG / "hard_coded_batch.py")
+    out.append(row_grids("dlogprobs", checker.last_runs, report.tensors[0])["diff"]["batch"])
     return out
 
 
@@ -302,3 +306,26 @@ def test_the_catalogue_loads_without_torch():
 
 def test_the_catalogue_file_is_shipped_beside_its_module():
     assert (Path(messages.__file__).parent / "en.toml").is_file()
+
+
+# Words of the tutor's own machinery, which the lecture never uses: what a learner reads says it with the
+# chain rule, the local derivative and the gradient flowing in from above.
+UNMET_WORDS = {"en": ("inject", "local rule", "local-rule", "judged as written", "upstream"),
+               "zh": ("注入", "局部规则", "按写出的样子")}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_what_a_learner_reads_about_a_line_uses_the_lectures_words(lang):
+    import tomllib
+
+    folder = Path(messages.__file__).parent
+    found = []
+    for name in (f"{lang}.toml", f"ui.{lang}.toml", f"cli.{lang}.toml"):
+        entries = tomllib.loads((folder / name).read_text(encoding="utf-8"))
+        for code, template in entries.items():
+            texts = template.values() if isinstance(template, dict) else [template]
+            words = [re.sub(r"\{[^}]*\}", "", text).lower() for text in texts]  # not the parameters' names
+            found += [(name, code) for text in words for word in UNMET_WORDS[lang] if word in text]
+    assert found == []
+    en = messages.catalogue("en")
+    assert "local derivative" in en["fails-local-rule"] and "chain rule" in messages.render("cli-own-line-key", {}, "en")

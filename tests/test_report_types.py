@@ -75,7 +75,7 @@ def test_the_check_services_reply_round_trips_exactly(checker, reports, name):
     from tutor.engine.grids import tensor_grids
 
     report = reports[name]
-    ctx, run = checker.last_run
+    ctx, run = checker.last_runs[0]
     grids = {step: tensor_grids(ctx.reference[step], run.value(step).tensor) for step in list(ctx.reference)[:2]}
     for reply in (
         CheckReply(report, grids=grids),

@@ -198,6 +198,7 @@ def judge(
                 t.second = "fail"
                 if t.passed:
                     size_only.add(row.name)
+                    t.extra["second_only"] = True  # its heatmap is drawn on that batch (grids.row_grids)
                     detail = list(other.notes) or message("max-abs-diff", diff=other.max_abs_diff)
                     _fail(t, message("second-batch-fails", sizes=batch_sizes(ctx), status=other.status, detail=detail))
             elif t.second is None:
