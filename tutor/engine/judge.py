@@ -227,6 +227,8 @@ def judge(
             own_fail.add(name)
             error = view.run.error
             by_name[name].extra["stopped_here"] = error.message if error else "stopped"
+            if view is not local_view and error is not None and error.kind == "exception" and not view.run.skipped:
+                by_name[name].local = "fail"  # its code raises on another batch: the line itself is wrong
             stop_root = name
             break
     # Right on the lecture's batch, wrong on a second one where nothing above it is wrong: its own line is
