@@ -244,10 +244,10 @@ def judge(
         if row.name in own_fail:
             if t.extra.get("size_root") and len(contexts) > 1:
                 t.diagnosis = size_diagnosis(first_ctx, contexts[1])
+            elif t.extra.get("stopped_here") and len(contexts) > 1:  # (never a row the local-rule run failed)
+                t.diagnosis = size_diagnosis(first_ctx, contexts[1], t.extra["stopped_here"])
             elif t.local == "fail" and trial is not None and local is not None:
                 t.diagnosis = _local_words(exercise, row, trial, first_ctx, local, t)
-            elif t.extra.get("stopped_here") and len(contexts) > 1:
-                t.diagnosis = size_diagnosis(first_ctx, contexts[1], t.extra["stopped_here"])
             continue
         if t.status in ("missing",):
             continue
