@@ -3,8 +3,9 @@
 Write the 26 gradients of the chunked forward pass, one line at a time, from dlogprobs back to dC.
 
 Already defined when the tutor runs this file (no imports needed): torch, F (torch.nn.functional),
-n (batch size), Xb, Yb (the batch), the parameters C, W1, b1, W2, b2, bngain, bnbias, and every
-forward-pass tensor under the lecture's names (emb, embcat, hprebn, ..., logprobs, loss).
+the sizes n (batch size), vocab_size, n_embd, n_hidden and block_size, Xb, Yb (the batch), the
+parameters C, W1, b1, W2, b2, bngain, bnbias, and every forward-pass tensor under the lecture's
+names (emb, embcat, hprebn, ..., logprobs, loss).
 None of them requires grad: the gradients are yours to write.
 
 The forward pass you differentiate, with every tensor's shape at n = 32:

@@ -18,8 +18,9 @@ Those tensors are all defined here, and bnraw, bnvar_inv, bnmeani and bnvar help
 compactly. Each of the 64 columns is normalised on its own: derive the gradient for one column on paper.
 
 Already defined when the tutor runs this file (no imports needed): torch, F (torch.nn.functional),
-n (batch size), Xb, Yb (the batch), the parameters C, W1, b1, W2, b2, bngain, bnbias, and every
-forward-pass tensor under the lecture's names (emb, embcat, hprebn, ..., logprobs, loss).
+the sizes n (batch size), vocab_size, n_embd, n_hidden and block_size, Xb, Yb (the batch), the
+parameters C, W1, b1, W2, b2, bngain, bnbias, and every forward-pass tensor under the lecture's
+names (emb, embcat, hprebn, ..., logprobs, loss).
 Also given, already correct: dhpreact (32, 64).
 None of them requires grad: the gradients are yours to write. Helper lines and tensors of your own
 are fine; only dhprebn is checked. A tensor you build in parts is finished with +=.

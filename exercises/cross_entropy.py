@@ -17,8 +17,9 @@ F.cross_entropy(logits, Yb) does in one call what these lines of exercise 1 do (
 Work it out on paper for one example, then write dlogits for the whole batch.
 
 Already defined when the tutor runs this file (no imports needed): torch, F (torch.nn.functional),
-n (batch size), Xb, Yb (the batch), the parameters C, W1, b1, W2, b2, bngain, bnbias, and every
-forward-pass tensor under the lecture's names (emb, embcat, hprebn, ..., logprobs, loss).
+the sizes n (batch size), vocab_size, n_embd, n_hidden and block_size, Xb, Yb (the batch), the
+parameters C, W1, b1, W2, b2, bngain, bnbias, and every forward-pass tensor under the lecture's
+names (emb, embcat, hprebn, ..., logprobs, loss).
 None of them requires grad: the gradients are yours to write. Helper lines and tensors of your own
 are fine; only dlogits is checked. A tensor you build in two parts is finished with +=.
 

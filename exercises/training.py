@@ -29,7 +29,8 @@ loop, which it owns (so it can grad-check it, time it fairly, stop it and evalua
                 p.data += -lr * grad
             lossi.append(loss.log10().item())
 
-Defined when it runs: torch, F, n (= batch_size), Xb, Yb, the parameters and the forward tensors above.
+Defined when it runs: torch, F, the sizes n (= batch_size), vocab_size, n_embd, n_hidden and block_size,
+Xb, Yb, the parameters and the forward tensors above.
 Autograd in any form (.backward(), .grad, torch.autograd, requires_grad) is refused: that is the point.
 Use what you derived in exercises 2 and 3: dlogits in one expression, dhprebn in one expression.
 Shapes at n = 32: emb (32, 3, 10), embcat (32, 30), hprebn, bnraw, hpreact and h (32, 200), bnmean,

@@ -69,6 +69,18 @@ def test_learner_error_exits_1_with_its_line(backprop_ninja):
     assert error == {"kind": "exception", "message": error["message"], "line": 5}
 
 
+def test_json_names_the_root_a_second_batch_finds_on_every_row_below(tmp_path, course, backprop_ninja):
+    wrong = tmp_path / "atomic.py"
+    source = course.find("1").solution.read_text(encoding="utf-8")
+    wrong.write_text(source.replace("dlogprobs[range(n), Yb] = -1.0 / n", "dlogprobs[range(n), Yb] = -1.0/32"))
+    result = backprop_ninja("check", "1", "--file", str(wrong), "--json")
+    assert result.returncode == 1
+    rows = {t["name"]: t for t in json.loads(result.stdout)["tensors"]}
+    root = rows.pop("dlogprobs")
+    assert (root["inherits_from"], root["local"], root["diagnosis"]["code"]) == (None, "fail", "hard-coded-size")
+    assert {name: t["inherits_from"] for name, t in rows.items()} == dict.fromkeys(rows, "dlogprobs")
+
+
 @pytest.mark.parametrize(
     "args, message, fresh",
     [

@@ -165,7 +165,8 @@ def test_hard_coded_range_that_raises_on_the_second_batch(checker, atomic):
     report = checker.check(atomic, WRONG / "hard_coded_range.py")
     assert report.error is None
     assert any("second batch (n=" in w and "line 3" in w for w in report.warning_texts()), report.warnings
-    assert verdict(report, "dlogprobs").diagnosis["code"] == "hard-coded-size"
+    root = verdict(report, "dlogprobs")
+    assert (root.diagnosis["code"], root.local, root.inherits_from) == ("hard-coded-size", "fail", None)
     assert verdict(report, "dprobs").inherits_from == "dlogprobs"
 
 
@@ -250,3 +251,76 @@ def test_gradient_changed_later_through_an_alias(checker, atomic):
     assert (t.status, t.local, t.inherits_from) == ("wrong", "pass", None)
     assert t.diagnosis["code"] == "changed-later"
     assert verdict(report, "dhprebn").passed and verdict(report, "dbnmeani").passed
+
+
+HARD_CODED_N = ("dlogprobs[range(n), Yb] = -1.0 / n", "dlogprobs[range(n), Yb] = -1.0/32")
+
+
+def test_a_root_only_the_second_batch_finds_is_the_root_of_every_row_below(checker, atomic):
+    report = check_source(checker, atomic, solution_with(atomic, *HARD_CODED_N))
+    root = verdict(report, "dlogprobs")
+    # right on the lecture's batch, wrong on the second with nothing above it: its own line is wrong
+    assert (root.status, root.inherits_from, root.local, root.second) == ("wrong", None, "fail", "fail")
+    assert root.diagnosis["code"] == "hard-coded-size"
+    below = [t for t in report.tensors if t.name != "dlogprobs"]
+    assert all(not t.passed for t in below)
+    # every row below names the root, not the row just above it; the rows right by chance too
+    assert {t.name: t.inherits_from for t in below} == {t.name: "dlogprobs" for t in below}
+    assert all(t.local == "pass" and t.diagnosis is None for t in below)
+    assert report.first_failure.name == "dlogprobs"
+
+
+def test_a_size_root_reads_as_a_wrong_line_wherever_it_is_shown(checker, atomic):
+    from tutor.ui.widgets.detail import verdict_lines
+    from tutor.ui.widgets.step_table import status_text
+    from tutor.verdict_text import check_table
+
+    report = check_source(checker, atomic, solution_with(atomic, *HARD_CODED_N))
+    for lang in ("en", "zh"):
+        root = verdict(report, "dlogprobs")
+        words = " ".join(str(getattr(part, "plain", "")) for part in verdict_lines(root, lang))
+        assert "your line is right" not in status_text(root, lang).plain
+        assert "inherits from" not in words and "继承" not in words, words
+        assert "hard-coded-size" in words
+    from rich.console import Console
+
+    console = Console(width=200, record=True, color_system=None)
+    console.print(check_table(report))
+    rows = {line.split("│")[1].strip(): line for line in console.export_text().splitlines() if line.startswith("│")}
+    assert "(from dlogprobs)" in rows["dcounts_sum"] and "(from dlogprobs)" in rows["db1"]
+    assert "wrong" in rows["dlogprobs"].split("│")[7]  # its own line
+
+
+def test_the_heatmap_of_a_size_root_is_drawn_on_the_batch_where_it_fails(checker, atomic):
+    from tutor.engine.grids import row_grids
+    from tutor.ui.widgets.detail import diff_section
+
+    report = check_source(checker, atomic, solution_with(atomic, *HARD_CODED_N))
+    for name in ("dlogprobs", "dcounts"):
+        t = verdict(report, name)
+        diff = row_grids(name, checker.last_runs, t)["diff"]
+        assert diff["max"] > 0 and diff["shape"][0] == checker.last_runs[1][0].scalars["n"] != 32
+        head = diff_section(name, t.status, diff)[0].plain
+        assert "brightest = 0.00e+00" not in head and "on a second batch (n=" in head, head
+        assert "第二个批次（n=" in diff_section(name, t.status, diff, "zh")[0].plain
+    # a row wrong on the lecture's batch keeps that batch's picture
+    wrong = check_source(checker, atomic, solution_with(atomic, "dh = dlogits @ W2.T", "dh = 2 * dlogits @ W2.T"))
+    diff = row_grids("dh", checker.last_runs, verdict(wrong, "dh"))["diff"]
+    assert "batch" not in diff and diff["shape"] == [32, 64] and diff["max"] > 0
+
+
+@pytest.mark.parametrize("exercise_id", ["atomic", "cross-entropy", "batchnorm", "training"])
+def test_the_sizes_the_advice_names_are_defined_in_the_starter(course, exercise_id):
+    import re
+
+    from tutor.messages import catalogue
+
+    names = {}
+    for lang in ("en", "zh"):
+        advice = catalogue(lang)["hard-coded-size"]
+        assert advice.count("tensor.shape") == 1 and catalogue(lang)["hard-coded-size-stopped"].endswith(advice[-60:])
+        names[lang] = set(re.findall(r"\b(n|vocab_size|n_embd|n_hidden|block_size|batch_size)\b", advice.split("(n=")[-1]))
+    assert names["en"] == names["zh"] and {"n", "vocab_size", "n_embd", "n_hidden"} <= names["en"]
+    docstring = ast.get_docstring(ast.parse(course.find(exercise_id).starter.read_text(encoding="utf-8")))
+    defined = docstring[docstring.index("efined when"):]
+    assert all(re.search(rf"\b{name}\b", defined) for name in names["en"]), (names["en"], defined[:300])

@@ -35,9 +35,16 @@ def test_exception_halfway_still_judges_what_was_assigned(checker, atomic):
 
 def test_syntax_error_points_at_the_learner_line(checker, atomic):
     report = check(checker, atomic, "syntax_error.py")
-    assert report.error.kind == "syntax"
-    assert report.error.line == 2
-    assert all(t.status == "missing" for t in report.tensors)
+    error = report.error
+    assert (error.kind, error.line, error.column) == ("syntax", 2, 10)  # the "(" that is never closed
+    assert error.source == "dprobs = (1.0 / probs * dlogprobs"
+    assert error.message == "SyntaxError: '(' was never closed"
+    # nothing ran: no row was rechecked (the tutor and the command line show each row's last verdict)
+    assert [t.name for t in report.tensors] == [step.name for step in atomic.rows]
+    assert not any(t.rechecked for t in report.tensors) and not report.rechecked
+    assert all(t.status == "missing" and not t.notes for t in report.tensors)
+    assert report.to_json()["error"] == {"kind": "syntax", "message": error.message, "line": 2, "column": 10,
+                                         "end_column": error.end_column, "source": error.source}
 
 
 def test_infinite_loop_times_out_and_keeps_earlier_tensors(checker, atomic):

@@ -20,10 +20,11 @@ from tutor import messages
 from tutor.engine.branches import tensor_uses
 from tutor.engine.compare import compare
 from tutor.engine.diagnose import diagnose
+from tutor.engine.grids import row_grids
 from tutor.engine.judge import RunView
-from tutor.sandbox.results import LearnerRun, LearnerValue
 from tutor.messages import catalogue, is_message, message, placeholders, render
 from tutor.reports.check import CheckReport, Diagnosis, LearnerError, TensorVerdict
+from tutor.sandbox.results import LearnerRun, LearnerValue
 
 # the module's tests read one set of real reports (seconds of checks): under -n they share a worker
 pytestmark = pytest.mark.xdist_group("message-reports")
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.xdist_group("message-reports")
 WRONG = LEARNER_FILES / "wrong"
 # The modules that say things: each call message("code", name=...) (or render("code", {...})) is one emitter.
 EMITTERS = [
-    ROOT / "tutor" / "engine" / name for name in ("compare.py", "diagnose.py", "judge.py", "naming.py")
+    ROOT / "tutor" / "engine" / name for name in ("compare.py", "diagnose.py", "judge.py", "naming.py", "grids.py")
 ] + [ROOT / "tutor" / "reports" / "check.py", ROOT / "tutor" / "messages" / "__init__.py"]
 KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -198,6 +199,9 @@ def direct(checker, atomic) -> list[dict[str, Any]]:
         out.append(RunView(LearnerRun(LearnerError(kind, "boom")), message("local-rule-run")).unverified("dx", reached=True))
     for error in (None, LearnerError("exception", "boom")):  # a run skipped after another stopped
         out.append(RunView(LearnerRun(error, skipped=True), message("local-rule-run")).unverified("dx", reached=True))
+    # a heatmap drawn on the second batch names it (the TUI's caption)
+    report = checker.check(atomic, WRONG / "hard_coded_batch.py")
+    out.append(row_grids("dlogprobs", checker.last_runs, report.tensors[0])["diff"]["batch"])
     return out
 
 
@@ -225,8 +229,8 @@ SAID_BEFORE = [
     ("keepdim", "dbnmeani", "note", "shape (64,) differs from (1, 64) only by leading 1s, so it broadcasts the same way "
                                     "and is accepted; keepdim=True would give the exact shape"),
     ("sign", "dprobs", "diagnosis", "the negative of the right answer: a sign is flipped in this line"),
-    ("sign", "dlogit_maxes", "note", "matches autograd, but only by chance: it is computed from dprobs, which is wrong"),
-    ("zero", "dlogit_maxes", "note", "passes on the lecture's batch, fails its local rule"),
+    ("sign", "dlogit_maxes", "note", "matches autograd, but only by chance: the gradients it is computed from are wrong, from dprobs on"),
+    ("zero", "dlogit_maxes", "note", "matches on the lecture's batch, but with other gradients flowing in from above your line does not give its local derivative times them"),
     ("copy", "dh", "diagnosis", "your dh does not read dlogits, the gradient flowing in: it computes from a copy made "
                                 "before dlogits was finished. Read dlogits itself"),
     ("alias", "dbndiff", "diagnosis", "right when its line ran, but changed afterwards: a later in-place update (+=, "
@@ -253,7 +257,7 @@ def test_words_with_numbers_read_as_before(reports):
     assert re.fullmatch(r"matches autograd on the lecture's batch only because the true gradient is ~0 there; with another "
                         r"gradient flowing in from above, your line gives values off by up to \d\.\d\de-\d\d", words), words
     timed_out = by_name(reports["timeout"], "dprobs").note
-    assert "; the local-rule run did not run (an earlier run ended with timeout)" in timed_out, timed_out
+    assert "; the run with random gradients flowing in from above did not run (an earlier run ended with timeout)" in timed_out, timed_out
 
 
 # -- at the edges: JSON, and another language ----------------------------------------------------------------------
@@ -309,3 +313,26 @@ def test_the_catalogue_loads_without_torch():
 
 def test_the_catalogue_file_is_shipped_beside_its_module():
     assert (Path(messages.__file__).parent / "en.toml").is_file()
+
+
+# Words of the tutor's own machinery, which the lecture never uses: what a learner reads says it with the
+# chain rule, the local derivative and the gradient flowing in from above.
+UNMET_WORDS = {"en": ("inject", "local rule", "local-rule", "judged as written", "upstream"),
+               "zh": ("注入", "局部规则", "按写出的样子")}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_what_a_learner_reads_about_a_line_uses_the_lectures_words(lang):
+    import tomllib
+
+    folder = Path(messages.__file__).parent
+    found = []
+    for name in (f"{lang}.toml", f"ui.{lang}.toml", f"cli.{lang}.toml"):
+        entries = tomllib.loads((folder / name).read_text(encoding="utf-8"))
+        for code, template in entries.items():
+            texts = template.values() if isinstance(template, dict) else [template]
+            words = [re.sub(r"\{[^}]*\}", "", text).lower() for text in texts]  # not the parameters' names
+            found += [(name, code) for text in words for word in UNMET_WORDS[lang] if word in text]
+    assert found == []
+    en = messages.catalogue("en")
+    assert "local derivative" in en["fails-local-rule"] and "chain rule" in messages.render("cli-own-line-key", {}, "en")

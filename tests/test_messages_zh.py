@@ -10,7 +10,7 @@ import pytest
 from tutor.messages import PARTS, catalogue, message, part, placeholders, render_message
 
 # Codes whose words are all placeholders or punctuation: no Chinese characters are expected in them.
-FORMAT_ONLY = {"text", "batch-sizes", "notes-joined", "course"}
+FORMAT_ONLY = {"text", "batch-sizes", "notes-joined", "course", "ui-grid-batch"}
 # The course's own words come in the course's language: English {text}, Chinese {text_zh}.
 RENAMED = {"course": ({"text"}, {"text_zh"})}
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -75,7 +75,7 @@ def test_the_check_services_reply_round_trips_exactly(checker, reports, name):
     from tutor.engine.grids import tensor_grids
 
     report = reports[name]
-    ctx, run = checker.last_run
+    ctx, run = checker.last_runs[0]
     grids = {step: tensor_grids(ctx.reference[step], run.value(step).tensor) for step in list(ctx.reference)[:2]}
     for reply in (
         CheckReply(report, grids=grids),
@@ -182,3 +182,27 @@ def test_the_report_types_and_the_tui_load_no_torch():
             "    assert 'torch' not in sys.modules, f'importing {module} loads torch'\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rows_not_rechecked_show_their_last_verdicts_and_travel_as_such():
+    from tutor.reports.check import keep_last
+
+    syntax = LearnerError("syntax", "SyntaxError: '(' was never closed", 4, "    x = (1 +", column=9)
+    assert syntax.caret() == ("x = (1 +", "    ^")
+    assert LearnerError("syntax", "m", 1, "a = b c", column=5, end_column=8).caret() == ("a = b c", "    ^^^")
+    assert LearnerError("exception", "boom", 5, "y = 1").caret() is None  # points at no place in its line
+    stale = [TensorVerdict(name, name[1:], "missing", (2,), None, rechecked=False) for name in ("da", "db", "dc")]
+    report = CheckReport("atomic", "cpu", 0.0, stale, syntax)
+    before = TensorVerdict("da", "a", "close", (2,), (2,), 1e-9, close=True, local="pass", second="pass")
+    kept = keep_last(report, {"da": before, "db": "wrong", "dc": "not-a-status"})
+    da, db, dc = kept.tensors
+    assert (da.status, da.passed, da.max_abs_diff, da.rechecked) == ("close", True, 1e-9, False)
+    assert (db.status, db.passed, db.rechecked, db.not_checked) == ("wrong", False, False, False)
+    assert (dc.status, dc.not_checked) == ("missing", True)  # no verdict from before: "not checked"
+    assert not kept.rechecked and not kept.passed and kept.first_failure is None
+    assert report.tensors[0].status == "missing"  # the report it came from is left as it was
+    back = CheckReport.from_json(json.loads(json.dumps(kept.to_json())))
+    assert back.tensors == kept.tensors and back.error == syntax
+    assert kept.to_json()["error"] == {"kind": "syntax", "message": syntax.message, "line": 4, "column": 9,
+                                       "end_column": None, "source": "    x = (1 +"}
+    assert keep_last(CheckReport("atomic", "cpu", 0.0, [before]), {"da": "wrong"}).tensors == [before]  # rechecked rows stay

@@ -95,3 +95,38 @@ def test_progress_json_into_a_closed_pipe_ends_quietly(workspace):
     command = f"{sys.executable} -m tutor progress --json --workspace {workspace} | true"
     done = subprocess.run(command, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
+
+
+def test_a_syntax_error_shows_its_caret_and_keeps_the_last_verdicts_not_rechecked(workspace, course, backprop_ninja):
+    import json
+
+    from tutor.progress import ProgressStore
+
+    ws = ["--workspace", str(workspace)]
+    mine = workspace / course.find("atomic").file_name
+    solution = course.find("atomic").solution.read_text(encoding="utf-8")
+    mine.write_text(solution.replace("dcounts = counts_sum_inv * dprobs", "dcounts = -counts_sum_inv * dprobs"))
+    first = json.loads(backprop_ninja("check", "1", "--json", *ws).stdout)
+    last = {t["name"]: t["status"] for t in first["tensors"]}
+    assert last["dlogprobs"] == "exact" and last["dcounts"] == "wrong"
+    before = ProgressStore(workspace).exercise_state("atomic")["steps"]
+
+    mine.write_text(solution.replace("dprobs = (1.0 / probs) * dlogprobs", "dprobs = (1.0 / probs * dlogprobs"))
+    shown = backprop_ninja("check", "1", *ws)
+    assert shown.returncode == 1
+    lines = shown.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if "dprobs = (1.0 / probs * dlogprobs" in line)
+    # as Python shows it: the line, a caret under the "(" never closed, the message
+    assert lines[at + 1].index("^") == lines[at].index("(")
+    assert "SyntaxError: '(' was never closed" in shown.stdout and "line 4" in shown.stdout
+    assert "0/26" not in shown.stdout and "not rechecked" in shown.stdout
+    table = {line.split("│")[1].strip(): line for line in lines if line.startswith("│")}
+    assert "exact" in table["dlogprobs"] and "missing" not in table["dlogprobs"]
+    assert "wrong" in table["dcounts"]
+
+    again = json.loads(backprop_ninja("check", "1", "--json", *ws).stdout)
+    assert again["error"]["line"] == 4 and again["error"]["column"] is not None
+    assert {t["name"]: t["status"] for t in again["tensors"]} == last
+    assert not any(t["rechecked"] for t in again["tensors"])
+    # the steps' records keep their last verdicts: a file that did not run changes none of them
+    assert ProgressStore(workspace).exercise_state("atomic")["steps"] == before

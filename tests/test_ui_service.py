@@ -45,6 +45,18 @@ def test_service_draws_a_wrong_column_as_a_column(client, tmp_path):
     assert all(v < 1e-6 for row in cells for j, v in enumerate(row) if j != 5)  # float noise only
 
 
+def test_service_draws_a_size_root_on_the_batch_where_it_fails(client, tmp_path):
+    wrong = tmp_path / "atomic.py"
+    solution = (ROOT / "solutions" / "atomic.py").read_text(encoding="utf-8")
+    wrong.write_text(solution.replace("dlogprobs[range(n), Yb] = -1.0 / n", "dlogprobs[range(n), Yb] = -1.0/32"))
+    reply = client.check("atomic", wrong)
+    diff = reply["grids"]["dlogprobs"]["diff"]
+    # on the lecture's batch the line is right (nothing to draw): the picture is the second batch's, named
+    assert diff["max"] > 0 and diff["shape"][0] != 32
+    assert diff["batch"]["code"] == "grid-second-batch" and diff["batch"]["params"]["sizes"]["params"]["n"] == diff["shape"][0]
+    assert reply["grids"]["dlogprobs"]["value"]["rows"] == 32  # the gradient itself stays the lecture's
+
+
 def test_service_answers_usage_problems_with_an_error_reply(client, tmp_path):
     unknown = client.check("nope", tmp_path / "x.py")
     assert unknown["type"] == "error" and "no exercise" in unknown["message"]

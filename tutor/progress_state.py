@@ -127,11 +127,25 @@ def apply_check(state: dict[str, Any], exercise_id: str, report: CheckReport, wh
     exercise["last_checked_at"] = when
     _mark_pass(exercise, status == "passed", when)
     for tensor in report.required:  # supporting rows are not steps
+        if not tensor.rechecked:  # the file did not run: the step keeps its last record
+            continue
         step = step_record(state, exercise_id, tensor.name)
         step["attempts"] += 1
         # A gradient the file never reached because it crashed is an error, not a wrong answer.
         step["last_status"] = "passed" if tensor.passed else "error" if errored and tensor.status == "missing" else "failed"
+        step["last_verdict"] = tensor.status  # the verdict's own word, shown again when a file does not run
         _mark_pass(step, tensor.passed, when)
+
+
+# A step's last verdict where its record has none (written before last_verdict was kept): its last status.
+VERDICT_OF_STATUS = {"passed": "close", "failed": "wrong"}
+
+
+def last_verdicts(state: dict[str, Any], exercise_id: str) -> dict[str, str]:
+    """Each checked step's last verdict (a status word: exact, close, wrong...), by step name."""
+    steps = exercise_of(state, exercise_id)["steps"]
+    found = {name: record.get("last_verdict") or VERDICT_OF_STATUS.get(record["last_status"]) for name, record in steps.items()}
+    return {name: verdict for name, verdict in found.items() if isinstance(verdict, str)}
 
 
 # ---- reading and changing a state: the store's methods, on a state in memory ----------------------------------

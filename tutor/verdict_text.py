@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tutor.messages import catalogue, render, speaker
-from tutor.reports.check import STATUS_STYLE, CheckReport, fmt_shape
+from tutor.reports.check import STATUS_STYLE, CheckReport, LearnerError, TensorVerdict, fmt_shape
 
 say = speaker("cli")
 
@@ -62,11 +62,7 @@ def _table(report: CheckReport, lang: str, compact: bool) -> Table:
     for t in report.tensors:
         compared = t.max_abs_diff is not None
         diff = f"{t.max_abs_diff:.2e}" if compared else "—"
-        status = Text(say(f"status-{t.status}", lang), style=STATUS_STYLE[t.status])
-        if t.inherits_from and not compact:
-            status.append(say("status-from", lang, root=t.inherits_from), style="dim")
-        elif t.local == "fail" and not compact:
-            status.append(say("status-own-line", lang), style="dim")
+        status = status_cell(t, lang, compact)
         name = Text(t.name)
         if t.support:  # " (supporting)" after the name, or on a line of its own in a compact table
             supporting = say("supporting", lang)
@@ -75,6 +71,22 @@ def _table(report: CheckReport, lang: str, compact: bool) -> Table:
         ticks = [] if compact else [_tick(t.exact, compared, lang), _tick(t.close, compared, lang)]
         table.add_row(name, fmt_shape(t.expected_shape), fmt_shape(t.shape), *ticks, diff, own_line, status)
     return table
+
+
+def status_cell(t: TensorVerdict, lang: str, compact: bool) -> Text:
+    """A row's status: its word, then where its error comes from (or that its own line is wrong); a row this
+    check did not recheck says so, dim, after its last verdict (or "not checked" when it has none)."""
+    if t.not_checked:
+        return Text(say("status-not-checked", lang), style="dim")
+    status = Text(say(f"status-{t.status}", lang), style=STATUS_STYLE[t.status])
+    if not t.rechecked:
+        status.stylize("dim")
+        status.append(say("status-not-rechecked", lang), style="dim")
+    elif t.inherits_from and not compact:
+            status.append(say("status-from", lang, root=t.inherits_from), style="dim")
+    elif t.local == "fail" and not compact:
+        status.append(say("status-own-line", lang), style="dim")
+    return status
 
 
 # The columns a narrow table leaves out: the status word says whether a gradient is exact or close.
@@ -109,16 +121,12 @@ def print_report(
     """`where` names an error's place (a notebook's cell and line) instead of "line N"; `lang`: the language
     of the notes and diagnoses."""
     console.print(check_table(report, lang, fit=console))
+    if not report.rechecked:
+        console.print(Text(say("not-rechecked", lang), style="dim"))
+    elif any(t.local is not None and not t.passed for t in report.tensors):
+        console.print(Text(say("own-line-key", lang), style="dim"))
     if report.error:
-        e = report.error
-        place = where(e.line) if where else say("line", lang, line=e.line) if e.line else ""
-        kind = kind_words(e.kind, lang)
-        error = say("error-at", lang, kind=kind, place=place, message=e.message) if place else say(
-            "error", lang, kind=kind, message=e.message
-        )
-        console.print(Text(error, style="bold red"))
-        if e.source:
-            console.print(Text(f"  {e.line} | {e.source.strip()}", style="red"))
+        print_error(report.error, console, where, lang)
     for t in report.tensors:
         note = t.note_text(lang)
         notes = [note] if note and t.status != "missing" else []
@@ -136,6 +144,27 @@ def print_report(
     console.print(closing_line(report, lang))
 
 
+def print_error(e: LearnerError, console: Console, where: Callable[[int | None], str] | None, lang: str) -> None:
+    """What stopped the learner's code and where; an error that points into its line (a syntax error) as
+    Python shows it: the line, a caret under the place, then the message."""
+    place = where(e.line) if where else say("line", lang, line=e.line) if e.line else ""
+    caret = e.caret()
+    if caret is not None and place:
+        console.print(Text(say("error-at-caret", lang, kind=kind_words(e.kind, lang), place=place), style="bold red"))
+        gutter = f"  {e.line} | "
+        console.print(Text(gutter + caret[0], style="red"), markup=False, highlight=False)
+        console.print(Text(" " * (len(gutter) - 2) + "| " + caret[1], style="bold red"), markup=False, highlight=False)
+        console.print(Text(e.message, style="bold red"), markup=False, highlight=False)
+        return
+    kind = kind_words(e.kind, lang)
+    error = say("error-at", lang, kind=kind, place=place, message=e.message) if place else say(
+        "error", lang, kind=kind, message=e.message
+    )
+    console.print(Text(error, style="bold red"))
+    if e.source:
+        console.print(Text(f"  {e.line} | {e.source.strip()}", style="red"))
+
+
 def closing_line(report: CheckReport, lang: str = "en") -> Text:
     """The verdict in one line: all pass, how many pass and the first to fix, or nothing checked."""
     required = [t for t in report.tensors if not t.support]
@@ -146,7 +175,7 @@ def closing_line(report: CheckReport, lang: str = "en") -> Text:
             return Text(say("passed-one", lang, exercise=report.exercise, name=required[0].name), style="bold green")
         return Text(say("passed-all", lang, exercise=report.exercise, total=total), style="bold green")
     first = report.first_failure
-    if not total:
+    if not total or not report.rechecked:
         words = say("nothing-checked", lang, exercise=report.exercise)
     elif first:
         words = say("failed-first", lang, exercise=report.exercise, passed=passed, total=total, first=first.name)

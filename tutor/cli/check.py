@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from tutor.cli import common
@@ -17,12 +18,16 @@ from tutor.cli.common import (
     console,
     find_exercise,
     learner_file,
+    own_workspace,
     quiet_torch_import,
     record_workspace_check,
     say,
     timeout_seconds,
 )
 from tutor.course import Course, Exercise
+from tutor.progress import ProgressStore
+from tutor.progress_state import last_verdicts
+from tutor.reports.check import CheckReport, keep_last
 
 
 def cmd_check(args: argparse.Namespace, course: Course) -> int:
@@ -40,6 +45,7 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
             report = checker.check(exercise, path, source=source)
     except (CheckerError, DataError) as exc:
         raise UsageError(str(exc)) from None
+    report = with_last_verdicts(args, exercise, path, report)
     if args.json:
         print(json.dumps(report.to_json(args.lang)), flush=True)
     else:
@@ -49,6 +55,21 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
     # after the verdict is out: a progress file that cannot be had at once must not hold it back
     record_workspace_check(args, exercise, path, report)
     return EXIT_PASS if report.passed else EXIT_FAIL
+
+
+def with_last_verdicts(args: argparse.Namespace, exercise: Exercise, path: Path, report: CheckReport) -> CheckReport:
+    """A report of a file that did not run, its rows showing their last verdicts from the workspace's progress
+    (still marked not rechecked); any other report as it is."""
+    if report.rechecked:
+        return report
+    workspace = own_workspace(args, exercise, path)
+    if workspace is None:
+        return report
+    try:
+        state = ProgressStore(workspace.root, one_shot=True).load()
+    except OSError:  # a busy or unreadable progress file: the rows say they were not checked
+        return report
+    return keep_last(report, last_verdicts(state, exercise.id))
 
 
 def cell_numbers(text: str) -> list[int]:
@@ -81,6 +102,7 @@ def cmd_check_notebook(args: argparse.Namespace, course: Course, exercise: Exerc
             raise UsageError(str(exc)) from None
         console(stderr=True).print(f"backprop-ninja: {exc}", markup=False)
         return EXIT_FAIL
+    result = replace(result, report=with_last_verdicts(args, exercise, path, result.report))
     report = result.report
     record_workspace_check(args, exercise, path, report)
     if args.json:

@@ -174,15 +174,21 @@ def find_step(exercise: Exercise, name: str) -> Step:
     return step
 
 
-def record_workspace_check(args: argparse.Namespace, exercise: Exercise, path: Path, report: CheckReport) -> None:
-    """Count a check in the workspace's progress when it judged the workspace's own file (not any --file)."""
-    lang = getattr(args, "lang", "en")
+def own_workspace(args: argparse.Namespace, exercise: Exercise, path: Path) -> Workspace | None:
+    """The workspace when `path` is its own file of `exercise` (whose checks count in its progress), else None."""
     workspace = Workspace(resolve_workspace(args.workspace))
     try:
         own = path.resolve() == workspace.checked_file(exercise).resolve()
     except OSError:
         own = False
-    if not own:
+    return workspace if own else None
+
+
+def record_workspace_check(args: argparse.Namespace, exercise: Exercise, path: Path, report: CheckReport) -> None:
+    """Count a check in the workspace's progress when it judged the workspace's own file (not any --file)."""
+    lang = getattr(args, "lang", "en")
+    workspace = own_workspace(args, exercise, path)
+    if workspace is None:
         return
     store = ProgressStore(workspace.root, one_shot=True)
     try:

@@ -106,8 +106,8 @@ class Checker:
         self._hurry = threading.Event()  # a check is waiting for what is being prepared, or the checker closes
         self._closing = False
         self._last_rows: tuple[Step, ...] = ()
-        # The run on the lecture's batch of the latest check, for views that draw its tensors.
-        self.last_run: tuple[Context, LearnerRun] | None = None
+        # The runs of the latest check on each batch (the lecture's first), for views that draw its tensors.
+        self.last_runs: list[tuple[Context, LearnerRun]] = []
 
     def splits_for(self, exercise: Exercise) -> TrainingSplits | None:
         """The data of the exercise's model: the names (--data or the bundled file), a text file of the pack's
@@ -214,7 +214,7 @@ class Checker:
                 early[index] = (run, verdicts)
 
         runs = self.sandbox.run_many(specs, source, filename, [row.name for row in rows], self.timeout, on_run=on_run)
-        self.last_run = (first, runs[0])
+        self.last_runs = list(zip(contexts, runs))
         chain = tuple(name for name in exercise.chain if name in assigned)
         report = judge(exercise, rows, contexts, runs[:-1], filename, trial=trial, local=runs[-1], chain_used=chain, early=early)
         add_source_notes(report.tensors, source, report.error)

@@ -1,13 +1,23 @@
-"""Small pictures of a gradient for the TUI: downsampled |yours - expected| grids and the gradient itself."""
+"""Small pictures of a gradient for the TUI: downsampled |yours - expected| grids and the gradient itself.
+
+A row right on the lecture's batch and wrong only on a second one (a size written as a number) has nothing to
+show on the lecture's batch: its difference is drawn on the second batch, and its grid says which
+(`"batch"`: a message naming that batch's sizes)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from tutor.engine.compare import aligned
+from tutor.engine.context import Context
+from tutor.engine.diagnose import batch_sizes
+from tutor.messages import message
+from tutor.reports.check import TensorVerdict
+from tutor.sandbox.results import LearnerRun
 
 MAX_ROWS, MAX_COLS = 32, 64
 
@@ -67,3 +77,17 @@ def tensor_grids(expected: torch.Tensor, actual: torch.Tensor | None) -> dict[st
     diff = (shaped.to(torch.float64) - expected.to(torch.float64)).abs()
     diff[~torch.isfinite(shaped)] = float("nan")
     return {"diff": grid(as_matrix(diff), "absmax", tuple(expected.shape)), "value": value}
+
+
+def row_grids(name: str, runs: Sequence[tuple[Context, LearnerRun]], verdict: TensorVerdict | None) -> dict[str, Any]:
+    """The pictures of row `name` after a check whose runs were `runs` (the lecture's batch first): the
+    learner's gradient on the lecture's batch, and its difference there, or on the second batch for a row
+    that fails only there."""
+    ctx, run = runs[0]
+    found = tensor_grids(ctx.reference[name], run.value(name).tensor)
+    if verdict is not None and verdict.extra.get("second_only") and len(runs) > 1:
+        other_ctx, other = runs[1]
+        diff = tensor_grids(other_ctx.reference[name], other.value(name).tensor)["diff"]
+        if diff is not None:
+            found["diff"] = {**diff, "batch": message("grid-second-batch", sizes=batch_sizes(other_ctx))}
+    return found

@@ -5,9 +5,11 @@ in the tutor process:
 - the lecture's batch: the file as written, against autograd (the numbers the learner sees);
 - a second batch drawn for this check (another seed and every size different): a hard-coded size fails;
 - the local-rule run (local.py): each gradient's own line, with random gradients injected from above.
-A row passes only when it passes all three. A failing row whose own line passes the local rule inherits
-its failure from the nearest failing gradient between it and the loss; the others are roots, and get the
-likely mistake (diagnose.py), computed from the local-rule run where the learner's line read known values.
+A row passes only when it passes all three. A root is a failing row whose own line is wrong: it fails the
+local rule, or it fails only on the second batch with no failing row between it and the loss (a size written
+as a number), or a run stopped at it. Every other failing row inherits its failure from the nearest root
+between it and the loss (else the nearest failing row there). Roots get the likely mistake (diagnose.py),
+computed from the local-rule run where the learner's line read known values, or from the second batch.
 Notes and diagnoses are messages (tutor.messages): codes and parameters, put into words where they are shown.
 """
 
@@ -24,7 +26,7 @@ from tutor.engine.context import Context
 from tutor.engine.diagnose import Diagnosis, batch_sizes, diagnose, explains, size_diagnosis
 from tutor.engine.local import LocalTrial
 from tutor.messages import Message, message
-from tutor.reports.check import CheckReport, TensorVerdict
+from tutor.reports.check import NOT_RUN, CheckReport, TensorVerdict
 from tutor.sandbox.results import LearnerRun
 
 # A run that ended this way verified nothing after the point where it stopped.
@@ -171,6 +173,12 @@ def judge(
 
     first_ctx, first = contexts[0], runs[0]
     tensors = verdicts_of(0, first)
+    if first.error is not None and first.error.kind in NOT_RUN:
+        # not one line ran: no row is judged, each says it was not rechecked (its last verdict is the caller's)
+        for row, t in zip(rows, tensors):
+            t.support, t.notes, t.rechecked = row.support, [], False
+        return CheckReport(exercise.id, first_ctx.device, first_ctx.loss, tensors, first.error, first.output,
+                           file=filename)
     others = [
         (ctx, RunView(run, message("second-batch-run", sizes=batch_sizes(ctx)))) for ctx, run in zip(contexts[1:], runs[1:])
     ]
@@ -198,6 +206,7 @@ def judge(
                 t.second = "fail"
                 if t.passed:
                     size_only.add(row.name)
+                    t.extra["second_only"] = True  # its heatmap is drawn on that batch (grids.row_grids)
                     detail = list(other.notes) or message("max-abs-diff", diff=other.max_abs_diff)
                     _fail(t, message("second-batch-fails", sizes=batch_sizes(ctx), status=_status_words(other.status), detail=detail))
             elif t.second is None:
@@ -226,16 +235,27 @@ def judge(
             own_fail.add(name)
             error = view.run.error
             by_name[name].extra["stopped_here"] = error.message if error else "stopped"
+            if view is not local_view and error is not None and error.kind == "exception" and not view.run.skipped:
+                by_name[name].local = "fail"  # its code raises on another batch: the line itself is wrong
             stop_root = name
             break
+    # Right on the lecture's batch, wrong on a second one where nothing above it is wrong: its own line is
+    # wrong (a size written as a number), found by the second batch: a root like one the local rule finds.
+    for name in size_only:
+        if name not in own_fail and nearest_failing(name, upstream, failing, own_fail) is None:
+            own_fail.add(name)
+            by_name[name].local = "fail"  # the own-line verdict: wrong, whichever run found it
+            by_name[name].extra["size_root"] = True
     for row, t in zip(rows, tensors):
         if t.passed:
             continue
         if row.name in own_fail:
-            if t.local == "fail" and trial is not None and local is not None:
-                t.diagnosis = _local_words(exercise, row, trial, first_ctx, local, t)
-            elif t.extra.get("stopped_here") and len(contexts) > 1:
+            if t.extra.get("size_root") and len(contexts) > 1:
+                t.diagnosis = size_diagnosis(first_ctx, contexts[1])
+            elif t.extra.get("stopped_here") and len(contexts) > 1:  # (never a row the local-rule run failed)
                 t.diagnosis = size_diagnosis(first_ctx, contexts[1], t.extra["stopped_here"])
+            elif t.local == "fail" and trial is not None and local is not None:
+                t.diagnosis = _local_words(exercise, row, trial, first_ctx, local, t)
             continue
         if t.status in ("missing",):
             continue
@@ -244,14 +264,16 @@ def judge(
             root = stop_root  # a run stopped at that row's line before it reached this one
         if root is not None:
             t.inherits_from = root
-        elif row.name in size_only and len(contexts) > 1:
-            t.diagnosis = size_diagnosis(first_ctx, contexts[1])
         elif t.local == "pass":
             # right at its line under the local rule, wrong on the lecture's batch: a near miss (a dropped
             # epsilon) can hide under the local rule's tolerance, so a mistake that explains the lecture's
             # value is named first; otherwise the value changed after its line
             mine = first.value(row.name).tensor
-            t.diagnosis = (diagnose(exercise, row, first_ctx, mine) if mine is not None else None) or CHANGED_LATER
+            found = diagnose(exercise, row, first_ctx, mine) if mine is not None else None
+            if found is not None:  # the mistake is the line's own: its own-line verdict says so, and it is a root
+                t.local = "fail"
+                own_fail.add(row.name)
+            t.diagnosis = found or CHANGED_LATER
 
     # Right by value, but computed from a gradient that is wrong: it matches only because what the wrong input
     # changes cancels here (db1 from a wrong dhprebn: BatchNorm makes it ~0 either way). A gradient that was

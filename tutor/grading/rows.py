@@ -18,8 +18,8 @@ PASSING = ("exact", "close")
 
 def first_to_fix(result: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The row to fix first, as CheckReport.first_failure picks it: the first failing row whose own line is at
-    fault, else the first failing row."""
-    failing = [t for t in result.get("tensors") or () if t["status"] not in PASSING]
+    fault, else the first failing row; none of a file that did not run (its rows were not rechecked)."""
+    failing = [t for t in result.get("tensors") or () if t["status"] not in PASSING and t.get("rechecked", True)]
     return next((t for t in failing if not t.get("inherits_from")), failing[0] if failing else None)
 
 

@@ -9,7 +9,7 @@ when they are shown: `note` and `diagnosis["message"]` read English, `note_text(
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from tutor.messages import DEFAULT_LANG, Message, is_message, message, render, render_list, render_message, templates
@@ -100,25 +100,51 @@ class Diagnosis(Mapping[str, str]):
         return f"Diagnosis({self.code!r}, {self.message!r})"
 
 
+# Errors that stop the learner's file before any of its lines runs: a check after one rechecks no row.
+NOT_RUN: tuple[ErrorKind, ...] = ("syntax",)
+
+
 @dataclass(frozen=True)
 class LearnerError:
-    """Why the learner's code stopped (or was refused): its kind, message, and line with its source."""
+    """Why the learner's code stopped (or was refused): its kind, message, and line with its source. A syntax
+    error also says where in the line, as Python's caret does: `column` (1-based, the first character
+    marked) and `end_column` (one past the last marked; None when only `column` is marked)."""
 
     kind: ErrorKind
     message: str
     line: int | None = None
     source: str | None = None
+    column: int | None = None
+    end_column: int | None = None
 
     def to_json(self, with_source: bool = False) -> dict[str, Any]:
-        """The error as JSON; its source line only when asked (a notebook's line, which no file holds)."""
+        """The error as JSON; its source line when asked (a notebook's line, which no file holds) or when the
+        error points into it (`column`, `end_column` and the line the caret marks)."""
         out: dict[str, Any] = {"kind": self.kind, "message": self.message, "line": self.line}
-        if with_source:
+        if self.column is not None:
+            out.update(column=self.column, end_column=self.end_column)
+        if with_source or self.column is not None:
             out["source"] = self.source
         return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LearnerError:
-        return cls(data["kind"], data["message"], data.get("line"), data.get("source"))
+        return cls(data["kind"], data["message"], data.get("line"), data.get("source"), data.get("column"),
+                   data.get("end_column"))
+
+    def caret(self) -> tuple[str, str] | None:
+        """(the error's line as it is shown, without its indentation; the caret line under it, ^ under each
+        marked character), or None for an error that points nowhere in a line."""
+        if self.column is None or self.source is None:
+            return None
+        text = self.source.rstrip()
+        shown = text.lstrip()
+        indent = len(text) - len(shown)
+        start = min(max(self.column - 1 - indent, 0), len(shown))
+        end = self.end_column - 1 - indent if self.end_column is not None else start + 1
+        width = max(1, min(end, len(shown) + 1) - start)
+        pad = "".join(ch if ch == "\t" else " " for ch in shown[:start])
+        return shown, pad + "^" * width
 
 
 @dataclass
@@ -134,14 +160,19 @@ class TensorVerdict:
     notes: list[Message] = field(default_factory=list)
     exact: bool = False
     close: bool = False
-    # Filled by judging; None where it does not apply. `local`: the row's own line under the local rule
-    # (random gradients injected from above); `second`: the file on a second batch with other sizes.
+    # Filled by judging; None where it does not apply. `local`: the verdict on the row's own line, given right
+    # gradients flowing in from above: the local-rule run's (random gradients injected from above), or "fail"
+    # where a second batch finds the line wrong with nothing above it wrong there (a size written as a number);
+    # `second`: the file on a second batch with other sizes.
     local: RunVerdict | None = None
     second: RunVerdict | None = None
     inherits_from: str | None = None
     diagnosis: Diagnosis | None = None
     upstream: tuple[str, ...] = ()  # the injected gradients this row's line reads in the local-rule run
     support: bool = False  # a supporting row: judged when assigned, never required
+    # False: this check did not run the learner's file (a syntax error), so it did not recheck the row: its
+    # status is the last check's verdict (keep_last), or "missing" with no notes where none is known.
+    rechecked: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -177,6 +208,7 @@ class TensorVerdict:
             "inherits_from": self.inherits_from,
             "diagnosis": self.diagnosis.to_json(lang) if self.diagnosis is not None else None,
             "support": self.support,
+            "rechecked": self.rechecked,
         }
 
     @classmethod
@@ -200,7 +232,13 @@ class TensorVerdict:
             inherits_from=data.get("inherits_from"),
             diagnosis=Diagnosis.of(data["diagnosis"]) if data.get("diagnosis") else None,
             support=bool(data.get("support", False)),
+            rechecked=bool(data.get("rechecked", True)),
         )
+
+    @property
+    def not_checked(self) -> bool:
+        """Not rechecked, and no verdict from before to show (shown as "not checked")."""
+        return not self.rechecked and self.status == "missing"
 
 
 def _notes(data: Mapping[str, Any]) -> list[Message]:
@@ -235,9 +273,15 @@ class CheckReport:
         return [t for t in self.tensors if not t.support]
 
     @property
+    def rechecked(self) -> bool:
+        """Every row was judged by this check (False after a file that did not run: see TensorVerdict)."""
+        return all(t.rechecked for t in self.tensors)
+
+    @property
     def first_failure(self) -> TensorVerdict | None:
-        """The row to fix first: the first failing one whose own line is at fault, else the first failing."""
-        failing = [t for t in self.tensors if not t.passed]
+        """The row to fix first: the first failing one whose own line is at fault, else the first failing
+        (None when no row was rechecked: the error comes first)."""
+        failing = [t for t in self.tensors if not t.passed and t.rechecked]
         return next((t for t in failing if not t.inherits_from), failing[0] if failing else None)
 
     def to_json(self, lang: str = DEFAULT_LANG) -> dict[str, Any]:
@@ -274,6 +318,23 @@ class CheckReport:
             file=data.get("file"),
             elapsed=data.get("elapsed", 0.0),
         )
+
+
+def keep_last(report: CheckReport, last: Mapping[str, TensorVerdict | Status]) -> CheckReport:
+    """`report` with each row it did not recheck replaced by its last verdict, still marked not rechecked:
+    `last` maps a row's name to the verdict shown before (the TUI keeps the last report) or to its status
+    alone (the command line keeps the last status of each step in the progress file). Rows with no last
+    verdict stay as they are: "missing", not rechecked."""
+    rows = []
+    for t in report.tensors:
+        before = last.get(t.name) if not t.rechecked else None
+        if isinstance(before, TensorVerdict):
+            t = replace(before, rechecked=False, extra={})
+        elif isinstance(before, str) and before in STATUS_STYLE:
+            t = replace(t, status=before, exact=before == "exact", close=before in PASSING, notes=[],
+                        rechecked=False, extra={})
+        rows.append(t)
+    return replace(report, tensors=rows)
 
 
 @dataclass

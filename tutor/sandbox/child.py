@@ -305,6 +305,18 @@ def _compile(request: dict[str, Any], hook: list[str], codes: dict[Any, Any], mo
     return codes[key]
 
 
+def syntax_error(exc: Exception, message: str, line: int | None, lines: list[str]) -> dict[str, Any]:
+    """A file that does not compile: its error with where in the line Python's caret points (a ValueError,
+    such as a null byte, points nowhere)."""
+    error = learner_error("syntax", message, line, lines)
+    column, end = getattr(exc, "offset", None), getattr(exc, "end_offset", None)
+    if isinstance(column, int) and column > 0 and error["source"] is not None:
+        same_line = getattr(exc, "end_lineno", line) == line
+        error["column"] = column
+        error["end_column"] = end if isinstance(end, int) and same_line and end > column + 1 else None
+    return error
+
+
 def _execute(
     request: dict[str, Any], run: dict[str, Any], codes: dict[Any, Any], more: Callable[[], dict[str, Any]]
 ) -> tuple[dict, bytes]:
@@ -342,7 +354,7 @@ def _execute(
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None)
         msg = f"{type(exc).__name__}: {getattr(exc, 'msg', None) or exc}"
-        return {"error": learner_error("syntax", msg, line, lines), "values": [], "output": ""}, b""
+        return {"error": syntax_error(exc, msg, line, lines), "values": [], "output": ""}, b""
 
     def on_alarm(signum: int, frame: Any) -> None:
         raise LearnerTimeout

@@ -166,7 +166,9 @@ def _parse_header(header: Any, blob: bytes) -> LearnerRun:
         line = _typed(raw_error, "line", int, None)
         message = _typed(raw_error, "message", str, "")
         source = _typed(raw_error, "source", str, None)
-        error = LearnerError(kind, cut(message, MESSAGE_LIMIT), line, cut(source, SOURCE_LIMIT) if source is not None else None)
+        column, end = _typed(raw_error, "column", int, None), _typed(raw_error, "end_column", int, None)
+        error = LearnerError(kind, cut(message, MESSAGE_LIMIT), line, cut(source, SOURCE_LIMIT) if source is not None else None,
+                             column, end)
     values: dict[str, LearnerValue] = {}
     for entry in _typed(header, "values", list, []):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):

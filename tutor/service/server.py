@@ -47,7 +47,7 @@ class CheckService:
         from tutor.course import CourseError
         from tutor.engine.check import CheckerError
         from tutor.engine.data import DataError
-        from tutor.engine.grids import tensor_grids
+        from tutor.engine.grids import row_grids
 
         if not isinstance(request, dict):
             return error_reply("a request must be a JSON object")
@@ -69,10 +69,10 @@ class CheckService:
             return error_reply(str(exc))
         # a notebook's error carries the cell's line: the tutor cannot read it from the .ipynb
         reply = CheckReply(report, error_source=request["file"].endswith(".ipynb"))
-        if checker.last_run is not None:
-            ctx, run = checker.last_run
+        if checker.last_runs:
+            verdicts = {t.name: t for t in report.tensors}
             for step in exercise.steps:
-                reply.grids[step.name] = tensor_grids(ctx.reference[step.name], run.value(step.name).tensor)
+                reply.grids[step.name] = row_grids(step.name, checker.last_runs, verdicts.get(step.name))
         return reply.to_json()
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tutor.course.model import Step
+from tutor.messages import is_message, render_message
 from tutor.reports.check import Grid, TensorVerdict, fmt_shape
 from tutor.ui.widgets.heatmap import Heatmap, legend
 from tutor.ui.widgets.step_table import status_text
@@ -19,8 +20,11 @@ from tutor.ui.words import say, styled
 def _grid_caption(grid: Grid, lang: str) -> str:
     shape = fmt_shape(grid["shape"])
     if grid.get("downsampled"):
-        return say("grid-blocks", lang, shape=shape, rows=grid["rows"], cols=grid["cols"])
-    return say("grid-cells", lang, shape=shape)
+        caption = say("grid-blocks", lang, shape=shape, rows=grid["rows"], cols=grid["cols"])
+    else:
+        caption = say("grid-cells", lang, shape=shape)
+    batch = grid.get("batch")  # drawn on a second batch, where the line fails (tutor.engine.grids)
+    return say("grid-batch", lang, caption=caption, batch=render_message(batch, lang)) if is_message(batch) else caption
 
 
 def diff_section(name: str, status: str, grid: Grid | None, lang: str = "en") -> list[RenderableType]:
