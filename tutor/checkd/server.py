@@ -202,6 +202,7 @@ class CheckServer:
                 "idle_s": 0.0 if self.active > 1 else time.monotonic() - self.last_request,  # this request aside
                 "idle_limit_s": idle_limit(),
                 "checks": self.checks,
+                "busy": self.active - 1,  # requests being served besides this one
                 "checkers": [{"course": k[0], "data": k[1], "device": k[2], "timeout": k[3]} for k in self.checkers],
                 "socket": str(self.path),
             }
