@@ -9,8 +9,9 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tutor.checkd.place import LOCK_NAME, LOG_NAME, UnsafePlace, fingerprint, socket_path
 
@@ -44,7 +45,7 @@ def _exchange(path: Path, request: dict[str, Any], wait_s: float) -> dict[str, A
             sock.settimeout(max(0.01, deadline - time.monotonic()))
             try:
                 chunk = sock.recv(1 << 16)
-            except socket.timeout:
+            except TimeoutError:
                 raise ServerUnavailable(f"the check server gave no answer in {wait_s:g} s") from None
             except OSError as exc:
                 raise ServerUnavailable(f"the check server went away mid-check ({exc.strerror or exc})") from None

@@ -101,7 +101,7 @@ class CheckServer:
         while not self.stopping.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 if self.stopping.is_set():
