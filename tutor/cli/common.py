@@ -193,9 +193,7 @@ def record_workspace_check(args: argparse.Namespace, exercise: Exercise, path: P
         return
     store = ProgressStore(workspace.root, one_shot=True)
     try:
-        store.record_check(exercise.id, report)
-        failing = next((t.name for t in report.tensors if not t.passed), None)
-        store.set_current(exercise.id, failing)
+        store.record_check(exercise.id, report, current=True)
     except ProgressBusy as exc:  # the verdict stands; only its record is missing
         print(say("not-counted", lang, error=exc), file=sys.stderr)
     report_warning(store, lang)
