@@ -46,12 +46,39 @@ def wait_for(condition, wait_s: float = 20.0) -> bool:
     return condition()
 
 
+# Every runtime folder a test made: at the module's end no server listening in one of them may be left running.
+HOMES: list[Path] = []
+
+
+def servers_in(folders: list[Path]) -> list[int]:
+    """The pids of check servers whose socket lies in one of `folders` (from their command lines)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"tutor.checkd.server" in words and b"--socket" in words:
+            socket_path = words[words.index(b"--socket") + 1].decode(errors="replace")
+            if any(socket_path.startswith(f"{folder}/") for folder in folders):
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(autouse=True, scope="module")
+def no_server_left():
+    yield
+    for pid in servers_in(HOMES):  # a test that failed half-way: its server goes now
+        os.kill(pid, signal.SIGKILL)
+
+
 class Home:
     """A runtime folder of its own (short: a socket path has ~100 bytes), the environment that turns the
     server on there, and the commands run against it."""
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="bpn-", dir="/tmp"))
+        HOMES.append(self.dir)
         self.env = {"BACKPROP_NINJA_SERVER": "1", "XDG_RUNTIME_DIR": str(self.dir)}
         self.socket = self.dir / "backprop-ninja" / place.SOCKET_NAME
 
@@ -80,6 +107,7 @@ class Home:
         self.cli("server", "stop")
         if pid is not None and alive(pid):
             os.kill(pid, signal.SIGKILL)
+        assert not servers_in([self.dir]), "a server was left running"
 
 
 @pytest.fixture
