@@ -83,7 +83,7 @@ def ask(request: dict[str, Any], wait_s: float = 10.0) -> dict[str, Any] | None:
         return None
 
 
-def start(path: Path, print_fingerprint: str) -> None:
+def start(path: Path, tutor_fingerprint: str) -> None:
     """Start a server on `path` unless one listens there already (another client may have just started it);
     returns once it listens. Clients that start one at the same moment take turns on a lock file."""
     import fcntl
@@ -102,7 +102,7 @@ def start(path: Path, print_fingerprint: str) -> None:
             # the server is nobody's child to wait for, and no terminal's (its own session)
             proc = subprocess.Popen(
                 [sys.executable, "-m", "tutor.checkd.server", "--detach", "--socket", str(path),
-                 "--fingerprint", print_fingerprint],
+                 "--fingerprint", tutor_fingerprint],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, env=child_env(),
                 start_new_session=True, close_fds=True,
             )
