@@ -230,11 +230,13 @@ def test_started_on_first_use_then_reused(home):
 @pytest.mark.slow
 def test_the_client_imports_no_torch(home):
     assert verdict(check(home))
+    # the table too is drawn by the server: the command imports neither torch nor rich
     code = ("import sys, tutor.cli; code = tutor.cli.main(['check', 'atomic', '--file', sys.argv[1]]); "
-            "print('torch' in sys.modules, code)")
+            "print('torch' in sys.modules, 'rich' in sys.modules, code)")
     ran = subprocess.run([sys.executable, "-c", code, str(SOLUTION)], cwd=ROOT, capture_output=True, text=True,
                          env={**os.environ, **home.env}, timeout=120)
-    assert ran.stdout.split()[-2:] == ["False", "0"], ran.stderr
+    assert "all 26 gradients match" in ran.stdout
+    assert ran.stdout.split()[-3:] == ["False", "False", "0"], ran.stderr
 
 
 @pytest.mark.slow
@@ -349,3 +351,8 @@ def test_the_server_answers_as_the_command_would(home):
     own = check(home, STARTER, "--no-server")
     assert json.loads(served.stdout) == json.loads(own.stdout)
     assert served.returncode == own.returncode == 1
+    for lang in ("en", "zh"):  # the table the server draws is the one this process draws
+        drawn = home.cli("--lang", lang, "check", "atomic", "--file", str(STARTER))
+        own = home.cli("--lang", lang, "check", "atomic", "--file", str(STARTER), "--no-server")
+        assert drawn.stdout == own.stdout and drawn.returncode == own.returncode == 1
+        assert "in this process" not in drawn.stderr

@@ -154,6 +154,36 @@ def served_check(request: dict[str, Any], wait_s: float) -> dict[str, Any]:
     raise ServerUnavailable("the check server could not be started")
 
 
+def screen(lang: str) -> dict[str, Any]:
+    """What the server needs to draw a verdict exactly as this process would on its stdout (the CLI's
+    console(): no highlighting, NO_COLOR honoured, 120 columns in a pipe, the terminal's width on a terminal):
+    whether stdout is a terminal, its encoding and width, and the environment rich reads (TERM, COLORTERM,
+    FORCE_COLOR, NO_COLOR, COLUMNS...). The command then never imports rich."""
+    import sys
+
+    stdout = sys.stdout
+    try:
+        tty = stdout.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    width = 120
+    if tty:  # as rich sizes a console of no given width
+        width = 80
+        for fd in (0, 1, 2):
+            try:
+                width = os.get_terminal_size(fd).columns or 80
+                break
+            except (AttributeError, ValueError, OSError):
+                continue
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit():
+            width = int(columns)
+        if os.environ.get("TERM", "").lower() in ("dumb", "unknown"):
+            width = 80
+    return {"lang": lang, "isatty": tty, "encoding": getattr(stdout, "encoding", None) or "utf-8",
+            "width": width, "env": dict(os.environ)}
+
+
 class RemoteChecker:
     """A Checker's `check` served by the check server; what the server cannot serve is checked in this
     process by the Checker `local()` makes (once), after a one-line note on stderr."""
@@ -164,6 +194,10 @@ class RemoteChecker:
         self.data = str(Path(data).resolve()) if data else None
         self._make_local, self._note = local, note
         self._local: Any = None
+        # Set by the caller: the server draws the verdict too, for this screen (see screen()); `drawn` is what it
+        # drew for the latest check, None when it drew nothing (the caller draws the report itself then).
+        self.view: dict[str, Any] | None = None
+        self.drawn: str | None = None
 
     def check(self, exercise: Any, file: Path, source: str | None = None) -> Any:
         from tutor.engine.learner_file import CheckerError, read_learner_file
@@ -172,7 +206,9 @@ class RemoteChecker:
         if source is None:
             source = read_learner_file(file)
         request = {"course": str(Path(self.course.root).resolve()), "exercise": exercise.id, "file": str(file),
-                   "source": source, "data": self.data, "device": self.device, "timeout": self.timeout}
+                   "source": source, "data": self.data, "device": self.device, "timeout": self.timeout,
+                   "view": self.view}
+        self.drawn = None
         try:
             reply = served_check(request, self.timeout * 3 + STARTUP_ALLOWANCE_S)
         except ServerUnavailable as exc:
@@ -181,6 +217,7 @@ class RemoteChecker:
         if reply.get("type") == "report":
             report = CheckReport.from_json(reply["report"])
             report.elapsed = float(reply.get("elapsed") or 0.0)
+            self.drawn = reply.get("drawn") if isinstance(reply.get("drawn"), str) else None
             return report
         if reply.get("type") == "refused":
             raise CheckerError(str(reply.get("message")))

@@ -23,6 +23,7 @@ whose end is the server's, and ends (with its children) when that pipe closes.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import signal
@@ -171,7 +172,10 @@ class CheckServer:
             return {"type": "refused", "message": str(exc)}
         with self.lock:
             self.checks += 1
-        return {"type": "report", "report": report.to_json(), "elapsed": report.elapsed}
+        reply = {"type": "report", "report": report.to_json(), "elapsed": report.elapsed}
+        if isinstance(request.get("view"), dict):
+            reply["drawn"] = draw(report, request["view"])
+        return reply
 
     def _checker_lock(self, key: tuple, reloaded: Any) -> threading.Lock:
         with self.lock:
@@ -226,6 +230,35 @@ class CheckServer:
                 checker.close()
             except Exception:  # noqa: BLE001 - leaving anyway
                 traceback.print_exc(file=sys.stderr)
+
+
+class Screen(io.StringIO):
+    """The client's stdout as rich sees it (a terminal or not, its encoding), written into a string."""
+
+    def __init__(self, tty: bool, encoding: str) -> None:
+        super().__init__()
+        self._tty, self._encoding = tty, encoding
+
+    def isatty(self) -> bool:
+        return self._tty
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._encoding
+
+
+def draw(report: Any, view: dict[str, Any]) -> str:
+    """The verdict as the client's `check` would print it on its screen (client.screen() describes it)."""
+    from rich.console import Console
+
+    from tutor.verdict_text import print_report
+
+    env = {str(k): str(v) for k, v in dict(view.get("env") or {}).items()}
+    screen = Screen(bool(view.get("isatty")), str(view.get("encoding") or "utf-8"))
+    console = Console(file=screen, highlight=False, no_color="NO_COLOR" in env, width=int(view.get("width") or 120),
+                      _environ=env)
+    print_report(report, console, lang=str(view.get("lang") or "en"))
+    return screen.getvalue()
 
 
 def read_request(conn: socket.socket) -> dict[str, Any] | None:

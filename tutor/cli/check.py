@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from tutor.cli import common
@@ -35,11 +36,19 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
     try:
         source = read_learner_file(path)  # a FIFO, a device or a huge file is refused before any start-up
         with common.open_checker(course, args) as checker:  # the check server's, unless --no-server
+            if not args.json and hasattr(checker, "view"):
+                from tutor.checkd.client import screen
+
+                checker.view = screen(args.lang)  # the server draws the table too: rich is never imported here
             report = checker.check(exercise, path, source=source)
+            drawn = getattr(checker, "drawn", None)
     except (CheckerError, DataError) as exc:
         raise UsageError(str(exc)) from None
     if args.json:
         print(json.dumps(report.to_json(args.lang)), flush=True)
+    elif drawn is not None:
+        sys.stdout.write(drawn)
+        sys.stdout.flush()
     else:
         from tutor.verdict_text import print_report
 
