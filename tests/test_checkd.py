@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -100,14 +101,16 @@ class Home:
         return status["pid"] if status["running"] else None
 
     def close(self) -> None:
-        """Stop the server this home's tests started, if any (a refused place has none)."""
+        """Stop the server this home's tests started, if any (a refused place has none); remove the folder."""
         if not stat.S_ISSOCK(os.lstat(self.socket).st_mode if self.socket.exists() else 0):
+            shutil.rmtree(self.dir, ignore_errors=True)
             return
         pid = self.pid()
         self.cli("server", "stop")
         if pid is not None and alive(pid):
             os.kill(pid, signal.SIGKILL)
         assert not servers_in([self.dir]), "a server was left running"
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture

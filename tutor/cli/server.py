@@ -14,13 +14,13 @@ from tutor.cli.common import EXIT_FAIL, EXIT_PASS, say
 from tutor.course import Course
 
 
-def duration(seconds: float) -> str:
+def duration(seconds: float, lang: str = "en") -> str:
     seconds = max(0, int(seconds))
     if seconds < 60:
-        return f"{seconds} s"
+        return say("server-seconds", lang, s=seconds)
     if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+        return say("server-minutes", lang, m=seconds // 60, s=seconds % 60)
+    return say("server-hours", lang, h=seconds // 3600, m=seconds % 3600 // 60)
 
 
 def cmd_server(args: argparse.Namespace, course: Course) -> int:
@@ -76,9 +76,9 @@ def process_gone(pid: int, wait_s: float) -> bool:
 
 
 def print_status(status: dict, lang: str, stale: bool) -> None:
-    print(say("server-status", lang, pid=status["pid"], up=duration(time.time() - status["started"]),
-              idle=duration(status["idle_s"]), limit=duration(status["idle_limit_s"]), checks=status["checks"],
-              socket=status["socket"]))
+    print(say("server-status", lang, pid=status["pid"], up=duration(time.time() - status["started"], lang),
+              idle=duration(status["idle_s"], lang), limit=duration(status["idle_limit_s"], lang),
+              checks=status["checks"], socket=status["socket"]))
     for checker in status.get("checkers", []):
         print(say("server-checker", lang, course=checker["course"], data=checker["data"] or "names.txt",
                   device=checker["device"], timeout=checker["timeout"]))
