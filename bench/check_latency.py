@@ -1,7 +1,8 @@
 """Benchmark (not a test): how long a check of the atomic reference solution takes, fresh vs warm.
 
-(a) fresh: `python -m tutor check atomic --file solutions/atomic.py --json` as a new process each time
-    (torch import, dataset, context and reference built from scratch);
+(a) fresh: `python -m tutor check atomic --file solutions/atomic.py --json` as a new process each time, checking
+    in its own process (BACKPROP_NINJA_SERVER=0: torch import, dataset, context and reference built from
+    scratch; bench/cli_latency.py times the command served by the check server);
 (b) warm: one Checker kept alive (as the TUI's worker keeps it), checking the same file again and again,
     with a pause between checks (untimed: the learner typing) in which the sandbox readies its spare
     children (on a GPU that takes about half a second) and lends one to the tutor, and the checker draws the
@@ -41,6 +42,7 @@ def fresh_runs(runs: int, device: str, exercise: str, solution: Path) -> list[fl
         result = subprocess.run(
             [sys.executable, "-m", "tutor", "check", exercise, "--file", str(solution), "--json", "--device", device],
             cwd=ROOT, capture_output=True, text=True,
+            env={**os.environ, "BACKPROP_NINJA_SERVER": "0"},  # a fresh process's own check, not the server's
         )
         times.append(time.perf_counter() - started)
         if result.returncode != 0:

@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 
 warnings.filterwarnings("ignore", message=".*Failed to initialize NumPy.*")
+# The command line checks in its own process in every test, and in every process a test starts: no test leaves a
+# check server behind. The check server's own tests (test_checkd.py) turn it on, each in a folder of its own.
+os.environ["BACKPROP_NINJA_SERVER"] = "0"
 
 from tutor.course import load_course  # noqa: E402
 from tutor.reports.check import CheckReport, LearnerError, Status, TensorVerdict  # noqa: E402

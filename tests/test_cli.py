@@ -177,3 +177,12 @@ def test_bare_command_without_a_terminal_explains_instead_of_hanging(tmp_path):
     result = run_cli("--workspace", str(tmp_path / "ws"), timeout=30)
     assert result.returncode == 2
     assert "needs a terminal" in result.stderr and "backprop-ninja check" in result.stderr
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.slow])])
+def test_a_file_written_for_the_cpu_passes_on_either_device(backprop_ninja, device):
+    # torch.zeros((n, vocab_size)), torch.ones(shape), torch.arange(n): no device named; the check's device is
+    # the default one where the file runs
+    result = backprop_ninja("check", "1", "--file", "tests/learner_files/default_device.py", "--device", device, "--json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 0 and report["passed"] and report["device"] == device, result.stdout + result.stderr

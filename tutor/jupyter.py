@@ -125,9 +125,7 @@ class NinjaSession:
 
             report.error = replace(report.error, line=report.error.line + first - 1)
         store = ProgressStore(self.workspace)
-        store.record_check(exercise.id, report)
-        failing = next((t.name for t in report.tensors if not t.passed), None)
-        store.set_current(exercise.id, failing)
+        store.record_check(exercise.id, report, current=True)
         view = VerdictView(report, where=lambda n: f"line {n} of this cell" if n else "this cell")
         if store.warning:
             report.warnings.append(store.warning)

@@ -116,10 +116,17 @@ class ProgressStore:
 
     # ---- changing ------------------------------------------------------------------------------------------
 
-    def record_check(self, exercise_id: str, report: CheckReport) -> dict[str, Any]:
-        """Count one check; passes are kept even when a later check fails."""
+    def record_check(self, exercise_id: str, report: CheckReport, *, current: bool = False) -> dict[str, Any]:
+        """Count one check; passes are kept even when a later check fails. With `current`, the exercise and
+        its first failing step become the learner's current place too, in the same write."""
 
-        return self._mutate(lambda state: record_check(state, exercise_id, report))
+        def change(state: dict[str, Any]) -> dict[str, Any]:
+            result = record_check(state, exercise_id, report)
+            if current:
+                set_current(state, exercise_id, next((t.name for t in report.tensors if not t.passed), None))
+            return result
+
+        return self._mutate(change)
 
     def reveal_hint(self, exercise_id: str, step: str, total: int) -> int:
         """Reveal one more hint of the step (never more than total); returns how many are revealed now."""

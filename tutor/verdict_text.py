@@ -6,14 +6,15 @@ The CLI's `check` and `train` print it (colour only on a terminal); a notebook s
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from rich.console import Console
-from rich.measure import Measurement
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from tutor.messages import catalogue, render, speaker
 from tutor.reports.check import STATUS_STYLE, CheckReport, LearnerError, TensorVerdict, fmt_shape
+
+if TYPE_CHECKING:  # rich is imported where text is drawn: `say` alone (every command's words) needs none of it
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 say = speaker("cli")
 
@@ -46,13 +47,31 @@ def check_table(report: CheckReport, lang: str = "en", fit: Console | None = Non
     a table that cannot fit that console however its status cells wrap (80 columns; a Chinese character
     takes two) is made compact: no exact and close columns (the status word says them again), the status
     word alone (the own-line column and the lines under the table say the rest), headings that wrap."""
+    from rich.measure import Measurement
+
     table = _table(report, lang, compact=False)
-    if fit is not None and Measurement.get(fit, fit.options.update_width(10_000), table).minimum > fit.width:
+    if fit is None or widest(table) <= fit.width:  # it fits with every cell on one line: no need to measure
+        return table
+    if Measurement.get(fit, fit.options.update_width(10_000), table).minimum > fit.width:
         table = _table(report, lang, compact=True)
     return table
 
 
+def widest(table: Table) -> int:
+    """The table's width with no cell wrapped: at least its narrowest (cheap to count, unlike a measurement)."""
+    from rich.cells import cell_len
+
+    def width(cell: Any) -> int:
+        return max(cell_len(line) for line in str(cell).split("\n"))
+
+    edges = len(table.columns) + 1
+    return edges + sum(2 + max(width(c) for c in (column.header, *column.cells)) for column in table.columns)
+
+
 def _table(report: CheckReport, lang: str, compact: bool) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     title = say("table-title", lang, exercise=report.exercise, device=report.device, loss=report.loss)
     table = Table(title=title, title_justify="left")
     wraps = ("col-diff", "col-own-line", "col-status") if compact else ("col-status",)
@@ -76,6 +95,8 @@ def _table(report: CheckReport, lang: str, compact: bool) -> Table:
 def status_cell(t: TensorVerdict, lang: str, compact: bool) -> Text:
     """A row's status: its word, then where its error comes from (or that its own line is wrong); a row this
     check did not recheck says so, dim, after its last verdict (or "not checked" when it has none)."""
+    from rich.text import Text
+
     if t.not_checked:
         return Text(say("status-not-checked", lang), style="dim")
     status = Text(say(f"status-{t.status}", lang), style=STATUS_STYLE[t.status])
@@ -120,6 +141,8 @@ def print_report(
 ) -> None:
     """`where` names an error's place (a notebook's cell and line) instead of "line N"; `lang`: the language
     of the notes and diagnoses."""
+    from rich.text import Text
+
     console.print(check_table(report, lang, fit=console))
     if not report.rechecked:
         console.print(Text(say("not-rechecked", lang), style="dim"))
@@ -147,6 +170,8 @@ def print_report(
 def print_error(e: LearnerError, console: Console, where: Callable[[int | None], str] | None, lang: str) -> None:
     """What stopped the learner's code and where; an error that points into its line (a syntax error) as
     Python shows it: the line, a caret under the place, then the message."""
+    from rich.text import Text
+
     place = where(e.line) if where else say("line", lang, line=e.line) if e.line else ""
     caret = e.caret()
     if caret is not None and place:
@@ -167,6 +192,8 @@ def print_error(e: LearnerError, console: Console, where: Callable[[int | None],
 
 def closing_line(report: CheckReport, lang: str = "en") -> Text:
     """The verdict in one line: all pass, how many pass and the first to fix, or nothing checked."""
+    from rich.text import Text
+
     required = [t for t in report.tensors if not t.support]
     passed = sum(t.passed for t in required)
     total = len(required)

@@ -8,7 +8,7 @@ import os
 import sys
 
 from tutor import __version__
-from tutor.cli import check, course, grade, hint, init, listing, progress, reset, solution, train, tui, why
+from tutor.cli import check, course, grade, hint, init, listing, progress, reset, server, solution, train, tui, why
 from tutor.cli.common import EXIT_FAIL, EXIT_USAGE, Parser, UsageError, console, say
 from tutor.course import CourseError, load_course
 from tutor.course.packs import ENV_VAR as PACK_ENV_VAR
@@ -19,7 +19,7 @@ from tutor.workspace import Workspace, resolve_workspace
 
 # Each module has register(subparsers); a command's handler is called as handler(args, course) -> exit code.
 # `backprop-ninja --help` lists the commands in this order.
-COMMANDS = (check, init, listing, hint, solution, progress, reset, why, tui, train, course, grade)
+COMMANDS = (check, init, listing, hint, solution, progress, reset, why, tui, train, course, grade, server)
 
 
 def build_parser() -> argparse.ArgumentParser:

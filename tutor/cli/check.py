@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import replace
+import sys
 from pathlib import Path
 
 from tutor.cli import common
@@ -19,7 +20,6 @@ from tutor.cli.common import (
     find_exercise,
     learner_file,
     own_workspace,
-    quiet_torch_import,
     record_workspace_check,
     say,
     timeout_seconds,
@@ -35,19 +35,26 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
     path = learner_file(args, exercise)
     if path.suffix == ".ipynb" or args.cell:
         return cmd_check_notebook(args, course, exercise, path)
-    quiet_torch_import()
-    from tutor.engine.check import CheckerError, read_learner_file
     from tutor.engine.data import DataError
+    from tutor.engine.learner_file import CheckerError, read_learner_file
 
     try:
         source = read_learner_file(path)  # a FIFO, a device or a huge file is refused before any start-up
-        with common.open_checker(course, args) as checker:
+        with common.open_checker(course, args) as checker:  # the check server's, unless --no-server
+            if not args.json and hasattr(checker, "view"):
+                from tutor.checkd.client import screen
+
+                checker.view = screen(args.lang)  # the server draws the table too: rich is never imported here
             report = checker.check(exercise, path, source=source)
+            drawn = getattr(checker, "drawn", None)
     except (CheckerError, DataError) as exc:
         raise UsageError(str(exc)) from None
     report = with_last_verdicts(args, exercise, path, report)
     if args.json:
         print(json.dumps(report.to_json(args.lang)), flush=True)
+    elif drawn is not None and report.rechecked:  # else the rows carry their last verdicts, drawn here
+        sys.stdout.write(drawn)
+        sys.stdout.flush()
     else:
         from tutor.verdict_text import print_report
 
@@ -86,9 +93,8 @@ def cell_numbers(text: str) -> list[int]:
 def cmd_check_notebook(args: argparse.Namespace, course: Course, exercise: Exercise, path: Path) -> int:
     if path.suffix != ".ipynb":
         raise UsageError(code="not-a-notebook", name=path.name)
-    quiet_torch_import()
-    from tutor.engine.check import CheckerError
     from tutor.engine.data import DataError
+    from tutor.engine.learner_file import CheckerError
     from tutor.notebook import NotebookError, check_notebook, read_cells
 
     try:
@@ -125,5 +131,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--cell", type=cell_numbers, metavar="N[,M]", help="a notebook's cells to check (default: found by the names they assign)")
     add_engine_options(check)
     check.add_argument("--timeout", type=timeout_seconds, default=10.0, metavar="S", help="seconds your code may run (default: 10)")
+    check.add_argument(
+        "--no-server", action="store_true",
+        help="check in this process, not on the warm check server (as BACKPROP_NINJA_SERVER=0 does)",
+    )
     add_workspace_option(check)
     check.set_defaults(handler=cmd_check)

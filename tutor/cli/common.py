@@ -98,7 +98,27 @@ def quiet_torch_import() -> None:
 
 def open_checker(course: Course, args: argparse.Namespace):
     """The Checker a command judges with, for its --data, --device and --timeout; the command closes it at the
-    end of its `with` block. (The tests' in-process runner puts a warm one of its own in its place.)"""
+    end of its `with` block. A command with --no-server (`check`) is served by the check server unless
+    --no-server or BACKPROP_NINJA_SERVER=0 says otherwise, and checks in this process when the server cannot
+    be had. (The tests' in-process runner puts a warm one of its own in its place.)"""
+    if hasattr(args, "no_server"):
+        from tutor.checkd.client import wanted
+
+        if wanted(args.no_server):
+            from tutor.checkd.client import RemoteChecker
+
+            lang = getattr(args, "lang", "en")
+            return RemoteChecker(
+                course, data=args.data, device=args.device, timeout=args.timeout,
+                local=lambda: local_checker(course, args),
+                note=lambda why: print(say("server-in-process", lang, why=why), file=sys.stderr),
+            )
+    return local_checker(course, args)
+
+
+def local_checker(course: Course, args: argparse.Namespace):
+    """A Checker in this process (torch is imported here)."""
+    quiet_torch_import()
     from tutor.engine.check import Checker
 
     return Checker(course, data=args.data, device=args.device, timeout=args.timeout)
@@ -192,9 +212,7 @@ def record_workspace_check(args: argparse.Namespace, exercise: Exercise, path: P
         return
     store = ProgressStore(workspace.root, one_shot=True)
     try:
-        store.record_check(exercise.id, report)
-        failing = next((t.name for t in report.tensors if not t.passed), None)
-        store.set_current(exercise.id, failing)
+        store.record_check(exercise.id, report, current=True)
     except ProgressBusy as exc:  # the verdict stands; only its record is missing
         print(say("not-counted", lang, error=exc), file=sys.stderr)
     report_warning(store, lang)

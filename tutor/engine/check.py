@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import stat
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,7 +16,8 @@ from tutor.engine.context import Context, TrainingSplits, build_context, draw_se
 from tutor.engine.course_code import course_code
 from tutor.engine.data import Dataset, load_names
 from tutor.engine.judge import judge, verdicts_at
-from tutor.engine.bounds import MAX_LEARNER_BYTES, TIMEOUT_RANGE
+from tutor.engine.bounds import TIMEOUT_RANGE
+from tutor.engine.learner_file import CheckerError, read_learner_file  # noqa: F401 - where callers find them
 from tutor.engine.local import LocalPool, LocalTrial
 from tutor.engine.naming import add_source_notes
 from tutor.reports.check import CheckReport, LearnerError, TensorVerdict
@@ -32,10 +32,6 @@ DEFAULT_TIMEOUT = 10.0
 PREPARE_AFTER_S = 0.05
 
 
-class CheckerError(Exception):
-    """A problem the learner fixes by changing how they call the tutor (device, file, data)."""
-
-
 def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -47,34 +43,6 @@ def resolve_device(device: str) -> str:
         raise CheckerError(f"--device must be cpu, cuda or auto, not {device!r}")
     return "cpu"
 
-
-
-def read_learner_file(path: Path) -> str:
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise CheckerError(f"{path} does not exist") from None
-    except OSError as exc:
-        raise CheckerError(f"{path} cannot be read: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise CheckerError(f"{path} is a folder, not a Python file")
-    if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read, /dev/zero would never end
-        raise CheckerError(f"{path} is not a regular file (a pipe or a device?); name a Python file")
-    if info.st_size > MAX_LEARNER_BYTES:
-        raise CheckerError(f"{path} is {info.st_size:,} bytes; a file to check may be at most {MAX_LEARNER_BYTES // 1024} KiB")
-    try:
-        text = path.read_text(encoding="utf-8")
-        if len(text) > MAX_LEARNER_BYTES:  # it grew after the stat
-            raise CheckerError(f"{path} is larger than {MAX_LEARNER_BYTES // 1024} KiB")
-        return text
-    except FileNotFoundError:
-        raise CheckerError(f"{path} does not exist") from None
-    except IsADirectoryError:
-        raise CheckerError(f"{path} is a folder, not a Python file") from None
-    except UnicodeDecodeError:
-        raise CheckerError(f"{path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise CheckerError(f"{path} cannot be read: {exc.strerror or exc}") from None
 
 
 class Checker:

@@ -102,6 +102,8 @@ def run(request: dict[str, Any], out: IO[bytes], cancel: CancelFlag) -> tuple[di
             write_frame(out, {"event": "recheck", "step": step, "tensors": meta}, blob)
 
     write_frame(out, {"event": "started", "steps": run_steps, "device": device})
+    if device != "cpu":  # a loop written for the CPU (torch.randint(0, n, (32,))) trains there unchanged
+        torch.set_default_device(device)
     if learner:
         forbid_autograd()  # from here on the learner's backward pass runs in this process
     cancel.armed = True
