@@ -38,7 +38,7 @@ def main() -> None:
     from tests.lecture_notebook import lecture_cells, write_notebook
     from tutor.course import load_course
     from tutor.engine.check import Checker
-    from tutor.notebook import check_notebook, extract_exercise
+    from tutor.learner.notebook import check_notebook, extract_exercise
 
     course = load_course()
     exercise = course.find("atomic")
@@ -66,7 +66,7 @@ def main() -> None:
 
 def ninja_cells(source: str, runs: int, pause: float) -> tuple[float, list[float]]:
     """`%%ninja atomic --no-run` on the reference answers: the first cell's seconds, then each later cell's."""
-    from tutor.jupyter import NinjaSession
+    from tutor.notebook.magics import NinjaSession
 
     with tempfile.TemporaryDirectory() as folder:
         session = NinjaSession(Path(folder))

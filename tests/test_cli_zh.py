@@ -17,8 +17,8 @@ from rich.console import Console
 from tutor.cli import main
 from tutor.messages import part, placeholders
 from tutor.reports.check import CheckReport, LearnerError, TensorVerdict
-from tutor.verdict_text import print_report
-from tutor.workspace import Workspace, starter_text
+from tutor.views.text import print_report
+from tutor.workspace.files import Workspace, starter_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -49,7 +49,7 @@ def workspace(tmp_path, capsys) -> Path:
 
 
 def test_every_code_the_command_line_says_is_in_both_catalogues():
-    sources = [*(ROOT / "tutor" / "cli").glob("*.py"), ROOT / "tutor" / "verdict_text.py"]
+    sources = [*(ROOT / "tutor" / "cli").glob("*.py"), ROOT / "tutor" / "views" / "text.py"]
     said = set()
     for path in sources:
         text = path.read_text(encoding="utf-8")

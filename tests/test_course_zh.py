@@ -14,10 +14,10 @@ from typing import Any, Iterator
 import pytest
 
 from tests.test_teaching import answer_fragments, answer_lines
-from tutor.course.packs import installed_packs
 from tutor.course import CourseError, load_course
 from tutor.course.load import STEP_TEXT_KEYS
 from tutor.course.model import Exercise, Mistake
+from tutor.course.packs import installed_packs
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import LEARNER_FILES
 from tutor.course.model import Mistake
 from tutor.engine.branches import tensor_uses
-from tutor.engine.diagnose import explains
-from tutor.sandbox.isolate import finishing_statements, instrument, written_names
+from tutor.learner.file import finishing_statements, written_names
+from tutor.sandbox.isolate import instrument
 
 WRONG = LEARNER_FILES / "wrong"
 ACCUMULATED = ("dcounts", "dlogits", "dbndiff", "dhprebn")
@@ -273,7 +273,7 @@ def test_a_root_only_the_second_batch_finds_is_the_root_of_every_row_below(check
 def test_a_size_root_reads_as_a_wrong_line_wherever_it_is_shown(checker, atomic):
     from tutor.ui.widgets.detail import verdict_lines
     from tutor.ui.widgets.step_table import status_text
-    from tutor.verdict_text import check_table
+    from tutor.views.text import check_table
 
     report = check_source(checker, atomic, solution_with(atomic, *HARD_CODED_N))
     for lang in ("en", "zh"):

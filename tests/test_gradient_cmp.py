@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tutor.gradient_cmp import cmp, compare_lines
+from tutor.notebook.cmp import cmp, compare_lines
 
 
 @pytest.fixture

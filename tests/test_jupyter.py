@@ -10,7 +10,7 @@ pytest.importorskip("nbclient", reason="needs nbclient to run a notebook in a ke
 pytest.importorskip("ipykernel", reason="needs ipykernel to run a notebook in a kernel")
 
 from tutor.course import load_course  # noqa: E402
-from tutor.progress import ProgressStore  # noqa: E402
+from tutor.workspace.progress import ProgressStore  # noqa: E402
 
 WRONG_BATCHNORM = (
     "dhprebn = -bngain*bnvar_inv/n * (n*dhpreact - dhpreact.sum(0) - n/(n-1)*bnraw*(dhpreact*bnraw).sum(0))\n"
@@ -48,7 +48,7 @@ def outputs_text(cell) -> str:
 def test_line_magic_commands_without_a_kernel(tmp_path, capsys):
     # the fast tier's cover of the extension: `%ninja` line commands in this process (the tests below that
     # run a real kernel are slow)
-    from tutor.jupyter import NinjaSession
+    from tutor.notebook.magics import NinjaSession
 
     ninja = NinjaSession(tmp_path / "elsewhere")
     said = ninja.command(f"workspace {tmp_path / 'ws'}")
@@ -61,7 +61,7 @@ def test_line_magic_commands_without_a_kernel(tmp_path, capsys):
 def test_a_hint_in_a_notebook_names_the_notebook_command_and_its_workspace(tmp_path, capsys):
     # `%ninja hint` runs the CLI's hint on the workspace set by `%ninja workspace`; what it says next is the
     # notebook's `%ninja hint ...`, never a shell command that would look in another workspace
-    from tutor.jupyter import NinjaSession
+    from tutor.notebook.magics import NinjaSession
 
     ninja = NinjaSession(tmp_path / "elsewhere")
     ninja.command(f"workspace {tmp_path / 'ws'}")
@@ -88,11 +88,11 @@ def shell(tmp_path, checker):
 
     ipython = InteractiveShell.instance()
     ipython.run_cell("%load_ext tutor.jupyter")
-    tutor.jupyter._session = tutor.jupyter.NinjaSession()
-    tutor.jupyter._session.set_workspace(str(tmp_path / "ws"))
-    tutor.jupyter._session._checker = checker
+    tutor.notebook.magics._session = tutor.notebook.magics.NinjaSession()
+    tutor.notebook.magics._session.set_workspace(str(tmp_path / "ws"))
+    tutor.notebook.magics._session._checker = checker
     yield ipython
-    tutor.jupyter._session._checker = None  # the warm Checker is the session's to close, not the extension's
+    tutor.notebook.magics._session._checker = None  # the warm Checker is the session's to close, not the extension's
     ipython.run_cell("%unload_ext tutor.jupyter")
     InteractiveShell.clear_instance()
 
@@ -121,7 +121,7 @@ def test_loading_the_extension_prints_nothing_even_without_numpy():
 def test_a_verdict_shows_as_html_and_as_text():
     # what a notebook displays for a check, without a kernel: an HTML table, and the CLI's text elsewhere
     from tests.conftest import report_of
-    from tutor.verdict_html import VerdictView
+    from tutor.views.html import VerdictView
 
     view = VerdictView(report_of({"dlogprobs": "exact", "dprobs": "wrong"}), heading="atomic")
     html = view._repr_html_()

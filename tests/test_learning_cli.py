@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import report_of
-from tutor import journal
 from tutor.cli import main
 from tutor.cli.common import record_workspace_check
-from tutor.progress import ProgressStore
-from tutor.workspace import Workspace
+from tutor.workspace import journal
+from tutor.workspace.files import Workspace
+from tutor.workspace.progress import ProgressStore
 
 
 @pytest.fixture

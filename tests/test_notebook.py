@@ -9,8 +9,8 @@ import pytest
 pytest.importorskip("nbformat", reason="checking notebooks needs nbformat (pip install '.[jupyter]')")
 
 from tests.lecture_notebook import answer_lines, cell_number, exercise1_cell, lecture_cells, write_notebook  # noqa: E402
-from tutor.cell_source import neutralise  # noqa: E402
-from tutor.notebook import NotebookError, check_notebook, extract_exercise  # noqa: E402
+from tutor.learner.cells import neutralise  # noqa: E402
+from tutor.learner.notebook import NotebookError, check_notebook, extract_exercise  # noqa: E402
 
 EXERCISES = ["atomic", "cross-entropy", "batchnorm", "training"]
 

@@ -77,7 +77,7 @@ def test_a_notebook_alone_is_checked(course, tmp_path):
 
 
 def test_one_lecture_notebook_linked_under_each_name_is_watched_through_the_link(course, tmp_path):
-    from tutor.watch import FolderWatcher
+    from tutor.workspace.watch import FolderWatcher
 
     ws = workspace(course, tmp_path)
     lecture = write_notebook(tmp_path / "makemore_part4.ipynb", lecture_cells())

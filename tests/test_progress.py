@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, report_of
-from tutor import journal, progress, progress_state
-from tutor.progress import ProgressStore
-from tutor.progress_state import parse_state
 from tutor.reports.check import LearnerError
+from tutor.workspace import journal, progress, progress_state
+from tutor.workspace.progress import ProgressStore
+from tutor.workspace.progress_state import parse_state
 
 
 @pytest.fixture
@@ -200,8 +200,8 @@ KILL_CHILD = textwrap.dedent(
     """
     import os, stat, sys, time
     from pathlib import Path
-    from tutor import progress
-    from tutor.progress import ProgressStore
+    from tutor.workspace import progress
+    from tutor.workspace.progress import ProgressStore
     from tutor.reports.check import CheckReport, TensorVerdict
 
     real_fsync = os.fsync
@@ -298,7 +298,7 @@ CONCURRENT_CHILD = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from tutor.progress import ProgressStore
+    from tutor.workspace.progress import ProgressStore
     from tutor.reports.check import CheckReport, TensorVerdict
     store = ProgressStore(Path(sys.argv[1]))
     for _ in range(int(sys.argv[3])):

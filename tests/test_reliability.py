@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import LEARNER_FILES, ROOT, report_of
 from tests.ui_fakes import FakeChecker, FakeTrainer
 from tests.ui_helpers import settle, workspace
-from tutor.progress import ProgressBusy, ProgressStore
+from tutor.workspace.progress import ProgressBusy, ProgressStore
 
 HOLD_LOCK = """
 import fcntl, sys, time
@@ -170,7 +170,7 @@ def test_an_older_copy_put_back_is_caught_too(tmp_path):
 
 
 def test_a_write_cut_short_before_the_journal_caught_up_is_the_tutors_own(tmp_path, monkeypatch):
-    from tutor.journal import Journal
+    from tutor.workspace.journal import Journal
 
     store = ProgressStore(tmp_path)
     store.record_check("atomic", REPORT)
@@ -311,8 +311,8 @@ def test_reset_on_a_read_only_workspace_says_why_in_one_line(tmp_path, monkeypat
     the cleanup's unlink as well: the first refusal is the one reported, and nothing is changed."""
     import errno
 
-    from tutor import workspace as workspace_module
     from tutor.cli import main
+    from tutor.workspace import files as workspace_module
 
     ws = tmp_path / "ws"
     assert main(["init", str(ws)]) == 0
@@ -403,7 +403,7 @@ def test_examples_are_the_lectures(tmp_path):
 
 
 def test_a_relative_xdg_data_home_is_ignored(monkeypatch, tmp_path):
-    from tutor.workspace import default_workspace
+    from tutor.workspace.files import default_workspace
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_DATA_HOME", "relative/data")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tutor.learner.file import LearnerFile
 from tutor.sandbox.client import RunSpec, Sandbox
 
 # every test starts a zygote of its own (torch loads in it: seconds), and several kill it or its spares
@@ -44,7 +45,7 @@ def spares(sandbox: Sandbox, count: int = 2, within: float = 10.0) -> list[int]:
 
 
 def run(sandbox: Sandbox, source: str = PID_SOURCE, key: str = "tiny", timeout: float = 5.0, names=("pid", "y")):
-    return sandbox.run_many([RunSpec(key)], source, "learner.py", list(names), timeout)[0]
+    return sandbox.run_many([RunSpec(key)], LearnerFile(source, "learner.py"), list(names), timeout)[0]
 
 
 def ran_in(result) -> int:
@@ -198,7 +199,7 @@ y = x * 2
 
 def test_a_spare_holds_nothing_of_an_earlier_injected_run(sandbox):
     answer = torch.full((4,), 1234.5)
-    injected = sandbox.run_many([RunSpec("tiny", inject={"y": answer}, hook=("y",))], "y = x * 3\n", "learner.py", ["y"], 5.0)
+    injected = sandbox.run_many([RunSpec("tiny", inject={"y": answer}, hook=("y",))], LearnerFile("y = x * 3\n", "learner.py"), ["y"], 5.0)
     assert injected[0].error is None
     for _ in range(2):  # the spare that waited during the injected run, then the one forked after it
         spares(sandbox)
@@ -210,7 +211,7 @@ def test_a_primed_child_runs_the_check_it_was_primed_for(sandbox):
     lent = spares(sandbox)[0]
     spec = RunSpec("tiny", tensors={"x": torch.full((4,), 3.0)})
     sandbox.prime([spec])
-    result = sandbox.run_many([spec], PID_SOURCE, "learner.py", ["pid", "y"], 5.0)[0]
+    result = sandbox.run_many([spec], LearnerFile(PID_SOURCE, "learner.py"), ["pid", "y"], 5.0)[0]
     assert result.error is None and ran_in(result) == lent
     assert torch.equal(result.value("y").tensor, torch.full((4,), 6.0))
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import LEARNER_FILES, ROOT
 from tutor.cli.common import record_workspace_check
-from tutor.workspace import Workspace
+from tutor.workspace.files import Workspace
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_hint_on_a_passed_step_shows_its_why_and_spends_no_rung(workspace, cours
     assert result.returncode == 0, result.stderr
     assert "has passed" in result.stdout and "why:" in result.stdout
     assert "hint 1 of" not in result.stdout  # nothing revealed, nothing spent
-    from tutor.progress import ProgressStore
+    from tutor.workspace.progress import ProgressStore
 
     assert ProgressStore(workspace).hints_revealed("batchnorm", "dhprebn") == 0
 
@@ -100,7 +100,7 @@ def test_progress_json_into_a_closed_pipe_ends_quietly(workspace):
 def test_a_syntax_error_shows_its_caret_and_keeps_the_last_verdicts_not_rechecked(workspace, course, backprop_ninja):
     import json
 
-    from tutor.progress import ProgressStore
+    from tutor.workspace.progress import ProgressStore
 
     ws = ["--workspace", str(workspace)]
     mine = workspace / course.find("atomic").file_name

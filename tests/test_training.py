@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import LEARNER_FILES, REFERENCE_STEPS
 from tutor.engine.autograd_use import find_autograd_use
+from tutor.learner.file import LearnerFile
 from tutor.reports.training import PhaseStarted, ProgressEvent, TrainingResult, update_from_line
 from tutor.training.session import train_exercise
 
@@ -60,14 +61,14 @@ if _steps_run > 300:
     ],
 )
 def test_autograd_use_is_found_with_its_line(code, line):
-    uses = find_autograd_use(code)
+    uses = find_autograd_use(LearnerFile(code))
     assert uses and uses[0].line == line, uses
 
 
 def test_hand_written_backward_is_not_autograd(training):
-    assert find_autograd_use(training.solution.read_text()) == []
-    assert find_autograd_use("requires = 1\nt = torch.zeros(3, requires_grad=False)\ngrad = dW1\n") == []
-    assert find_autograd_use("this is not python(") == []
+    assert find_autograd_use(LearnerFile(training.solution.read_text())) == []
+    assert find_autograd_use(LearnerFile("requires = 1\nt = torch.zeros(3, requires_grad=False)\ngrad = dW1\n")) == []
+    assert find_autograd_use(LearnerFile("this is not python(")) == []
 
 
 def test_check_training_refuses_autograd(checker, training):

@@ -16,9 +16,9 @@ import torch
 from tests.test_diagnose import check_source, solution_with, verdict
 from tutor.process.wire import tensor_bytes
 from tutor.reports.check import LearnerError
-from tutor.sandbox.results import LearnerRun
 from tutor.sandbox.guard import AutogradUsed
 from tutor.sandbox.privacy import is_hidden
+from tutor.sandbox.results import LearnerRun
 
 
 def failing(report) -> list[str]:

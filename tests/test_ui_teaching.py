@@ -10,12 +10,12 @@ import pytest
 
 from tests.ui_fakes import FakeChecker, FakeStore
 from tests.ui_helpers import plain, save, settle, tutor_app, wait_for
-from tutor import progress_state
 from tutor.reports.check import CheckReply, LearnerError, TensorVerdict
 from tutor.ui.screens.exercise import ExerciseScreen
 from tutor.ui.screens.home import HomeScreen
 from tutor.ui.widgets.detail import DetailPane, step_detail
 from tutor.ui.widgets.step_table import StepTable
+from tutor.workspace import progress_state
 
 SIZE = (100, 30)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor.watch import FolderWatcher
+from tutor.workspace.watch import FolderWatcher
 
 MODES = [True, False]
 

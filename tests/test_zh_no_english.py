@@ -21,7 +21,7 @@ from rich.text import Text
 from tutor.cli import main
 from tutor.cli.course import with_mistake
 from tutor.course import load_course
-from tutor.verdict_text import print_report
+from tutor.views.text import print_report
 
 COURSE = load_course()
 ROOT = Path(COURSE.root)
@@ -251,7 +251,7 @@ def run_zh(capsys, *args: str) -> str:
 
 def test_the_command_lines_other_outputs_in_chinese_have_no_english_words(tmp_path, capsys):
     from tutor.cli.hint import print_hints
-    from tutor.verdict_text import say
+    from tutor.views.text import say
 
     workspace = str(tmp_path / "ws")
     texts = {"init": run_zh(capsys, "init", workspace), "list": run_zh(capsys, "list")}

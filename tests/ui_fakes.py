@@ -9,10 +9,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tutor import progress_state
 from tutor.course.model import Course
 from tutor.reports.check import CheckReply, CheckReport, LearnerError, TensorVerdict
 from tutor.reports.training import GradCheckStep, PhaseStarted, ProgressEvent, Trained, TrainingResult, Who
+from tutor.workspace import progress_state
 
 
 class FakeStore:

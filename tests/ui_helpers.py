@@ -10,7 +10,7 @@ from rich.console import Console
 
 from tests.ui_fakes import FakeChecker, FakeStore, FakeTrainer
 from tutor.ui.app import TutorApp
-from tutor.workspace import Workspace
+from tutor.workspace.files import Workspace
 
 
 def workspace(course, root: Path) -> Workspace:

@@ -199,8 +199,9 @@ class RemoteChecker:
         self.view: dict[str, Any] | None = None
         self.drawn: str | None = None
 
-    def check(self, exercise: Any, file: Path, source: str | None = None) -> Any:
-        from tutor.engine.learner_file import CheckerError, read_learner_file
+    def check(self, exercise: Any, file: Path, source: str | None = None, cells: Any = None) -> Any:
+        """As Checker.check, served (a notebook's `cells` stay here: only the caller places errors by them)."""
+        from tutor.learner.file import CheckerError, read_learner_file
         from tutor.reports.check import CheckReport
 
         if source is None:
@@ -213,7 +214,7 @@ class RemoteChecker:
             reply = served_check(request, self.timeout * 3 + STARTUP_ALLOWANCE_S)
         except ServerUnavailable as exc:
             self._note(str(exc))
-            return self.local().check(exercise, file, source=source)
+            return self.local().check(exercise, file, source=source, cells=cells)
         if reply.get("type") == "report":
             report = CheckReport.from_json(reply["report"])
             report.elapsed = float(reply.get("elapsed") or 0.0)
@@ -222,7 +223,7 @@ class RemoteChecker:
         if reply.get("type") == "refused":
             raise CheckerError(str(reply.get("message")))
         self._note(str(reply.get("message") or "the check server could not check it"))
-        return self.local().check(exercise, file, source=source)
+        return self.local().check(exercise, file, source=source, cells=cells)
 
     def local(self) -> Any:
         if self._local is None:

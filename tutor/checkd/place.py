@@ -32,7 +32,7 @@ def folder() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
     if os.path.isabs(runtime) and os.path.isdir(runtime):
         return Path(runtime) / "backprop-ninja"
-    from tutor.journal import state_home
+    from tutor.workspace.journal import state_home
 
     home = state_home()
     if home is None:

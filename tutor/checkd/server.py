@@ -157,7 +157,7 @@ class CheckServer:
     def check(self, request: dict[str, Any]) -> dict[str, Any]:
         from tutor.course import CourseError
         from tutor.engine.data import DataError
-        from tutor.engine.learner_file import CheckerError
+        from tutor.learner.file import CheckerError
 
         try:
             course, fresh = self.courses.get(str(request["course"]))
@@ -251,7 +251,7 @@ def draw(report: Any, view: dict[str, Any]) -> str:
     """The verdict as the client's `check` would print it on its screen (client.screen() describes it)."""
     from rich.console import Console
 
-    from tutor.verdict_text import print_report
+    from tutor.views.text import print_report
 
     env = {str(k): str(v) for k, v in dict(view.get("env") or {}).items()}
     screen = Screen(bool(view.get("isatty")), str(view.get("encoding") or "utf-8"))

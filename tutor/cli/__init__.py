@@ -14,8 +14,8 @@ from tutor.course import CourseError, load_course
 from tutor.course.packs import ENV_VAR as PACK_ENV_VAR
 from tutor.lang import ENV_VAR, LanguageError
 from tutor.lang import resolve as resolve_language
-from tutor.progress import ProgressBusy
-from tutor.workspace import Workspace, resolve_workspace
+from tutor.workspace.files import Workspace, resolve_workspace
+from tutor.workspace.progress import ProgressBusy
 
 # Each module has register(subparsers); a command's handler is called as handler(args, course) -> exit code.
 # `backprop-ninja --help` lists the commands in this order.

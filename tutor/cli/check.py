@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tutor.cli import common
@@ -25,9 +25,9 @@ from tutor.cli.common import (
     timeout_seconds,
 )
 from tutor.course import Course, Exercise
-from tutor.progress import ProgressStore
-from tutor.progress_state import last_verdicts
 from tutor.reports.check import CheckReport, keep_last
+from tutor.workspace.progress import ProgressStore
+from tutor.workspace.progress_state import last_verdicts
 
 
 def cmd_check(args: argparse.Namespace, course: Course) -> int:
@@ -36,7 +36,7 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
     if path.suffix == ".ipynb" or args.cell:
         return cmd_check_notebook(args, course, exercise, path)
     from tutor.engine.data import DataError
-    from tutor.engine.learner_file import CheckerError, read_learner_file
+    from tutor.learner.file import CheckerError, read_learner_file
 
     try:
         source = read_learner_file(path)  # a FIFO, a device or a huge file is refused before any start-up
@@ -56,7 +56,7 @@ def cmd_check(args: argparse.Namespace, course: Course) -> int:
         sys.stdout.write(drawn)
         sys.stdout.flush()
     else:
-        from tutor.verdict_text import print_report
+        from tutor.views.text import print_report
 
         print_report(report, console(), lang=args.lang)
     # after the verdict is out: a progress file that cannot be had at once must not hold it back
@@ -94,8 +94,8 @@ def cmd_check_notebook(args: argparse.Namespace, course: Course, exercise: Exerc
     if path.suffix != ".ipynb":
         raise UsageError(code="not-a-notebook", name=path.name)
     from tutor.engine.data import DataError
-    from tutor.engine.learner_file import CheckerError
-    from tutor.notebook import NotebookError, check_notebook, read_cells
+    from tutor.learner.file import CheckerError
+    from tutor.learner.notebook import NotebookError, check_notebook, read_cells
 
     try:
         read_cells(path)  # an unreadable notebook is a usage error before any torch start-up
@@ -114,7 +114,7 @@ def cmd_check_notebook(args: argparse.Namespace, course: Course, exercise: Exerc
     if args.json:
         print(json.dumps(result.to_json()))
     else:
-        from tutor.verdict_text import print_report
+        from tutor.views.text import print_report
 
         out = console()
         cells = ", ".join(c.label for c in result.extract.cells)

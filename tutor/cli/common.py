@@ -17,10 +17,10 @@ from tutor.course import Course, Exercise
 from tutor.course.model import Step
 from tutor.engine.bounds import TIMEOUT_RANGE
 from tutor.messages import part
-from tutor.progress import ProgressBusy, ProgressStore
 from tutor.reports.check import CheckReport
-from tutor.verdict_text import say
-from tutor.workspace import Workspace, default_workspace, resolve_workspace
+from tutor.views.text import say
+from tutor.workspace.files import Workspace, default_workspace, resolve_workspace
+from tutor.workspace.progress import ProgressBusy, ProgressStore
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 

@@ -12,7 +12,6 @@ One warm Checker serves the whole run; each problem is one line, and the exit co
 from __future__ import annotations
 
 import argparse
-import ast
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -84,11 +83,11 @@ def with_mistake(solution: str, step: Step, mistake: Mistake) -> str | None:
     """The solution with `step.name = (mistake's expr)` right after the statement that finishes step.name,
     so that the expr reads the solution's own values (the step's right answer included); None when the
     solution never assigns the step."""
-    from tutor.sandbox.isolate import finishing_statements
+    from tutor.learner.file import LearnerFile
 
-    tree = ast.parse(solution)
-    finishing = finishing_statements(tree, [step.name])
-    if not finishing:
+    answer = LearnerFile(solution, str(step.name))
+    tree, finishing = answer.tree, answer.finishing([step.name])
+    if tree is None or not finishing:
         return None
     end = tree.body[max(finishing)].end_lineno or len(solution.splitlines())
     lines = solution.splitlines()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tutor.cli.common import EXIT_PASS, UsageError, say
 from tutor.course import Course
-from tutor.workspace import Workspace, WorkspaceError, default_workspace, resolve_workspace
+from tutor.workspace.files import Workspace, WorkspaceError, default_workspace, resolve_workspace
 
 
 def cmd_init(args: argparse.Namespace, course: Course) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 from tutor.cli.common import EXIT_PASS, add_workspace_option, console, open_store, report_warning, say, say_to
 from tutor.course import Course, Exercise
-from tutor.progress_state import fresh_exercise
+from tutor.workspace.progress_state import fresh_exercise
 
 
 def exercise_summary(exercise: Exercise, record: dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from tutor.cli.common import (
     say,
 )
 from tutor.course import Course
-from tutor.progress import ProgressStore
-from tutor.workspace import WorkspaceError
+from tutor.workspace.files import WorkspaceError
+from tutor.workspace.progress import ProgressStore
 
 
 def cmd_reset(args: argparse.Namespace, course: Course) -> int:

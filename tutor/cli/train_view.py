@@ -8,9 +8,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.text import Text
 
-from tutor.verdict_text import check_table, say
 from tutor.reports.training import Event, GradCheckStep, PhaseStarted, ProgressEvent, TrainingResult
 from tutor.training.view import agreement, eta_text, results_table, samples_table
+from tutor.views.text import check_table, say
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 

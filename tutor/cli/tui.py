@@ -8,7 +8,7 @@ import sys
 
 from tutor.cli.common import EXIT_PASS, UsageError, add_engine_options, add_workspace_option, timeout_seconds
 from tutor.course import Course
-from tutor.workspace import WorkspaceError
+from tutor.workspace.files import WorkspaceError
 
 
 def cmd_tui(args: argparse.Namespace, course: Course) -> int:

@@ -20,8 +20,19 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from tutor.course.model import (
-    DATA_NAMES, DATA_NONE, TRANSLATIONS, ContextSpec, Course, Exercise, Mistake, Model, Origin, Pack, Step,
-    Training, Translations,
+    DATA_NAMES,
+    DATA_NONE,
+    TRANSLATIONS,
+    ContextSpec,
+    Course,
+    Exercise,
+    Mistake,
+    Model,
+    Origin,
+    Pack,
+    Step,
+    Training,
+    Translations,
 )
 
 # A pack's own settings: exercises/pack.toml (its id, title, lecture, languages, and the shared model file it

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from tutor.sandbox.isolate import parse
+from tutor.learner.file import LearnerFile
 
 # Attribute names that only mean autograd: x.backward(), x.grad, x.requires_grad_(), torch.autograd.
 ATTRIBUTES = {
@@ -99,13 +99,12 @@ def _reason(node: ast.AST) -> str | None:
     return None
 
 
-def find_autograd_use(source: str, filename: str = "<learner>") -> list[AutogradUse]:
-    """Every use of autograd in `source`, in line order; [] for clean code or code that does not parse."""
-    parsed = parse(source)
-    if parsed is None:
+def find_autograd_use(learner: LearnerFile) -> list[AutogradUse]:
+    """Every use of autograd in the learner's file, in line order; [] for clean code or code that does not parse."""
+    tree = learner.tree
+    if tree is None:
         return []  # the runner reports the syntax error with its own message
-    tree = parsed.tree
-    lines = source.splitlines()
+    lines = learner.lines
     found: dict[tuple[int, str], AutogradUse] = {}
     for node in ast.walk(tree):
         reason = _reason(node)

@@ -6,25 +6,24 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
 from tutor.course.model import DATA_NAMES, DATA_NONE, ContextSpec, Course, Exercise, Step
 from tutor.engine.autograd_use import find_autograd_use
+from tutor.engine.bounds import TIMEOUT_RANGE
 from tutor.engine.context import Context, TrainingSplits, build_context, draw_second_spec
 from tutor.engine.course_code import course_code
 from tutor.engine.data import Dataset, load_names
 from tutor.engine.judge import judge, verdicts_at
-from tutor.engine.bounds import TIMEOUT_RANGE
-from tutor.engine.learner_file import CheckerError, read_learner_file  # noqa: F401 - where callers find them
 from tutor.engine.local import LocalPool, LocalTrial
 from tutor.engine.naming import add_source_notes
+from tutor.learner.file import CheckerError, LearnerFile, read_learner_file
 from tutor.reports.check import CheckReport, LearnerError, TensorVerdict
 from tutor.sandbox.client import RunSpec, Sandbox
-from tutor.sandbox.results import LearnerRun
-from tutor.sandbox.isolate import parse
 from tutor.sandbox.privacy import hide_memory
+from tutor.sandbox.results import LearnerRun
 
 DEFAULT_TIMEOUT = 10.0
 # How long after a check the next one's batch and draw are prepared (sooner when the next check comes): the
@@ -135,13 +134,14 @@ class Checker:
             self._pools[key] = LocalPool.build(exercise, ctx, rows)
         return self._pools[key]
 
-    def check(self, exercise: Exercise, file: Path, source: str | None = None) -> CheckReport:
+    def check(self, exercise: Exercise, file: Path, source: str | None = None, cells: Any = None) -> CheckReport:
+        """Judge the learner's file (its text in `source`, else read from `file`; `cells`: a notebook's map of
+        where each line came from). The file is read, and parsed, once here: everything below reads it."""
         started = time.perf_counter()
-        if source is None:
-            source = read_learner_file(file)
+        learner = LearnerFile(read_learner_file(file) if source is None else source, str(file), cells)
         ready = self._prepared(exercise)
         contexts = [self.context(exercise), ready[0] if ready else self.second_context(exercise)]
-        report = self.check_in(exercise, contexts, source, str(file), ready[1:] if ready else None)
+        report = self.check_in(exercise, contexts, learner, ready[1:] if ready else None)
         report.elapsed = time.perf_counter() - started
         # drawn now, used once: the learner's code never sees a batch or a draw before its check
         self._hurry.clear()
@@ -152,20 +152,19 @@ class Checker:
         self,
         exercise: Exercise,
         contexts: list[Context],
-        source: str,
-        filename: str,
+        learner: LearnerFile,
         drawn: tuple[tuple[str, ...], LocalTrial] | None = None,
     ) -> CheckReport:
-        """Judge `source` on the given contexts (the lecture's batch first; later ones are sent with the
+        """Judge the learner's file on the given contexts (the lecture's batch first; later ones are sent with the
         request) and under the local rule on the first: a row passes only where it passes every run."""
         first = contexts[0]
         if exercise.forbid_autograd:
-            refused = refuse_autograd(source, filename)
+            refused = refuse_autograd(learner)
             if refused is not None:
-                return CheckReport(exercise=exercise.id, device=first.device, loss=first.loss, tensors=[], error=refused, file=filename)
+                return CheckReport(exercise=exercise.id, device=first.device, loss=first.loss, tensors=[], error=refused, file=learner.filename)
         if not self.sandbox.has_context(first.key):
             self.sandbox.load_context(first.key, first.inputs, first.scalars, self.device, warm=warm_up_source(exercise))
-        assigned = assigned_names(source) if exercise.support or exercise.chain else set()
+        assigned = learner.assigned if exercise.support or exercise.chain else frozenset()
         rows = tuple(row for row in exercise.rows if not row.support or row.name in assigned)
         self._last_rows = rows
         names = tuple(row.name for row in rows)
@@ -181,11 +180,11 @@ class Checker:
             if verdicts is not None:
                 early[index] = (run, verdicts)
 
-        runs = self.sandbox.run_many(specs, source, filename, [row.name for row in rows], self.timeout, on_run=on_run)
+        runs = self.sandbox.run_many(specs, learner, [row.name for row in rows], self.timeout, on_run=on_run)
         self.last_runs = list(zip(contexts, runs))
         chain = tuple(name for name in exercise.chain if name in assigned)
-        report = judge(exercise, rows, contexts, runs[:-1], filename, trial=trial, local=runs[-1], chain_used=chain, early=early)
-        add_source_notes(report.tensors, source, report.error)
+        report = judge(exercise, rows, contexts, runs[:-1], learner.filename, trial=trial, local=runs[-1], chain_used=chain, early=early)
+        add_source_notes(report.tensors, learner, report.error)
         return report
 
     def close(self) -> None:
@@ -229,15 +228,9 @@ def warm_up_source(exercise: Exercise) -> str:
         return ""
 
 
-def assigned_names(source: str) -> set[str]:
-    """Every name the file binds or changes (empty when it does not parse: the child reports that)."""
-    parsed = parse(source)
-    return parsed.assigned if parsed is not None else set()
-
-
-def refuse_autograd(source: str, filename: str) -> LearnerError | None:
+def refuse_autograd(learner: LearnerFile) -> LearnerError | None:
     """The error for a file that uses autograd where the exercise forbids it (its first use)."""
-    uses = find_autograd_use(source, filename)
+    uses = find_autograd_use(learner)
     if not uses:
         return None
     first = uses[0]

@@ -10,9 +10,9 @@ catalogue where the diagnosis is shown, or from the course for the mistakes it d
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from types import CodeType
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch

@@ -11,9 +11,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
+from tutor.learner.file import LearnerFile
 from tutor.messages import message
 from tutor.reports.check import Diagnosis, LearnerError, TensorVerdict
-from tutor.sandbox.isolate import Parsed, parse
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -27,10 +27,10 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def _writes(parsed: Parsed) -> dict[str, list[int]]:
+def _writes(tree: ast.Module, writes: Sequence[frozenset[str]]) -> dict[str, list[int]]:
     """Line numbers of the top-level statements that write each name, in file order."""
     lines: dict[str, list[int]] = {}
-    for stmt, names in zip(parsed.tree.body, parsed.writes):
+    for stmt, names in zip(tree.body, writes):
         for name in sorted(names):
             lines.setdefault(name, []).append(stmt.lineno)
     return lines
@@ -61,15 +61,15 @@ def _grad_reads(tree: ast.Module) -> dict[str, int]:
     return found
 
 
-def add_source_notes(tensors: list[TensorVerdict], source: str, error: LearnerError | None) -> None:
-    """Sharpen the notes and diagnoses of failing tensors with what the source shows."""
+def add_source_notes(tensors: list[TensorVerdict], learner: LearnerFile, error: LearnerError | None) -> None:
+    """Sharpen the notes and diagnoses of failing tensors with what the learner's file shows."""
     if all(t.passed for t in tensors):
         return
-    parsed = parse(source)
-    if parsed is None:
+    tree = learner.tree
+    if tree is None:
         return
-    writes = _writes(parsed)
-    grads = _grad_reads(parsed.tree)
+    writes = _writes(tree, learner.writes)
+    grads = _grad_reads(tree)
     steps = {t.name for t in tensors}
     stopped_at = error.line if error is not None and error.kind == "exception" and error.line else None
     for t in tensors:

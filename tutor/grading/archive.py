@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tutor.engine.bounds import MAX_LEARNER_BYTES
+from tutor.learner.file import MAX_LEARNER_BYTES
 
 # What one submitted file may weigh: a .py as `check` allows it; a notebook may carry its outputs (plots).
 MAX_PY_BYTES = MAX_LEARNER_BYTES

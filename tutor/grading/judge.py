@@ -26,13 +26,13 @@ def judge_task(checker, course: Course, task: Task, lang: str = "en", train_step
     if exercise is None:
         return refused(task, f"no exercise {task.exercise!r} in this course")
     from tutor.engine.check import CheckerError
-    from tutor.notebook import NotebookError
+    from tutor.learner.notebook import NotebookError
 
     try:
         if exercise.training is not None:
             return grad_check(checker, course, exercise, task, lang, train_steps)
         if task.kind == "ipynb":
-            from tutor.notebook import check_notebook
+            from tutor.learner.notebook import check_notebook
 
             return check_notebook(checker, exercise, Path(task.file), text=task.text).to_json()
         return checker.check(exercise, Path(task.file), source=task.text).to_json(lang)
@@ -53,7 +53,7 @@ def grad_check(checker, course: Course, exercise: Exercise, task: Task, lang: st
     training = exercise.training
     source, extract = task.text or "", None
     if task.kind == "ipynb":
-        from tutor.notebook import extract_exercise
+        from tutor.learner.notebook import extract_exercise
 
         extract = extract_exercise(Path(task.file), exercise, course, text=task.text)
         source = extract.source

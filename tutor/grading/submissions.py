@@ -135,7 +135,7 @@ def by_content(text: str, course: Course) -> Exercise | None:
 
 def notebook_exercises(name: str, text: str, course: Course) -> list[Exercise] | str:
     """Every exercise a notebook holds cells for, or why it cannot be read."""
-    from tutor.notebook import NotebookError, extract_exercise, read_cells
+    from tutor.learner.notebook import NotebookError, extract_exercise, read_cells
 
     path = Path(name)
     try:

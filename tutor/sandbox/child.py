@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import base64
 import gc
 import marshal
@@ -16,6 +15,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from tutor.learner.file import LearnerFile
 from tutor.process.limits import (
     BoundedOutput,
     OutputLimit,
@@ -300,8 +300,11 @@ def _compile(request: dict[str, Any], hook: list[str], codes: dict[Any, Any], mo
         return codes[key]
     key = tuple(hook)
     if key not in codes:
-        tree = ast.parse(request["source"], request["filename"])
-        codes[key] = compile(instrument(tree, hook) if hook else tree, request["filename"], "exec", dont_inherit=True)
+        learner = LearnerFile(request["source"], request["filename"])
+        tree = learner.tree
+        if tree is None:  # raise the syntax error as Python words it, for the run to report
+            raise learner.syntax_error or SyntaxError("invalid syntax")
+        codes[key] = compile(instrument(tree, hook, learner.writes) if hook else tree, learner.filename, "exec", dont_inherit=True)
     return codes[key]
 
 

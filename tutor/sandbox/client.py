@@ -17,10 +17,11 @@ from typing import Any, Callable
 
 import torch
 
+from tutor.learner.file import LearnerFile
 from tutor.process.spawn import child_env, debug_stderr, end_input, kill, spawn
 from tutor.process.wire import WireError, encode_frame, pack_tensors, read_frame, widen_pipe, write_all, write_frame
 from tutor.sandbox.handover import Lease, Transfer
-from tutor.sandbox.isolate import instrument, parse
+from tutor.sandbox.isolate import instrument
 from tutor.sandbox.results import LearnerRun, complete_runs, failed_runs, runs_of_frame
 
 # The time a run request gets beyond its runs' own limits before the child is stopped from outside.
@@ -31,24 +32,39 @@ class SandboxError(Exception):
     """The sandbox process itself failed (not the learner's code)."""
 
 
-@functools.lru_cache(maxsize=4)
-def compiled_form(source: str, filename: str, hook: tuple[str, ...]) -> dict[str, Any] | None:
+# The compiled forms of the last few files, by (text, file name, hooked names): a file checked again
+# unchanged is not compiled again.
+_COMPILED: dict[tuple[str, str, tuple[str, ...]], dict[str, Any] | None] = {}
+_COMPILED_LOCK = threading.Lock()  # the instrumented form is built on another thread than the first
+
+
+def compiled_form(learner: LearnerFile, hook: tuple[str, ...]) -> dict[str, Any] | None:
     """The learner's code compiled here, as marshal bytes (base64) for the child: one compile per form in a
     warm process, instead of one in a freshly forked child, where the compiler's first touches cost several
-    times more. With names in `hook`, instrumented to call the finishing hook for them (the local-rule run);
-    without, compiled from the text as it is (no syntax tree to build: the form the child needs first).
-    None when the source does not compile: the child then reports the syntax error itself."""
+    times more. With names in `hook`, instrumented to call the finishing hook for them (the local-rule run:
+    from the file's one syntax tree); without, compiled from the text as it is (no syntax tree to build: the
+    form the child needs first). None when the source does not compile: the child then reports the syntax
+    error itself."""
+    key = (learner.text, learner.filename, hook)
+    with _COMPILED_LOCK:
+        if key in _COMPILED:
+            return _COMPILED[key]
     try:
         if hook:
-            parsed = parse(source)
-            if parsed is None:
+            tree = learner.tree
+            if tree is None:
                 return None
-            code = compile(instrument(parsed.tree, hook, parsed.writes), filename, "exec", dont_inherit=True)
+            code = compile(instrument(tree, hook, learner.writes), learner.filename, "exec", dont_inherit=True)
         else:
-            code = compile(source, filename, "exec", dont_inherit=True)
+            code = compile(learner.text, learner.filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    return {"hook": list(hook), "code": base64.b64encode(marshal.dumps(code)).decode("ascii")}
+        code = None
+    form = {"hook": list(hook), "code": base64.b64encode(marshal.dumps(code)).decode("ascii")} if code else None
+    with _COMPILED_LOCK:
+        while len(_COMPILED) >= 8:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = form
+    return form
 
 
 @dataclass(frozen=True)
@@ -192,8 +208,7 @@ class Sandbox:
     def run_many(
         self,
         runs: list[RunSpec],
-        source: str,
-        filename: str,
+        learner: LearnerFile,
         names: list[str],
         timeout: float,
         memory_limit: int = 4 << 30,
@@ -209,9 +224,9 @@ class Sandbox:
         hook = tuple(dict.fromkeys(n for spec in runs for n in spec.hook))
         header = {
             "op": "run",
-            "source": source,
-            "filename": filename,
-            "code": compiled_form(source, filename, ()),
+            "source": learner.text,
+            "filename": learner.filename,
+            "code": compiled_form(learner, ()),
             "hooked": bool(hook),  # the instrumented form follows in a frame of its own
             "names": names,
             "timeout": timeout,
@@ -222,7 +237,7 @@ class Sandbox:
         code = encode_frame(header)
 
         def hooked() -> bytes:  # built while the child runs the runs that need no hook (compiled_form caches)
-            return encode_frame({"op": "code", "code": compiled_form(source, filename, hook)}) if hook else b""
+            return encode_frame({"op": "code", "code": compiled_form(learner, hook)}) if hook else b""
 
         limit = timeout * max(1, len(runs)) + GRACE_S
         with self._lock:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import torch
 
 from tutor.process.limits import cut
-from tutor.process.wire import PREFIX_SIZE, FrameBytes, WireError, decode_frame, frame_size, unpack_tensor
+from tutor.process.wire import FrameBytes, WireError, decode_frame, unpack_tensor
 from tutor.reports.check import ErrorKind, LearnerError
 from tutor.sandbox.child import RESULT_LOST
 

@@ -86,7 +86,7 @@ def check_file(checker: Any, exercise: Any, path: Path):
         return checker.check(exercise, path)
     from dataclasses import replace
 
-    from tutor.notebook import check_notebook
+    from tutor.learner.notebook import check_notebook
 
     result = check_notebook(checker, exercise, path)
     report = result.report

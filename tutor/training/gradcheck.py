@@ -15,6 +15,7 @@ from tutor.course.model import Exercise
 from tutor.engine.check import Checker
 from tutor.engine.context import Context, context_from_namespace, run_model_code
 from tutor.engine.course_code import course_code
+from tutor.learner.file import LearnerFile
 from tutor.reports.training import GradCheckStep
 from tutor.training.loop import gradient_names, training_of
 
@@ -52,10 +53,11 @@ def run_grad_check(
 ) -> list[GradCheckStep]:
     """Check batch after batch; stop at the first that fails (or when cancelled)."""
     results: list[GradCheckStep] = []
+    learner = LearnerFile(source, filename)  # one read of the file for every batch checked
     for step, ctx in enumerate(loop_contexts(checker, exercise, total_steps, count)):
         if cancel is not None and cancel.is_set():
             break
-        checked = GradCheckStep(step, checker.check_in(exercise, [ctx], source, filename))
+        checked = GradCheckStep(step, checker.check_in(exercise, [ctx], learner))
         results.append(checked)
         if on_step is not None:
             on_step(checked)

@@ -28,6 +28,7 @@ from tutor.engine.check import (
 )
 from tutor.engine.compare import compare
 from tutor.engine.context import context_from_namespace
+from tutor.learner.file import LearnerFile
 from tutor.process.wire import dtype_name
 from tutor.reports.training import Event, GradCheckStep, PhaseStarted, TrainingResult, Who
 from tutor.sandbox.results import LearnerValue
@@ -90,7 +91,7 @@ def train_exercise(course: Course, exercise: Exercise, file: Path, *, source: st
     parameter update), with an error's line placed at the notebook's cell and the line within it."""
     if source is not None or file.suffix != ".ipynb":
         return train_file(course, exercise, file, source=source, **options)
-    from tutor.notebook import NotebookError, extract_exercise
+    from tutor.learner.notebook import NotebookError, extract_exercise
 
     try:
         extract = extract_exercise(file, exercise, course)
@@ -135,7 +136,7 @@ def train_file(
     stopped = cancel.is_set if cancel is not None else (lambda: False)
 
     result = TrainingResult(exercise=exercise.id, device=resolve_device(device), requested_steps=steps, file=str(file))
-    refused = refuse_autograd(source, str(file))
+    refused = refuse_autograd(LearnerFile(source, str(file)))
     if refused is not None:  # before any process starts: nothing of this file runs
         result.error = {**refused.to_json(), "source": refused.source}
         return result

@@ -21,8 +21,8 @@ from tutor.ui.screens.exercise import ExerciseScreen
 from tutor.ui.screens.home import HomeScreen
 from tutor.ui.widgets.keys_panel import KeysPanel, KeysTable
 from tutor.ui.words import relabel_keys, say, starting_language, system_command_words, textual_words
-from tutor.watch import FolderWatcher
-from tutor.workspace import Workspace, WorkspaceError, resolve_workspace
+from tutor.workspace.files import Workspace, WorkspaceError, resolve_workspace
+from tutor.workspace.watch import FolderWatcher
 
 
 class CheckBackend(Protocol):
@@ -242,7 +242,7 @@ def make_app(
             raise
         notices.append(say("read-only", speak, error=str(exc)))
     if store is None:
-        from tutor.progress import ProgressStore
+        from tutor.workspace.progress import ProgressStore
 
         store = ProgressStore(ws.root)
     if checker is None:

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tutor.progress_state import fresh_exercise
 from tutor.reports.check import CheckReport
+from tutor.workspace.progress_state import fresh_exercise
 
 # How long the screen waits for a store call before it moves on (a healthy call takes a few ms).
 WAIT_S = 0.3

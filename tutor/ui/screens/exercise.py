@@ -25,8 +25,8 @@ from tutor.course.model import Exercise, Step
 from tutor.reports.check import CheckReply
 from tutor.reports.training import FINAL_UPDATES, RunUpdate, TrainingProblem, update_from_line
 from tutor.ui.messages import CheckFinished, TrainingLine
-from tutor.ui.screens.home import shown_path
 from tutor.ui.screens.exercise_actions import ExerciseActions
+from tutor.ui.screens.home import shown_path
 from tutor.ui.widgets.banner import Banner, report_banner
 from tutor.ui.widgets.detail import DetailPane
 from tutor.ui.widgets.keys_footer import KeysFooter

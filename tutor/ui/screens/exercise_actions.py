@@ -10,7 +10,7 @@ from tutor.ui.screens.home import shown_path
 from tutor.ui.screens.modals import ConfirmScreen, TextScreen
 from tutor.ui.widgets.detail import DetailPane
 from tutor.ui.words import say
-from tutor.workspace import WorkspaceError
+from tutor.workspace.files import WorkspaceError
 
 
 class ExerciseActions:

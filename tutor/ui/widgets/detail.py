@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text

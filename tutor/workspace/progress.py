@@ -19,7 +19,7 @@ the journal's state restored. Each write first notes in the journal the digest o
 write, so a write cut short by kill -9 is told apart from a foreign one. The journal is only a guard against
 stray or casual writes: code running as the same user can read the key too.
 
-The state itself, and what a check, a hint or a reset changes in it, is tutor.progress_state; the atomic
+The state itself, and what a check, a hint or a reset changes in it, is tutor.workspace.progress_state; the atomic
 writes and the journal are tutor.journal.
 """
 
@@ -36,8 +36,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tutor.journal import Journal, write_atomically
-from tutor.progress_state import (
+from tutor.reports.check import CheckReport
+from tutor.workspace.files import MARKER, backup_path
+from tutor.workspace.journal import Journal, write_atomically
+from tutor.workspace.progress_state import (
     ProgressFileError,
     current_of,
     exercise_of,
@@ -49,8 +51,6 @@ from tutor.progress_state import (
     reveal_hint,
     set_current,
 )
-from tutor.reports.check import CheckReport
-from tutor.workspace import MARKER, backup_path
 
 FILE_NAME = "progress.json"
 LOCK_NAME = "progress.lock"

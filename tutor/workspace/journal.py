@@ -1,5 +1,5 @@
 """Writing the progress file safely: atomic replacement, and the journal, a signed copy of the last state the
-tutor wrote, kept outside the workspace (see tutor.progress for why)."""
+tutor wrote, kept outside the workspace (see tutor.workspace.progress for why)."""
 
 from __future__ import annotations
 

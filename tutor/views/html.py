@@ -7,8 +7,8 @@ import io
 from collections.abc import Callable
 from html import escape
 
-from tutor.verdict_text import OWN_LINE, inherited_lines, print_report
 from tutor.reports.check import CheckReport, fmt_shape
+from tutor.views.text import OWN_LINE, inherited_lines, print_report
 
 # The CLI's STATUS_STYLE as CSS (notebook themes vary: strong colours that read on light and dark).
 STATUS_CSS = {

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tutor.cell_source import neutralise, root_name, without_magics
 from tutor.course.model import Course, Exercise
+from tutor.learner.cells import neutralise, root_name, without_magics
 
 if TYPE_CHECKING:
     from tutor.reports.check import CheckReport
@@ -366,7 +366,7 @@ class NotebookCheck:
 def check_notebook(checker, exercise: Exercise, path: Path, cells: list[int] | None = None, text: str | None = None) -> NotebookCheck:
     """Check the exercise's cells of a notebook exactly as a .py file, with errors at the notebook's cell and line."""
     extract = extract_exercise(path, exercise, checker.course, cells, text)
-    report = checker.check(exercise, path, source=extract.source)
+    report = checker.check(exercise, path, source=extract.source, cells=extract)
     error_cell = None
     if report.error is not None:
         place = extract.locate(report.error.line)

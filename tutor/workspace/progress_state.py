@@ -1,6 +1,6 @@
 """A learner's progress as plain data: the state's version-1 shape (the one home of the empty state, exercise
 and step records), reading it from a progress file's text, and what a check, a hint, the current step and a
-reset change in it. No files here: tutor.progress keeps the state on disk, and tests keep it in memory."""
+reset change in it. No files here: tutor.workspace.progress keeps the state on disk, and tests keep it in memory."""
 
 from __future__ import annotations
 

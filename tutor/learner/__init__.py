@@ -1,0 +1,1 @@
+"""The learner's file as the tutor reads it: its text, syntax tree, assigned names and notebook cells."""
