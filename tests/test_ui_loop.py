@@ -23,6 +23,13 @@ from tutor.ui.widgets.training import TrainingPanel
 SIZE = (100, 30)
 
 
+def opened_on(course, root, step: str | None = None, exercise_id: str = "atomic", **kwargs):
+    """The tutor on a fresh workspace in `root`, reopening `exercise_id` at `step` (None: at ▶)."""
+    store = FakeStore()
+    store.set_current(exercise_id, step)
+    return tutor_app(course, root, store=store, **kwargs)
+
+
 def detail_text(app) -> str:
     return plain(app.screen.query_one(DetailPane).content_group)
 
@@ -44,9 +51,7 @@ async def save_answers(pilot, path, names: list[str], root: str) -> None:
 
 
 async def test_one_move_stops_the_cursor_following_only_until_the_next_check(course, tmp_path):
-    store = FakeStore()
-    store.set_current("atomic", None)
-    app = tutor_app(course, tmp_path, store=store)
+    app = opened_on(course, tmp_path)
     path = tmp_path / "atomic.py"
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -66,9 +71,7 @@ async def test_one_move_stops_the_cursor_following_only_until_the_next_check(cou
 
 @pytest.mark.slow
 async def test_a_move_keeps_the_cursor_through_one_check_then_it_follows(course, tmp_path):
-    store = FakeStore()
-    store.set_current("atomic", None)
-    app = tutor_app(course, tmp_path, store=store)
+    app = opened_on(course, tmp_path)
     path = tmp_path / "atomic.py"
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -83,9 +86,7 @@ async def test_a_move_keeps_the_cursor_through_one_check_then_it_follows(course,
 
 @pytest.mark.slow
 async def test_after_a_restart_on_the_saved_step_the_cursor_follows(course, tmp_path):
-    store = FakeStore()
-    store.set_current("atomic", "dcounts")  # where the learner left it last time
-    app = tutor_app(course, tmp_path, store=store)
+    app = opened_on(course, tmp_path, "dcounts")  # where the learner left it last time
     path = tmp_path / "atomic.py"
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -98,10 +99,9 @@ async def test_after_a_restart_on_the_saved_step_the_cursor_follows(course, tmp_
 
 
 async def test_h_on_a_passed_step_spends_no_hint_and_says_why(course, tmp_path):
-    store = FakeStore()
-    store.set_current("atomic", "dprobs")
     path = tmp_path / "atomic.py"
-    app = tutor_app(course, tmp_path, store=store, watch=False)
+    app = opened_on(course, tmp_path, "dprobs", watch=False)
+    store = app.store.store  # the progress itself, under the tutor's guard
     source = path.read_text()
     path.write_text(source.replace("dlogprobs = None", "dlogprobs = X").replace("dprobs = None", "dprobs = X"))
     step = course.find("atomic").step("dprobs")
@@ -151,10 +151,8 @@ def test_every_status_fits_its_column_at_80_columns():
 
 @pytest.mark.slow
 async def test_another_row_is_read_from_its_top_and_the_answer_is_scrolled_into_view(course, tmp_path):
-    store = FakeStore()
-    store.set_current("atomic", None)
     path = tmp_path / "atomic.py"
-    app = tutor_app(course, tmp_path, store=store, watch=False)
+    app = opened_on(course, tmp_path, watch=False)
     path.write_text(path.read_text().replace("dlogprobs = None", "dlogprobs = X").replace("dprobs = None", "dprobs = WRONG"))
     answer = course.find("atomic").step("dprobs").hints[-1].strip()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -201,9 +199,7 @@ async def test_e_opens_the_editor_at_the_selected_steps_line(course, tmp_path, m
     ran: list[list[str]] = []
     monkeypatch.setenv("VISUAL", "vim")
     monkeypatch.setattr(exercise_screen.subprocess, "run", lambda command, check: ran.append(command))
-    store = FakeStore()
-    store.set_current("atomic", "dcounts")
-    app = tutor_app(course, tmp_path, store=store, watch=False)
+    app = opened_on(course, tmp_path, "dcounts", watch=False)
     monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
     path = tmp_path / "atomic.py"
     async with app.run_test(size=SIZE) as pilot:
@@ -217,9 +213,7 @@ async def test_e_opens_the_editor_at_the_selected_steps_line(course, tmp_path, m
 # -- exercise 4 ----------------------------------------------------------------------------------------------------
 @pytest.mark.slow
 async def test_after_a_run_exercise_4_offers_to_train_again(course, tmp_path):
-    store = FakeStore()
-    store.set_current("training", None)
-    app = tutor_app(course, tmp_path, store=store, watch=False)
+    app = opened_on(course, tmp_path, None, exercise_id="training", watch=False)
     training = course.find("training")
     app.workspace.file_for(training).write_text(training.solution.read_text())
     async with app.run_test(size=SIZE) as pilot:
@@ -250,9 +244,7 @@ class SyntaxErrorChecker(FakeChecker):
 
 
 async def test_a_syntax_error_shows_its_caret_and_keeps_the_last_verdicts_not_rechecked(course, tmp_path):
-    store = FakeStore()
-    store.set_current("atomic", None)
-    app = tutor_app(course, tmp_path, store=store, checker=SyntaxErrorChecker(course))
+    app = opened_on(course, tmp_path, checker=SyntaxErrorChecker(course))
     path = tmp_path / "atomic.py"
     path.write_text(path.read_text().replace("dlogprobs = None", "dlogprobs = X").replace("dprobs = None", "dprobs = WRONG"))
     async with app.run_test(size=SIZE) as pilot:
