@@ -30,6 +30,14 @@ def opened_on(course, root, step: str | None = None, exercise_id: str = "atomic"
     return tutor_app(course, root, store=store, **kwargs)
 
 
+def assign(path, **values: str) -> None:
+    """Write `path` with each `name = None` as `name = value` (the fake checker: X passes, WRONG is wrong)."""
+    source = path.read_text()
+    for name, value in values.items():
+        source = source.replace(f"{name} = None", f"{name} = {value}")
+    path.write_text(source)
+
+
 def detail_text(app) -> str:
     return plain(app.screen.query_one(DetailPane).content_group)
 
@@ -102,8 +110,7 @@ async def test_h_on_a_passed_step_spends_no_hint_and_says_why(course, tmp_path):
     path = tmp_path / "atomic.py"
     app = opened_on(course, tmp_path, "dprobs", watch=False)
     store = app.store.store  # the progress itself, under the tutor's guard
-    source = path.read_text()
-    path.write_text(source.replace("dlogprobs = None", "dlogprobs = X").replace("dprobs = None", "dprobs = X"))
+    assign(path, dlogprobs="X", dprobs="X")
     step = course.find("atomic").step("dprobs")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -153,7 +160,7 @@ def test_every_status_fits_its_column_at_80_columns():
 async def test_another_row_is_read_from_its_top_and_the_answer_is_scrolled_into_view(course, tmp_path):
     path = tmp_path / "atomic.py"
     app = opened_on(course, tmp_path, watch=False)
-    path.write_text(path.read_text().replace("dlogprobs = None", "dlogprobs = X").replace("dprobs = None", "dprobs = WRONG"))
+    assign(path, dlogprobs="X", dprobs="WRONG")
     answer = course.find("atomic").step("dprobs").hints[-1].strip()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -246,7 +253,7 @@ class SyntaxErrorChecker(FakeChecker):
 async def test_a_syntax_error_shows_its_caret_and_keeps_the_last_verdicts_not_rechecked(course, tmp_path):
     app = opened_on(course, tmp_path, checker=SyntaxErrorChecker(course))
     path = tmp_path / "atomic.py"
-    path.write_text(path.read_text().replace("dlogprobs = None", "dlogprobs = X").replace("dprobs = None", "dprobs = WRONG"))
+    assign(path, dlogprobs="X", dprobs="WRONG")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.query_one(StepTable)
@@ -263,6 +270,7 @@ async def test_a_syntax_error_shows_its_caret_and_keeps_the_last_verdicts_not_re
         assert any("invalid syntax" in text for text in shown)
         assert any("did not run" in text for text in shown) and not any("0/26" in text for text in shown)
         status = {name: str(table.get_cell(name, "status")) for name in ("dlogprobs", "dprobs", "dcounts_sum_inv")}
-        assert status == {"dlogprobs": "exact · earlier", "dprobs": "wrong · earlier", "dcounts_sum_inv": "not checked"}
+        earlier = {"dlogprobs": "exact · earlier", "dprobs": "wrong · earlier", "dcounts_sum_inv": "not checked"}
+        assert status == earlier
         assert table.root is None and table.selected_step == "dprobs"
         assert "Not rechecked: your file did not run" in detail_text(app)

@@ -141,6 +141,7 @@ class DetailPane(VerticalScroll):
 
     content_group: Group | None = None
     step_name: str | None = None  # the step shown
+    hints_pending = False  # the last revealed hint is to be scrolled into view once the pane has its new height
 
     def compose(self):
         yield Static(id="detail-body")
@@ -161,8 +162,6 @@ class DetailPane(VerticalScroll):
         pane has laid out its new height (after a question on top of the screen, that comes later)."""
         self.hints_pending = True
         self.call_after_refresh(self.scroll_to_hints)
-
-    hints_pending = False
 
     def scroll_to_hints(self) -> None:
         body = self.query_one("#detail-body", Static)

@@ -101,7 +101,10 @@ class StepTable(DataTable):
         statuses: list[Text] = []
         for step in self.exercise.rows:
             t = by_name.get(step.name)
-            status = status_text(t, self.lang, self.root) if t is not None else Text(say("not-checked", self.lang), style="dim")
+            if t is not None:
+                status = status_text(t, self.lang, self.root)
+            else:
+                status = Text(say("not-checked", self.lang), style="dim")
             statuses.append(status)
             self.update_cell(step.name, "status", status, update_width=True)
             if t is None or t.not_checked:  # not judged, no verdict from before (a refused file, a syntax error)
