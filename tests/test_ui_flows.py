@@ -70,8 +70,9 @@ async def test_detail_pane_shows_line_and_heatmaps(course, tmp_path):
     store = FakeStore()
     store.set_current("atomic", "dprobs")
     app = tutor_app(course, tmp_path, store=store, watch=False)
+    ws_file.write_text(ws_file.read_text().replace("dlogprobs = None", "dlogprobs = X")
+                       .replace("dprobs = None", "dprobs = WRONG"))
     async with app.run_test(size=SIZE) as pilot:
-        ws_file.write_text(ws_file.read_text().replace("dprobs = None", "dprobs = WRONG"))
         await settle(pilot)
         await pilot.press("c")
         await settle(pilot)

@@ -29,6 +29,28 @@ class DiagnosingChecker(FakeChecker):
         return reply
 
 
+class SecondBatchChecker(DiagnosingChecker):
+    """What the real checker says of a size written as a number in the first wrong row (`-1.0/32`): right on the
+    lecture's batch, wrong on the second, so its own line is wrong; every row computed below it is wrong because
+    of it (their root), though their own lines follow their local rules."""
+
+    def reply(self, exercise_id, path):
+        reply = super().reply(exercise_id, path)
+        tensors = reply.report.tensors
+        root = None
+        for i, t in enumerate(tensors):
+            if root is None and t.status == "wrong":
+                root = t.name
+                words = {"code": "hard-coded-size", "message_code": "hard-coded-size",
+                         "params": {"n": 32, "second": {"code": "batch-sizes", "params": {
+                             "n": 17, "vocab_size": 27, "n_embd": 10, "n_hidden": 64}}, "sizes": "10, 27, 30, 32, 64"}}
+                tensors[i] = replace(t, local="fail", second="fail", upstream=(), diagnosis=words)
+            elif root is not None and t.status == "exact":
+                tensors[i] = replace(t, status="wrong", exact=False, close=False, max_abs_diff=0.03, local="pass",
+                                     upstream=(tensors[i - 1].name,), inherits_from=root)
+        return reply
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     # Paths on screen are shown under ~, so a per-test HOME keeps the pictures stable.
@@ -36,7 +58,8 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "workspace"
 
 
-def exercise_app(course, root, exercise_id: str, step: str | None, answers: dict[str, str], hints: int = 0):
+def exercise_app(course, root, exercise_id: str, step: str | None, answers: dict[str, str], hints: int = 0,
+                 checker: type[FakeChecker] = DiagnosingChecker):
     """The tutor opened on one exercise (and step) whose file assigns `answers` (X passes, WRONG is wrong)."""
     ws = workspace(course, root)
     exercise = course.find(exercise_id)
@@ -49,7 +72,7 @@ def exercise_app(course, root, exercise_id: str, step: str | None, answers: dict
     store.set_current(exercise_id, step)
     for _ in range(hints):
         store.reveal_hint(exercise_id, step, len(exercise.step(step).hints))
-    return tutor_app(course, root, store=store, checker=DiagnosingChecker(course), watch=False)
+    return tutor_app(course, root, store=store, checker=checker(course), watch=False)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -80,3 +103,13 @@ def test_snapshot_passed_step_with_its_why(snap_compare, course, home, size):
 def test_snapshot_one_step_exercise(snap_compare, course, home, size):
     app = exercise_app(course, home, "cross-entropy", "dlogits", {"dlogits": "WRONG"}, hints=2)
     assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+# The first step's size written as a number: the rows below are wrong because of it, each status whole at 80×24.
+SECOND_BATCH = {"dlogprobs": "WRONG", **{name: "X" for name in ("dprobs", "dcounts_sum_inv", "dcounts_sum", "dcounts",
+                                                                  "dnorm_logits", "dlogit_maxes", "dlogits")}}
+
+
+def test_snapshot_failing_table_at_80x24_shows_whole_statuses(snap_compare, course, home):
+    app = exercise_app(course, home, "atomic", None, SECOND_BATCH, checker=SecondBatchChecker)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)

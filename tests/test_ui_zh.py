@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_ui_snapshots_teaching import SIZES, DiagnosingChecker, exercise_app, home  # noqa: F401 - a fixture
+from tests.test_ui_snapshots_teaching import (  # noqa: F401 - home is a fixture
+    SECOND_BATCH,
+    SIZES,
+    DiagnosingChecker,
+    SecondBatchChecker,
+    exercise_app,
+    home,
+)
 from tests.ui_fakes import FakeChecker, FakeStore, FakeTrainer
 from tests.ui_helpers import settle, tutor_app, wait_for
 from tutor.ui.app import TutorApp, make_app
@@ -45,6 +52,12 @@ FAILING = {"dlogprobs": "X", "dprobs": "WRONG"}
 def test_snapshot_chinese_failing_step_with_its_diagnosis(snap_compare, course, home, size):  # noqa: F811
     app = in_chinese(exercise_app(course, home, "atomic", None, FAILING))
     assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+def test_snapshot_chinese_failing_table_at_80x24_shows_whole_statuses(snap_compare, course, home):  # noqa: F811
+    app = in_chinese(exercise_app(course, home, "atomic", None, SECOND_BATCH, checker=SecondBatchChecker))
+    app.checker = SecondBatchChecker(course)  # its hard-coded-size diagnosis is the engine's, in both languages
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
 
 
 def pressing(*keys: str):

@@ -22,8 +22,10 @@ from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from tutor.course.model import Exercise, Step
-from tutor.reports.check import CheckReply
+from tutor.progress_state import last_verdicts
+from tutor.reports.check import CheckReply, TensorVerdict, keep_last
 from tutor.reports.training import FINAL_UPDATES, RunUpdate, TrainingProblem, update_from_line
+from tutor.ui.editor import editor_command, step_line
 from tutor.ui.messages import CheckFinished, TrainingLine
 from tutor.ui.screens.exercise_actions import ExerciseActions
 from tutor.ui.screens.home import shown_path
@@ -58,7 +60,9 @@ class ExerciseScreen(ExerciseActions, Screen):
         self.checking_since: float | None = None
         self.last_elapsed: float | None = None
         self.training_run: Any = None
-        # The step the tutor last put the cursor on; while it is still there, the cursor follows ▶ after a check.
+        # Where the cursor was left at the last check (by the tutor or the learner): while it is still there, the
+        # learner has not moved it since, and the next check brings it to ▶. None until the first check when the
+        # exercise reopens on the step the learner left it at (that step stays through the first check).
         self.placed_step: str | None = None
         self.banner: Callable[[str], tuple[RenderableType, str]] | None = None  # the banner shown, by language
 
@@ -159,23 +163,33 @@ class ExerciseScreen(ExerciseActions, Screen):
             self.show_banner(lambda lang: (Group(styled("could-not-check", lang, message=problem), *notes), "problem"))
             self.refresh_status()
             return
+        if not report.rechecked:  # the file did not run: each row shows its last verdict, marked not rechecked
+            report = reply.report = keep_last(report, self.last_verdicts())
         self.reply = reply
         # The service's own timing when it sends one (the learner's run and the comparison); else the round trip.
         self.last_elapsed = report.elapsed or message.elapsed
         table = self.query_one(StepTable)
         table.show_report(report.tensors)
-        if table.root and (self.initial_step is None or table.selected_step == self.placed_step):
-            # on first open, and after each check unless the learner moved since: go to what to fix
+        if table.root and table.selected_step == self.placed_step:
+            # the learner has not moved the cursor since the last check (or the first open): go to what to fix
             table.select_step(table.root)
-            self.placed_step = table.root
+        # a move of the learner's keeps the cursor where they put it for this check only
+        self.placed_step = table.selected_step
         if table.root:  # ▶ in view even when the learner's cursor is elsewhere (their cursor stays)
             table.call_after_refresh(table.show_step, table.root)
-        self.initial_step = table.selected_step
         self.show_banner(lambda lang: self.report_banner(lang, notes))
         self.store.record_check(self.exercise.id, report)
         self.refresh_status()
         self.refresh_bindings()
         self.show_detail()
+
+    def last_verdicts(self) -> dict[str, TensorVerdict | str]:
+        """Each row's last verdict: this session's last report's, else the status progress keeps."""
+        state = {"exercises": {self.exercise.id: self.store.exercise_state(self.exercise.id)}}
+        last: dict[str, TensorVerdict | str] = dict(last_verdicts(state, self.exercise.id))
+        if self.reply is not None and self.reply.report is not None:
+            last.update({t.name: t for t in self.reply.report.tensors if not t.not_checked})
+        return last
 
     def heading(self) -> str:
         """The screen's title: the exercise's number and title."""
@@ -186,7 +200,8 @@ class ExerciseScreen(ExerciseActions, Screen):
         """What to do after a pass: train, go on to the next exercise, or nothing more."""
         nxt = self.next_exercise
         if self.exercise.training is not None:
-            return say("follow-train", lang)
+            trained = any(panel.last is not None for panel in self.query(TrainingPanel))
+            return say("follow-train-again" if trained else "follow-train", lang)
         if nxt is not None:
             return say("follow-next", lang, title=nxt.text("title", lang))
         return say("follow-last", lang)
@@ -272,11 +287,13 @@ class ExerciseScreen(ExerciseActions, Screen):
                         title=say("editor-title", self.lang), timeout=10)
             return
         try:
-            command = [*shlex.split(editor), str(self.path)]
+            words = shlex.split(editor)
         except ValueError as exc:  # unbalanced quotes in $EDITOR: say so rather than end the app
             self.notify(say("editor-unreadable", self.lang, editor=repr(editor), error=exc),
                         title=say("editor-title", self.lang), severity="error")
             return
+        # at the line where the file assigns the selected step's gradient, where the editor takes a line
+        command = editor_command(words, self.path, step_line(self.path, self.selected_step.name))
         try:
             with self.app.suspend():
                 subprocess.run(command, check=False)
@@ -357,6 +374,8 @@ class ExerciseScreen(ExerciseActions, Screen):
         if isinstance(message.update, FINAL_UPDATES):
             self.training_run = None
             self.refresh_bindings()
+            if self.banner is not None:  # a passed check's banner now offers to train again
+                self.show_banner(self.banner)
 
     def action_stop_training(self) -> None:
         if self.training_run is not None:

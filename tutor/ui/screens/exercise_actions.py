@@ -15,7 +15,7 @@ from tutor.workspace.files import WorkspaceError
 
 class ExerciseActions:
     """Hint, reset and solution; the screen that mixes it in has `exercise`, `path`, `store`, `lang`,
-    `passed`, `notebook_kept`, `selected_step`, `show_detail()` and `recheck()`."""
+    `reply`, `passed`, `notebook_kept`, `selected_step`, `show_detail()` and `recheck()`."""
 
     def action_hint(self) -> None:
         step = self.selected_step
@@ -23,6 +23,11 @@ class ExerciseActions:
         shown = self.store.hints_revealed(self.exercise.id, step.name)
         if step.support:
             self.notify(say("hint-support", self.lang, name=step.name))
+        elif self.step_passed(step):
+            # as `backprop-ninja hint` does: a passed step spends no rung; what is left to learn is its why
+            why = step.text("why", self.lang)
+            title = say("hint-passed-title", self.lang, name=step.name)
+            self.notify(say("hint-passed", self.lang, why=why), title=title, timeout=12)
         elif shown >= total:
             self.notify(say("hint-all-shown", self.lang, total=total, name=step.name))
         elif shown == total - 1:
@@ -31,6 +36,14 @@ class ExerciseActions:
                                  lambda ok: self.reveal_hint(step) if ok else None)
         else:
             self.reveal_hint(step)
+
+    def step_passed(self, step: Step) -> bool:
+        """The step passes in the latest check, or has passed before (progress keeps a pass, as the CLI reads it)."""
+        report = self.reply.report if self.reply is not None else None
+        if report is not None and any(t.name == step.name and t.passed for t in report.tensors):
+            return True
+        record = self.store.exercise_state(self.exercise.id)["steps"].get(step.name)
+        return bool(record and record.get("passed"))
 
     def reveal_hint(self, step: Step) -> None:
         self.store.reveal_hint(self.exercise.id, step.name, len(step.hints))

@@ -65,10 +65,17 @@ def report_banner(report: CheckReport, path: Path, follow_up: str, lang: str = "
         head = styled("stopped", lang, what=error_words(error.kind, lang), where=error_where(path, error.line, lang),
                       message=error.message)
         parts: list[RenderableType] = [head]
-        excerpt = error_excerpt(path, error.line, error.source)
-        if excerpt is not None:
-            parts.append(excerpt)
-        if tensors:
+        caret = error.caret()
+        if caret is not None:  # as Python shows a syntax error: the line, a caret under the place
+            gutter = f"{error.line} │ "
+            parts += [Text(gutter + caret[0]), Text(" " * len(gutter) + caret[1], style="bold red")]
+        else:
+            excerpt = error_excerpt(path, error.line, error.source)
+            if excerpt is not None:
+                parts.append(excerpt)
+        if not report.rechecked:  # the file did not run: the rows show their last verdicts
+            parts.append(Text(say("not-rechecked", lang), style="dim"))
+        elif tensors:
             parts.append(Text(say("set-before", lang, passing=passing, total=len(counted)), style="dim"))
         return Group(*parts), "error"
     if report.passed:

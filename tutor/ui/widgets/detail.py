@@ -12,7 +12,7 @@ from tutor.course.model import Step
 from tutor.messages import is_message, render_message
 from tutor.reports.check import Grid, TensorVerdict, fmt_shape
 from tutor.ui.widgets.heatmap import Heatmap, legend
-from tutor.ui.widgets.step_table import status_text
+from tutor.ui.widgets.step_table import status_word_text
 from tutor.ui.words import say, styled
 
 
@@ -66,20 +66,25 @@ def step_detail(step: Step, tensor: TensorVerdict | None, grids: dict[str, Grid]
 def verdict_lines(tensor: TensorVerdict, lang: str) -> list[RenderableType]:
     """The check's verdict on one step: shapes and status, the difference, its note, the local rule, the diagnosis."""
     shapes = styled("shapes", lang, expected=fmt_shape(tensor.expected_shape), yours=fmt_shape(tensor.shape))
-    shapes.append_text(status_text(tensor, lang))
+    shapes.append_text(status_word_text(tensor.status, lang))  # the reason, in full, below
     parts: list[RenderableType] = [shapes]
+    if not tensor.rechecked:
+        parts.append(Text(say("detail-not-rechecked", lang), style="dim"))
     if tensor.max_abs_diff is not None:
         parts.append(Text(say("max-diff", lang, diff=tensor.max_abs_diff)))
     note = tensor.note_text(lang)
     if note and tensor.status != "missing":
         parts.append(Text(note, style="italic"))
     upstream = ", ".join(tensor.upstream)
-    if tensor.local == "pass" and not tensor.passed:
-        parts.append(Text(say("local-pass", lang), style="yellow"))
-    elif tensor.local == "fail" and upstream:
+    if tensor.local == "fail" and upstream:
         parts.append(Text(say("local-fail-upstream", lang, upstream=upstream), style="yellow"))
     elif tensor.local == "fail":
         parts.append(Text(say("local-fail", lang), style="yellow"))
+    elif tensor.inherits_from and not tensor.passed:  # the row to fix first, named on every row it makes wrong
+        code = "inherits-local-pass" if tensor.local == "pass" else "inherits"
+        parts.append(Text(say(code, lang, root=tensor.inherits_from), style="yellow"))
+    elif tensor.local == "pass" and not tensor.passed:
+        parts.append(Text(say("local-pass", lang), style="yellow"))
     diagnosis = tensor.diagnosis
     if diagnosis:
         parts.append(styled("likely-mistake", lang, code=diagnosis.label(lang), message=diagnosis.text(lang)))
@@ -136,6 +141,8 @@ class DetailPane(VerticalScroll):
     """Scrolls when the step's detail is taller than the pane."""
 
     content_group: Group | None = None
+    step_name: str | None = None  # the step shown
+    hints_pending = False  # the last revealed hint is to be scrolled into view once the pane has its new height
 
     def compose(self):
         yield Static(id="detail-body")
@@ -146,13 +153,26 @@ class DetailPane(VerticalScroll):
         self.content_group = Group(*_spaced(upper + lower))
         self.query_one("#detail-body", Static).update(Group(*_spaced(upper)))
         self.query_one("#detail-more", Static).update(Group(*_spaced([Text(""), *lower]) if lower else []))
+        if step.name != self.step_name:  # another step is read from its top; the same one stays where it was read
+            self.step_name = step.name
+            self.hints_pending = False
+            self.scroll_to(y=0, animate=False, immediate=True)
 
     def show_hints(self) -> None:
-        """Scroll so that the last revealed hint (the end of the upper part) is in view."""
+        """Scroll so that the last revealed hint (the end of the upper part) is in view: now, and again once the
+        pane has laid out its new height (after a question on top of the screen, that comes later)."""
+        self.hints_pending = True
+        self.call_after_refresh(self.scroll_to_hints)
 
-        def scroll() -> None:
-            body = self.query_one("#detail-body", Static)
-            bottom = body.virtual_region.bottom
-            self.scroll_to(y=max(0, bottom - self.scrollable_content_region.height), animate=False)
+    def scroll_to_hints(self) -> None:
+        body = self.query_one("#detail-body", Static)
+        bottom = body.virtual_region.bottom
+        self.scroll_to(y=max(0, bottom - self.scrollable_content_region.height), animate=False)
 
-        self.call_after_refresh(scroll)
+    def on_mount(self) -> None:
+        self.watch(self.query_one("#detail-body", Static), "virtual_size", self.body_resized, init=False)
+
+    def body_resized(self) -> None:
+        if self.hints_pending:
+            self.hints_pending = False
+            self.call_after_refresh(self.scroll_to_hints)

@@ -20,9 +20,10 @@ COLUMNS = (("step", 18), ("expected", 11), ("yours", 11), ("diff", 10), ("status
 
 
 def first_failing_root(tensors: list[TensorVerdict]) -> str | None:
-    """The first failing tensor whose error is its own (not inherited from an earlier step)."""
+    """The first failing tensor whose error is its own (not inherited from an earlier step), among the rows this
+    check judged (after a file that did not run, its error comes first)."""
     for t in tensors:
-        if not t.passed and not t.inherits_from:
+        if not t.passed and not t.inherits_from and t.rechecked:
             return t.name
     return None
 
@@ -32,11 +33,28 @@ def status_word(status: str, lang: str) -> str:
     return say(f"status-{status}", lang) if status in STATUS_STYLE else status
 
 
-def status_text(t: TensorVerdict, lang: str = "en") -> Text:
-    text = Text(status_word(t.status, lang), style=STATUS_STYLE.get(t.status, ""))
+def status_word_text(status: str, lang: str) -> Text:
+    """A verdict's status word in its colour."""
+    return Text(status_word(status, lang), style=STATUS_STYLE.get(status, ""))
+
+
+def status_text(t: TensorVerdict, lang: str = "en", root: str | None = None) -> Text:
+    """A row's status in a few words that fit the table's column at 80 columns in either language (the detail
+    pane says it in full): the status, and why a wrong row is wrong when its own line is not the cause."""
+    if t.not_checked:
+        return Text(say("not-checked", lang), style="dim")
+    text = status_word_text(t.status, lang)
+    if not t.rechecked:  # the last check's verdict, dim: this check did not run the file
+        text.stylize("dim")
+        text.append(say("status-not-rechecked", lang), style="dim")
+        return text
+    if t.passed:
+        return text
     if t.inherits_from:
-        text.append(say("status-inherits", lang, name=t.inherits_from), style="italic")  # short: fits at 80 columns
-    elif t.local == "pass" and not t.passed:
+        # the row marked ▶ by its arrow, any other root by its name
+        shown = "▶" if t.inherits_from == root else t.inherits_from
+        text.append(say("status-inherits", lang, name=shown), style="italic")
+    elif t.local == "pass":
         text.append(say("status-line-right", lang), style="italic")
     return text
 
@@ -60,6 +78,8 @@ class StepTable(DataTable):
         for step in self.exercise.rows:
             self.add_row(Text(f"  {step.name}"), "", "", "", Text(say("not-checked", self.lang), style="dim"),
                          key=step.name)
+        if len(self.exercise.rows) > 1:  # no blank rows under the last: the detail pane takes the room
+            self.styles.max_height = self.header_height + len(self.exercise.rows)
 
     def relabel(self, tensors: list[TensorVerdict] | None) -> None:
         """The column labels and rows again, in the app's language now."""
@@ -81,10 +101,13 @@ class StepTable(DataTable):
         statuses: list[Text] = []
         for step in self.exercise.rows:
             t = by_name.get(step.name)
-            status = status_text(t, self.lang) if t is not None else Text(say("not-checked", self.lang), style="dim")
+            if t is not None:
+                status = status_text(t, self.lang, self.root)
+            else:
+                status = Text(say("not-checked", self.lang), style="dim")
             statuses.append(status)
             self.update_cell(step.name, "status", status, update_width=True)
-            if t is None:  # not judged this time (a refused file, a syntax error): no stale row from before
+            if t is None or t.not_checked:  # not judged, no verdict from before (a refused file, a syntax error)
                 for key in ("step", "expected", "yours", "diff"):
                     self.update_cell(step.name, key, Text(f"  {step.name}") if key == "step" else "")
                 continue
