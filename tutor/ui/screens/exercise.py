@@ -22,7 +22,6 @@ from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from tutor.course.model import Exercise, Step
-from tutor.progress_state import last_verdicts
 from tutor.reports.check import CheckReply, TensorVerdict, keep_last
 from tutor.reports.training import FINAL_UPDATES, RunUpdate, TrainingProblem, update_from_line
 from tutor.ui.editor import editor_command, step_line
@@ -35,6 +34,7 @@ from tutor.ui.widgets.keys_footer import KeysFooter
 from tutor.ui.widgets.step_table import StepTable
 from tutor.ui.widgets.training import TrainingPanel
 from tutor.ui.words import relabel_keys, say, styled
+from tutor.workspace.progress_state import last_verdicts
 
 
 class ExerciseScreen(ExerciseActions, Screen):
