@@ -244,9 +244,10 @@ def test_an_unverified_run_is_a_failure_never_a_skip(checker, atomic):
 
     ctx = checker.context(atomic)
     full = checker.sandbox.run_many  # one real run of the solution on the lecture's batch
+    from tutor.learner.file import LearnerFile
     from tutor.sandbox.client import RunSpec
 
-    first = full([RunSpec(ctx.key)], atomic.solution.read_text(), "sol.py", [s.name for s in atomic.steps], 5.0)[0]
+    first = full([RunSpec(ctx.key)], LearnerFile(atomic.solution.read_text(), "sol.py"), [s.name for s in atomic.steps], 5.0)[0]
     stopped = LearnerRun(LearnerError("timeout", "stopped"), skipped=True)
     second = checker.second_context(atomic)
     report = judge(atomic, atomic.rows, [ctx, second], [first, stopped], "sol.py")
