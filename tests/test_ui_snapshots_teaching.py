@@ -43,7 +43,8 @@ class SecondBatchChecker(DiagnosingChecker):
                 root = t.name
                 words = {"code": "hard-coded-size", "message_code": "hard-coded-size",
                          "params": {"n": 32, "second": {"code": "batch-sizes", "params": {
-                             "n": 17, "vocab_size": 27, "n_embd": 10, "n_hidden": 64}}, "sizes": "10, 27, 30, 32, 64"}}
+                             "sizes": "n=17, vocab_size=27, n_embd=10, n_hidden=64"}}, "sizes": "10, 27, 30, 32, 64",
+                             "names": "n, vocab_size, n_embd, n_hidden"}}
                 tensors[i] = replace(t, local="fail", second="fail", upstream=(), diagnosis=words)
             elif root is not None and t.status == "exact":
                 tensors[i] = replace(t, status="wrong", exact=False, close=False, max_abs_diff=0.03, local="pass",
