@@ -16,9 +16,10 @@ from tests.test_ui_snapshots_teaching import (  # noqa: F401 - home is a fixture
 )
 from tests.ui_fakes import FakeChecker, FakeStore, FakeTrainer
 from tests.ui_helpers import settle, tutor_app, wait_for
+from tutor.lang import chosen as language_chosen
 from tutor.ui.app import TutorApp, make_app
 from tutor.ui.screens.exercise import ExerciseScreen
-from tutor.ui.words import language_chosen, relabel_keys, starting_language
+from tutor.ui.words import relabel_keys, starting_language
 
 
 class CourseDiagnosingChecker(DiagnosingChecker):
@@ -124,9 +125,9 @@ def test_the_language_a_start_speaks():
     assert starting_language(None, "zh", {"LANG": "en_US.UTF-8"}) == "zh"  # then the workspace's
     assert starting_language(None, None, {"LANG": "zh_CN.UTF-8"}) == "zh"  # then the locale
     assert starting_language(None, "klingon", {}) == "en"  # a remembered language it does not speak: English
-    assert language_chosen(["--lang", "zh", "tui"], {}) and language_chosen(["--lang=en"], {})
-    assert language_chosen([], {"BACKPROP_NINJA_LANG": "zh"})
-    assert not language_chosen(["tui", "--workspace", "w"], {"LANG": "zh_CN.UTF-8"})
+    assert language_chosen("zh", {}) and language_chosen("en", {"LANG": "zh_CN.UTF-8"})
+    assert language_chosen(None, {"BACKPROP_NINJA_LANG": "zh"})
+    assert not language_chosen(None, {"LANG": "zh_CN.UTF-8"})
 
 
 def chinese_app(course, tmp_path) -> TutorApp:

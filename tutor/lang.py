@@ -36,6 +36,12 @@ def from_locale(env: Mapping[str, str]) -> str:
     return DEFAULT
 
 
+def chosen(explicit: str | None, env: Mapping[str, str]) -> bool:
+    """The learner chose the language for this start: `--lang` on the command line, or BACKPROP_NINJA_LANG
+    (the locale and a remembered choice are only defaults: the tutor may prefer the one it remembers)."""
+    return bool(explicit) or bool(env.get(ENV_VAR))
+
+
 def resolve(explicit: str | None = None, env: Mapping[str, str] | None = None, remembered: str | None = None) -> str:
     """The language to speak: `explicit` (from --lang), else the environment, else the one `remembered` in the
     workspace (ignored unless the tutor speaks it), else the locale, else English. LanguageError for an
@@ -50,4 +56,4 @@ def resolve(explicit: str | None = None, env: Mapping[str, str] | None = None, r
     return normalise(remembered or "") or from_locale(env)
 
 
-__all__ = ["DEFAULT", "ENV_VAR", "LANGUAGES", "LanguageError", "from_locale", "normalise", "resolve"]
+__all__ = ["DEFAULT", "ENV_VAR", "LANGUAGES", "LanguageError", "chosen", "from_locale", "normalise", "resolve"]

@@ -13,6 +13,7 @@ from tutor.cli.common import EXIT_FAIL, EXIT_USAGE, Parser, UsageError, console,
 from tutor.course import CourseError, load_course
 from tutor.course.packs import ENV_VAR as PACK_ENV_VAR
 from tutor.lang import ENV_VAR, LanguageError
+from tutor.lang import chosen as language_chosen
 from tutor.lang import resolve as resolve_language
 from tutor.workspace.files import Workspace, resolve_workspace
 from tutor.workspace.progress import ProgressBusy
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         course = ["--course", args.course] if args.course else []
         args = parser.parse_args([*lang, *course, "tui", *(["--workspace", args.top_workspace] if args.top_workspace else [])])
     try:
+        args.lang_chosen = language_chosen(args.lang, os.environ)  # the tutor may prefer the one it remembers
         args.lang = resolve_language(args.lang, remembered=remembered_language(args))
     except LanguageError as exc:
         console(stderr=True).print(f"backprop-ninja: {exc}", markup=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from tutor.cli.common import EXIT_PASS, UsageError, add_engine_options, add_workspace_option, timeout_seconds
@@ -15,11 +14,10 @@ def cmd_tui(args: argparse.Namespace, course: Course) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError(code="tui-needs-terminal")
     from tutor.ui.app import make_app
-    from tutor.ui.words import language_chosen
 
     try:
         app = make_app(course, args.workspace, watch=not args.no_watch, data=args.data, device=args.device,
-                       timeout=args.timeout, lang=args.lang if language_chosen(sys.argv[1:], os.environ) else None)
+                       timeout=args.timeout, lang=args.lang if getattr(args, "lang_chosen", False) else None)
     except WorkspaceError as exc:
         raise UsageError(str(exc)) from None
     app.run()

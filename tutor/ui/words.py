@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from rich.markup import escape
 from rich.text import Text
 from textual.dom import DOMNode
 
-from tutor.lang import ENV_VAR, from_locale, normalise
+from tutor.lang import from_locale, normalise
 from tutor.messages import DEFAULT_LANG, render, speaker, templates
 
 # The description of each key the tutor shows, by its action (Textual's palette key included).
@@ -79,12 +79,6 @@ def relabel_keys(node: DOMNode, lang: str) -> None:
             dataclasses.replace(b, description=render(KEY_CODES[b.action], None, lang)) if b.action in KEY_CODES else b
             for b in listed
         ]
-
-
-def language_chosen(argv: Sequence[str], env: Mapping[str, str]) -> bool:
-    """The learner chose the language for this start: `--lang` on the command line, or BACKPROP_NINJA_LANG."""
-    named = any(arg == "--lang" or arg.startswith("--lang=") for arg in argv)
-    return named or bool(env.get(ENV_VAR))
 
 
 def starting_language(chosen: str | None, remembered: str | None, env: Mapping[str, str]) -> str:
