@@ -10,7 +10,8 @@ import sys
 from tutor import __version__
 from tutor.cli import check, course, grade, hint, init, listing, progress, reset, server, solution, train, tui, why
 from tutor.cli.common import EXIT_FAIL, EXIT_USAGE, Parser, UsageError, console, say
-from tutor.course import CourseError, load_course
+from tutor.course import CourseError
+from tutor.course.cache import cached_course
 from tutor.course.packs import ENV_VAR as PACK_ENV_VAR
 from tutor.lang import ENV_VAR, LanguageError
 from tutor.lang import chosen as language_chosen
@@ -81,7 +82,7 @@ def course_of(args: argparse.Namespace):
             name = Workspace(resolve_workspace(given or getattr(args, "workspace", None))).setting("course")
         except OSError:
             name = None
-    return load_course(pack_root(name))
+    return cached_course(pack_root(name))
 def remembered_language(args: argparse.Namespace) -> str | None:
     """The language the learner chose in the tutor, remembered in the command's workspace (None if none)."""
     try:
