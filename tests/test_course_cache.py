@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from tutor.course import load_course
 from tutor.course import cache as course_cache
+from tutor.course import load_course
 from tutor.course.load import course_root
 
 
