@@ -124,6 +124,21 @@ def local_checker(course: Course, args: argparse.Namespace):
     return Checker(course, data=args.data, device=args.device, timeout=args.timeout)
 
 
+def whole_number(least: int):
+    """An argparse type: a whole number (1_000 allowed) of at least `least`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError("must be 0 or more" if least == 0 else f"must be at least {least}")
+        return value
+
+    return parse
+
+
 def timeout_seconds(text: str) -> float:
     """--timeout: a number of seconds within TIMEOUT_RANGE (inf, nan, 1e300 and 1e-9 are refused)."""
     low, high = TIMEOUT_RANGE

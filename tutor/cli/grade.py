@@ -18,6 +18,7 @@ from tutor.cli.common import (
     find_exercise,
     say,
     timeout_seconds,
+    whole_number,
 )
 from tutor.course import Course
 
@@ -72,16 +73,6 @@ def cmd_grade(args: argparse.Namespace, course: Course) -> int:
     return EXIT_PASS if graded.results else EXIT_FAIL
 
 
-def nonnegative_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     grade = sub.add_parser(
         "grade", help="for instructors: grade a class's submissions (a folder or a zip)",
@@ -95,10 +86,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     grade.add_argument("path", nargs="?", metavar="PATH", help="a folder or a .zip of submissions")
     grade.add_argument("--exercise", metavar="ID", help="grade every file as this exercise (id or number)")
-    grade.add_argument("--jobs", type=nonnegative_int, default=0, metavar="N", help="worker processes (default: the cores)")
+    grade.add_argument("--jobs", type=whole_number(0), default=0, metavar="N", help="worker processes (default: the cores)")
     grade.add_argument("--out", default="grades", metavar="DIR", help="where the results go (default: ./grades)")
     grade.add_argument("--json", action="store_true", help="print one JSON line (totals and the class map) instead of the table")
-    grade.add_argument("--train-steps", type=nonnegative_int, default=0, metavar="N",
+    grade.add_argument("--train-steps", type=whole_number(0), default=0, metavar="N",
                        help="also train each exercise-4 file that passes its grad check for N steps (default: no training)")
     grade.add_argument("--gradescope-bundle", metavar="OUT.zip", help="write a Gradescope autograder zip instead of grading")
     add_engine_options(grade)

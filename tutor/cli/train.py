@@ -20,20 +20,11 @@ from tutor.cli.common import (
     quiet_torch_import,
     say,
     timeout_seconds,
+    whole_number,
 )
 from tutor.course import Course, Exercise
 
 EXIT_CANCELLED = 130
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def training_exercise(course: Course) -> Exercise:
@@ -94,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sample names from both models. Ctrl-C stops training and still evaluates the model so far.",
     )
     train.add_argument("--file", metavar="PATH", help="your training.py (default: the one in the workspace)")
-    train.add_argument("--steps", type=positive_int, metavar="N", help="training steps (default: a quick run; 200000 is the lecture's)")
+    train.add_argument("--steps", type=whole_number(1), metavar="N", help="training steps (default: a quick run; 200000 is the lecture's)")
     train.add_argument("--json", action="store_true", help="print one JSON object instead of progress and tables")
     add_engine_options(train)
     train.add_argument("--timeout", type=timeout_seconds, default=10.0, metavar="S", help="seconds each grad-check run may take (default: 10)")
