@@ -16,7 +16,7 @@ import ast
 import builtins
 from collections.abc import Iterator
 
-from tutor.course.model import Course, Exercise, Step
+from tutor.course.model import Course, Exercise, Localized, Step
 
 # What the code blocks and the learner read besides the model's own names.
 TUTOR_NAMES = frozenset({"torch", "F", "n", "batch_size", "vocab_size"})
@@ -93,14 +93,20 @@ def _lecture_problems(course: Course) -> Iterator[str]:
             yield f"{exercise.id}: chapter_at {exercise.chapter_at} is after the lecture's end ({course.pack.lecture_length})"
 
 
+def _untranslated(record: Localized, lang: str, where: str) -> Iterator[str]:
+    """The record's texts that it gives in English and not in `lang`."""
+    for key in record.TEXT_KEYS:
+        if getattr(record, key) and record.translations.get(lang, key) is None:
+            yield f"{where}{key}_{lang} is missing"
+
+
 def _language_problems(course: Course, lang: str) -> Iterator[str]:
     pack = course.pack
-    if pack.title and pack.translations.get(lang, "title") is None:
-        yield f"pack.toml: title_{lang} is missing"
+    yield from _untranslated(pack, lang, "pack.toml: ")
     for exercise in course.exercises:
-        for key in exercise.TEXT_KEYS:
-            if getattr(exercise, key) and exercise.translations.get(lang, key) is None:
-                yield f"{exercise.id}: {key}_{lang} is missing"
+        yield from _untranslated(exercise, lang, f"{exercise.id}: ")
+        if exercise.training:
+            yield from _untranslated(exercise.training, lang, f"{exercise.id}: training.")
         if not exercise.starter_words(lang).is_file():
             yield f"{exercise.id}: the starter's {lang} words ({exercise.starter_words(lang)}) are missing"
         for step in exercise.steps:

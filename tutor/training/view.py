@@ -16,7 +16,6 @@ from rich.table import Table
 
 from tutor.reports.training import Trained, TrainingResult
 
-RESULTS_TITLE = "After calibrating BatchNorm on the training set"
 SAMPLES_TITLE = "Samples (the lecture's seed)"
 
 
@@ -51,8 +50,10 @@ def eta_text(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def results_table(result: TrainingResult, look: TableLook = TERMINAL) -> Table:
-    table = Table(title=RESULTS_TITLE, title_justify="left", **look.results)
+def results_table(result: TrainingResult, look: TableLook = TERMINAL, title: str | None = None) -> Table:
+    """The losses of both models; `title`: what was done to them before (the training's `calibrated` text,
+    "After calibrating BatchNorm on the training set"), None for a model that nothing was done to."""
+    table = Table(title=title or None, title_justify="left", **look.results)
     for column in ("model", "steps", "train loss", "val loss", look.seconds, "steps/s"):
         table.add_column(column, justify="left" if column == "model" else "right")
     models: tuple[tuple[str, Trained | None], ...] = (("your gradients", result.learner), ("autograd", result.reference))

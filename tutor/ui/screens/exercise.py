@@ -89,8 +89,7 @@ class ExerciseScreen(ExerciseActions, Screen):
         yield StepTable(self.exercise, id="steps")
         yield DetailPane(id="detail")
         if self.exercise.training is not None:
-            training = self.exercise.training
-            yield TrainingPanel(self.path, training.grad_check_steps, training.default_steps, id="training")
+            yield TrainingPanel(self.path, self.exercise.training, id="training")
         yield KeysFooter()
 
     def on_mount(self) -> None:

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ProgressBar, Static
 
+from tutor.course.model import Training
 from tutor.reports.check import fmt_shape
 from tutor.reports.training import (
     FINAL_UPDATES,
@@ -115,15 +116,16 @@ class TrainingPanel(VerticalScroll):
     OUTCOMES = ("passed", "cancelled", "problem")
     TEXTS = ("#train-outcome", "#train-gradcheck", "#train-phase", "#train-results", "#train-samples", "#train-output")
 
-    def __init__(self, path: Path, grad_check_steps: int, default_steps: int, **kwargs: Any) -> None:
+    def __init__(self, path: Path, training: Training, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.path = path
-        self.grad_check_steps = grad_check_steps
-        self.default_steps = default_steps
+        self.training = training  # its settings, and its words for the calibration after training, if any
+        self.grad_check_steps = training.grad_check_steps
+        self.default_steps = training.default_steps
         self.started = False
         self.grad_steps: list[GradCheckStep] = []
         self.lossi: dict[str, list[float]] = {}
-        self.total = default_steps
+        self.total = training.default_steps
         self.last: TrainingResult | TrainingProblem | None = None
 
     def compose(self) -> ComposeResult:
@@ -206,7 +208,12 @@ class TrainingPanel(VerticalScroll):
             self.query_one(LossPlot).display = True
             self.set_phase(say("train-phase-train", self.lang, who=who_words(who, self.lang), steps=steps))
         elif phase == "evaluate":
-            self.set_phase(say("train-phase-evaluate", self.lang, who=who_words(who, self.lang)))
+            who_text = who_words(who, self.lang)
+            if self.training.calibrating:
+                calibrating = self.training.text("calibrating", self.lang)
+                self.set_phase(say("train-phase-calibrate", self.lang, calibrating=calibrating, who=who_text))
+            else:
+                self.set_phase(say("train-phase-evaluate", self.lang, who=who_text))
 
     def _progress(self, event: ProgressEvent) -> None:
         who, step, steps = event.who, event.step, event.steps
@@ -232,7 +239,8 @@ class TrainingPanel(VerticalScroll):
             return
         learner = final.learner
         if learner is not None and "train" in learner.loss:
-            parts: list[RenderableType] = [results_table(final, PANEL)]
+            title = self.training.text("calibrated", self.lang) if self.training.calibrated else None
+            parts: list[RenderableType] = [results_table(final, PANEL, title)]
             agreed = agreement(final)
             if agreed:
                 parts.append(Text(agreed))
