@@ -188,7 +188,7 @@ def test_the_calibration_is_named_by_the_pack_and_not_shown_without_one(tmp_path
     from rich.console import Console
 
     from tutor.reports.training import Trained, TrainingResult
-    from tutor.training.view import results_table
+    from tutor.training.view import results_table, samples_table
 
     lecture = load_course(pack_root("makemore4")).find("training").training
     block = load_course(pack_root("transformer")).find("block").training
@@ -204,6 +204,10 @@ def test_the_calibration_is_named_by_the_pack_and_not_shown_without_one(tmp_path
 
     assert "After calibrating BatchNorm" in shown(lecture.text("calibrated"))
     assert "BatchNorm" not in shown(None) and "2.1000" in shown(None)
+    console = Console(width=100, record=True)
+    console.print(samples_table(result, lecture=False))
+    said = " ".join(console.export_text().split())  # the title wraps to the table's width
+    assert "Samples (a fixed seed)" in said and "lecture" not in said
     # one without the other is refused: the heading and the phase come together
     root = copy_pack(tmp_path)
     toml = root / "exercises" / "block.toml"
@@ -315,6 +319,8 @@ def test_the_transformer_packs_traps_fail_at_their_own_line(backprop_ninja, tmp_
     assert first["name"] == row and words in json.dumps(first["diagnosis"])
     if words == "hard-coded-size":
         assert "Use n, T, C, H or tensor.shape" in first["diagnosis"]["message"]
+        # the pack names its first batch no lecture's: the tutor's own words for it
+        assert first["diagnosis"]["message"].startswith("right on the first batch (n=4)")
     # the rows below it are blamed on it, not on their own lines
     assert all(t["status"] in ("exact", "close") or t["inherits_from"] == row for t in report["tensors"] if t["name"] != row)
 

@@ -80,7 +80,7 @@ def cmd_train(args: argparse.Namespace, course: Course) -> int:
         from tutor.cli.train_view import print_result
 
         calibrated = exercise.training.text("calibrated", args.lang) if exercise.training else None
-        print_result(result, view.console, args.lang, calibrated)  # type: ignore[union-attr]
+        print_result(result, view.console, args.lang, calibrated, bool(course.pack.lecture))  # type: ignore[union-attr]
     if result.passed:
         return EXIT_PASS
     return EXIT_CANCELLED if result.cancelled else EXIT_FAIL

@@ -89,7 +89,7 @@ class ExerciseScreen(ExerciseActions, Screen):
         yield StepTable(self.exercise, id="steps")
         yield DetailPane(id="detail")
         if self.exercise.training is not None:
-            yield TrainingPanel(self.path, self.exercise.training, id="training")
+            yield TrainingPanel(self.path, self.exercise.training, bool(self.exercise.pack.lecture), id="training")
         yield KeysFooter()
 
     def on_mount(self) -> None:

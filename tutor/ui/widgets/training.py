@@ -116,10 +116,11 @@ class TrainingPanel(VerticalScroll):
     OUTCOMES = ("passed", "cancelled", "problem")
     TEXTS = ("#train-outcome", "#train-gradcheck", "#train-phase", "#train-results", "#train-samples", "#train-output")
 
-    def __init__(self, path: Path, training: Training, **kwargs: Any) -> None:
+    def __init__(self, path: Path, training: Training, lecture: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.path = path
         self.training = training  # its settings, and its words for the calibration after training, if any
+        self.lecture = lecture  # the pack follows a lecture (the samples are drawn with its seed)
         self.grad_check_steps = training.grad_check_steps
         self.default_steps = training.default_steps
         self.started = False
@@ -245,7 +246,7 @@ class TrainingPanel(VerticalScroll):
             if agreed:
                 parts.append(Text(agreed))
             self.show("#train-results", Group(*parts))
-            self.show("#train-samples", samples_table(final, PANEL))
+            self.show("#train-samples", samples_table(final, PANEL, self.lecture))
         output = learner.output if learner is not None else ""
         if output.strip():
             printed = Text(say("train-printed", self.lang), style="dim")
