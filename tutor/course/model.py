@@ -205,7 +205,6 @@ class Pack(Localized):
     source: Path | None = field(default=None, compare=False)
     translations: Translations = field(default=Translations(), repr=False)
 
-
     def first_batch_words(self) -> Message:
         """The first batch's name as a message parameter: the pack's words for it, else the tutor's."""
         if not self.first_batch:

@@ -6,7 +6,9 @@ own settings (pack.toml): its lecture, if any, the languages it must be complete
 - a hint ladder has distinct rungs, and its last rung is Python that assigns the step's name;
 - a pack that follows a lecture: every step has a why_at, every exercise a chapter_at, the chapters in the
   exercises' order, and every moment before the lecture's end (pack.lecture_length, when given);
-- every text is there in each of the pack's languages, and so is each starter's translation;
+- every text is there in each of the pack's languages (the pack's title and name for its first batch, each
+  exercise's and step's texts, a training exercise's words for its calibration), and so is each starter's
+  translation;
 - a step's `line` (each part of it, "a  and  b") and its `of` name only what the model defines.
 """
 
