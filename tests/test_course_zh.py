@@ -16,7 +16,7 @@ import pytest
 from tests.test_teaching import answer_fragments, answer_lines
 from tutor.course import CourseError, load_course
 from tutor.course.load import STEP_TEXT_KEYS
-from tutor.course.model import Exercise, Mistake
+from tutor.course.model import Exercise, Mistake, Pack, Training
 from tutor.course.packs import installed_packs
 
 if sys.version_info >= (3, 11):
@@ -136,8 +136,10 @@ def test_every_text_key_of_the_course_is_translated_and_nothing_else():
     """The test reads the loader's text keys: they cover every learner-facing text of the course."""
     assert set(Exercise.TEXT_KEYS) == {"title", "summary", "chain_message"}
     assert set(STEP_TEXT_KEYS) == {"hints", "why"} and Mistake.TEXT_KEYS == ("message",)
+    assert set(Pack.TEXT_KEYS) == {"title", "first_batch"} and set(Training.TEXT_KEYS) == {"calibrated", "calibrating"}
     translated = {key for _, data in _files() for _, key, _ in _zh_keys(data)}
-    assert translated == {f"{key}_zh" for key in (*Exercise.TEXT_KEYS, *STEP_TEXT_KEYS, *Mistake.TEXT_KEYS)}
+    keys = (*Exercise.TEXT_KEYS, *STEP_TEXT_KEYS, *Mistake.TEXT_KEYS, *Pack.TEXT_KEYS, *Training.TEXT_KEYS)
+    assert translated == {f"{key}_zh" for key in keys}
 
 
 def test_hint_ladders_have_as_many_rungs_in_chinese():

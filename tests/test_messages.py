@@ -18,6 +18,7 @@ from tests.conftest import LEARNER_FILES, ROOT
 from tests.test_diagnose import solution_with
 from tutor import messages
 from tutor.engine.branches import tensor_uses
+from tutor.course.model import Pack
 from tutor.engine.compare import compare
 from tutor.engine.diagnose import diagnose
 from tutor.engine.grids import row_grids
@@ -33,7 +34,7 @@ WRONG = LEARNER_FILES / "wrong"
 # The modules that say things: each call message("code", name=...) (or render("code", {...})) is one emitter.
 EMITTERS = [
     ROOT / "tutor" / "engine" / name for name in ("compare.py", "diagnose.py", "judge.py", "naming.py", "grids.py")
-] + [ROOT / "tutor" / "reports" / "check.py", ROOT / "tutor" / "messages" / "__init__.py"]
+] + [ROOT / "tutor" / "reports" / "check.py", ROOT / "tutor" / "messages" / "__init__.py", ROOT / "tutor" / "course" / "model.py"]
 KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -202,6 +203,7 @@ def direct(checker, atomic) -> list[dict[str, Any]]:
     # a heatmap drawn on the second batch names it (the TUI's caption)
     report = checker.check(atomic, WRONG / "hard_coded_batch.py")
     out.append(row_grids("dlogprobs", checker.last_runs, report.tensors[0])["diff"]["batch"])
+    out.append(Pack(id="unnamed").first_batch_words())  # a pack that gives its first batch no name: the tutor's
     return out
 
 

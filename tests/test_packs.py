@@ -86,6 +86,16 @@ def test_the_help_names_the_course_option(backprop_ninja):
         assert "--course" in ran.stdout, args
 
 
+def test_the_help_names_exercises_of_the_pack_in_use_not_the_lectures_four(backprop_ninja):
+    top = " ".join(backprop_ninja("--help").stdout.split())
+    assert "course packs" in top and "of the pack in use by its number or id" in top
+    for args in (("check", "--help"), ("hint", "--help"), ("why", "--help"), ("reset", "--help"), ("train", "--help")):
+        text = " ".join(backprop_ninja(*args).stdout.split())
+        assert not any(word in text for word in ("1-4", "atomic/1", "training/4", "exercise 4", "the MLP")), args
+        if args[0] != "train":
+            assert "an exercise of the course pack in use, by its number or id" in text, args
+
+
 # ---- the format ----------------------------------------------------------------------------------------------------
 
 
@@ -146,6 +156,90 @@ def test_a_missing_translation_and_a_short_why_are_named(tmp_path):
     problems = pack_problems(load_course(root))
     assert "softmax: step dwei: why_zh is missing" in problems
     assert any(line.startswith("layernorm: the starter's zh words") for line in problems)
+
+
+# ---- the pack's own words: its first batch, its calibration, its moments -----------------------------------------
+
+
+@pytest.mark.parametrize("pack_id, en, zh", [("makemore4", "the lecture's batch", "讲座的批次"),
+                                             ("transformer", "the first batch", "第一个批次")])
+def test_the_notes_call_the_first_batch_what_the_pack_calls_it(pack_id, en, zh):
+    from tutor.messages import message, render_message
+
+    first = load_course(pack_root(pack_id)).exercises[0].pack.first_batch_words()
+    for code in ("second-batch-fails", "fails-local-rule", "hard-coded-size", "lecture-only-true-zero", "grid-second-batch"):
+        said = message(code, first=first, sizes="T=5", status="wrong", detail="x", n=4, second="T=5", names="T", gives="0")
+        assert en in render_message(said, "en") and zh in render_message(said, "zh"), code
+        if pack_id == "transformer":
+            assert "lecture" not in render_message(said, "en") and "讲座" not in render_message(said, "zh"), code
+
+
+def test_a_pack_names_its_first_batch_in_every_language_it_promises(tmp_path):
+    root = copy_pack(tmp_path)
+    toml = root / "exercises" / "pack.toml"
+    toml.write_text(toml.read_text() + 'first_batch = "the batch you see"\n')
+    assert "pack.toml: first_batch_zh is missing" in pack_problems(load_course(root))
+    toml.write_text(toml.read_text() + 'first_batch_zh = "你看到的批次"\n')
+    course = load_course(root)
+    assert pack_problems(course) == [] and course.pack.first_batch_words()["params"]["text_zh"] == "你看到的批次"
+
+
+def test_the_calibration_is_named_by_the_pack_and_not_shown_without_one(tmp_path):
+    from rich.console import Console
+
+    from tutor.reports.training import Trained, TrainingResult
+    from tutor.training.view import results_table, samples_table
+
+    lecture = load_course(pack_root("makemore4")).find("training").training
+    block = load_course(pack_root("transformer")).find("block").training
+    assert lecture.text("calibrated") == "After calibrating BatchNorm on the training set"
+    assert lecture.text("calibrating", "zh") == "正在校准 BatchNorm"
+    assert not block.calibrated and not block.calibrating
+    result = TrainingResult("block", "cpu", 10, learner=Trained(10, 1.0, loss={"train": 2.0, "val": 2.1}))
+
+    def shown(title):
+        console = Console(width=100, record=True)
+        console.print(results_table(result, title=title))
+        return console.export_text()
+
+    assert "After calibrating BatchNorm" in shown(lecture.text("calibrated"))
+    assert "BatchNorm" not in shown(None) and "2.1000" in shown(None)
+    console = Console(width=100, record=True)
+    console.print(samples_table(result, lecture=False))
+    said = " ".join(console.export_text().split())  # the title wraps to the table's width
+    assert "Samples (a fixed seed)" in said and "lecture" not in said
+    # one without the other is refused: the heading and the phase come together
+    root = copy_pack(tmp_path)
+    toml = root / "exercises" / "block.toml"
+    toml.write_text(toml.read_text().replace('calibrate = "pass"', 'calibrate = "pass"\ncalibrated = "After a rest"'))
+    with pytest.raises(CourseError, match=r"block.toml: exercise 'block': key 'training.calibrating': is missing"):
+        load_course(root)
+
+
+def test_the_tutors_training_phase_names_the_calibration_only_where_the_pack_gives_it():
+    from tutor.ui.words import say
+
+    lecture = load_course(pack_root("makemore4")).find("training").training
+    assert say("train-phase-calibrate", "en", calibrating=lecture.text("calibrating"), who="autograd") == (
+        "Calibrating BatchNorm, evaluating and sampling (autograd's model)…")
+    for lang in ("en", "zh"):
+        assert "BatchNorm" not in say("train-phase-evaluate", lang, who="x")
+
+
+def test_a_lecture_free_pack_refuses_a_moment_and_its_why_names_none(tmp_path):
+    from tutor.cli.common import why_lines
+
+    root = copy_pack(tmp_path)
+    toml = root / "exercises" / "softmax.toml"
+    text = toml.read_text()
+    toml.write_text(text.replace("\nwhy = ", '\nwhy_at = "0:00:00"\nwhy = ', 1))
+    with pytest.raises(CourseError, match=r"why_at': is a moment of the pack's lecture, and this pack follows none"):
+        load_course(root)
+    for exercise in load_course(pack_root("transformer")).exercises:
+        for step in exercise.steps:
+            for lang in ("en", "zh"):
+                said = "\n".join(why_lines(exercise, step, lang))
+                assert "the lecture explains it" not in said and "0:00" not in said and "课程视频在" not in said
 
 
 # ---- no Python keyed on an id ----------------------------------------------------------------------------------
@@ -225,6 +319,8 @@ def test_the_transformer_packs_traps_fail_at_their_own_line(backprop_ninja, tmp_
     assert first["name"] == row and words in json.dumps(first["diagnosis"])
     if words == "hard-coded-size":
         assert "Use n, T, C, H or tensor.shape" in first["diagnosis"]["message"]
+        # the pack names its first batch no lecture's: the tutor's own words for it
+        assert first["diagnosis"]["message"].startswith("right on the first batch (n=4)")
     # the rows below it are blamed on it, not on their own lines
     assert all(t["status"] in ("exact", "close") or t["inherits_from"] == row for t in report["tensors"] if t["name"] != row)
 
@@ -262,7 +358,7 @@ def test_the_docs_name_every_key_the_loader_reads():
     keys = {*load.PACK_KEYS, *load.MODEL_KEYS, *load.CONTEXT_KEYS, "model_file", "local_only", "support", "given", "chain",
             "chain_message", "forbid_autograd", "rows", "why_at", "chapter_at", "code", "expr", "max_steps",
             "default_steps", "lr", "lr_decay_at", "lr_after", "grad_check_steps", "sample_count", "sample_seed",
-            "max_name_length", "calibrate", "infer"}
+            "max_name_length", "calibrate", "infer", "calibrated", "calibrating"}
     assert [key for key in sorted(keys) if f"`{key}`" not in text] == []
 
 

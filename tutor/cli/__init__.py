@@ -27,9 +27,11 @@ COMMANDS = (check, init, listing, hint, solution, progress, reset, why, tui, tra
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="backprop-ninja",
-        description="Write the backward pass of a 2-layer MLP with BatchNorm by hand; the tutor checks every "
-        "gradient against PyTorch autograd. Exercises are named by id or number; `--course NAME|DIR` picks "
-        "another course pack (`backprop-ninja course list` lists the installed ones).",
+        description="Write a network's backward pass by hand, one gradient at a time; the tutor checks every "
+        "gradient against PyTorch autograd. The exercises come in course packs: the lecture's (a 2-layer MLP with "
+        "BatchNorm, the default) and any other installed pack or pack folder that `--course NAME|DIR` names "
+        "(`backprop-ninja course list` lists the installed ones). Commands name an exercise of the pack in use by "
+        "its number or id (`backprop-ninja list` shows them).",
         epilog="Run `backprop-ninja` alone to open the tutor (`backprop-ninja --workspace DIR` for another "
         "workspace; `backprop-ninja tui --help` for its options); `backprop-ninja check 1` checks from the shell.",
     )

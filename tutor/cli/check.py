@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tutor.cli import common
 from tutor.cli.common import (
+    EXERCISE_HELP,
     EXIT_FAIL,
     EXIT_PASS,
     UsageError,
@@ -125,7 +126,7 @@ def cmd_check_notebook(args: argparse.Namespace, course: Course, exercise: Exerc
 
 def register(sub: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check", help="check an exercise file against autograd", description="Run your file in a sandbox and compare each gradient with autograd's.")
-    check.add_argument("exercise", metavar="EXERCISE", help="exercise id or number (atomic/1, cross-entropy/2, batchnorm/3, training/4)")
+    check.add_argument("exercise", metavar="EXERCISE", help=EXERCISE_HELP)
     check.add_argument("--file", metavar="PATH", help="the file to check (default: the exercise's file in the workspace)")
     check.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     check.add_argument("--cell", type=cell_numbers, metavar="N[,M]", help="a notebook's cells to check (default: found by the names they assign)")

@@ -160,9 +160,13 @@ def add_workspace_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workspace", metavar="DIR", help=f"the learner's workspace (default: the enclosing one, else {default_workspace()})")
 
 
+# How every command names an exercise: of the pack in use, whichever it is.
+EXERCISE_HELP = "an exercise of the course pack in use, by its number or id (`backprop-ninja list` shows them)"
+
+
 def exercise_command(sub: argparse._SubParsersAction, name: str, help: str, description: str) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help, description=description)
-    parser.add_argument("exercise", metavar="EXERCISE", help="exercise id or number")
+    parser.add_argument("exercise", metavar="EXERCISE", help=EXERCISE_HELP)
     return parser
 
 

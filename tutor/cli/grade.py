@@ -90,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     grade.add_argument("--out", default="grades", metavar="DIR", help="where the results go (default: ./grades)")
     grade.add_argument("--json", action="store_true", help="print one JSON line (totals and the class map) instead of the table")
     grade.add_argument("--train-steps", type=whole_number(0), default=0, metavar="N",
-                       help="also train each exercise-4 file that passes its grad check for N steps (default: no training)")
+                       help="also train each training exercise's file that passes its grad check for N steps (default: no training)")
     grade.add_argument("--gradescope-bundle", metavar="OUT.zip", help="write a Gradescope autograder zip instead of grading")
     add_engine_options(grade)
     grade.add_argument("--timeout", type=timeout_seconds, default=10.0, metavar="S", help="seconds each file may run (default: 10)")

@@ -70,7 +70,8 @@ def cmd_train(args: argparse.Namespace, course: Course) -> int:
     else:
         from tutor.cli.train_view import print_result
 
-        print_result(result, view.console, args.lang)  # type: ignore[union-attr]
+        calibrated = exercise.training.text("calibrated", args.lang) if exercise.training else None
+        print_result(result, view.console, args.lang, calibrated, bool(course.pack.lecture))  # type: ignore[union-attr]
     if result.passed:
         return EXIT_PASS
     return EXIT_CANCELLED if result.cancelled else EXIT_FAIL
@@ -79,13 +80,14 @@ def cmd_train(args: argparse.Namespace, course: Course) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser(
         "train",
-        help="exercise 4: grad-check your backward pass, then train the MLP with it",
-        description="Check your gradients on the first batches of the lecture's loop, train with them (no "
-        "autograd), calibrate BatchNorm, compare train/val loss with an autograd run of the same steps, and "
-        "sample names from both models. Ctrl-C stops training and still evaluates the model so far.",
+        help="the pack's training exercise: grad-check your backward pass, then train the model with it",
+        description="For the course pack's training exercise: check your gradients on the first batches of its "
+        "training loop, train with them (no autograd), calibrate the model when the pack says how (the lecture's "
+        "BatchNorm statistics), compare train/val loss with an autograd run of the same steps, and sample names "
+        "from both models. Ctrl-C stops training and still evaluates the model so far.",
     )
     train.add_argument("--file", metavar="PATH", help="your training.py (default: the one in the workspace)")
-    train.add_argument("--steps", type=whole_number(1), metavar="N", help="training steps (default: a quick run; 200000 is the lecture's)")
+    train.add_argument("--steps", type=whole_number(1), metavar="N", help="training steps (default: the exercise's quick run; at most its max_steps, the lecture's 200000 in its pack)")
     train.add_argument("--json", action="store_true", help="print one JSON object instead of progress and tables")
     add_engine_options(train)
     train.add_argument("--timeout", type=timeout_seconds, default=10.0, metavar="S", help="seconds each grad-check run may take (default: 10)")

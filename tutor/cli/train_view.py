@@ -84,8 +84,12 @@ class TrainingView:
         self.console.print(check_table(report, self.lang, fit=self.console))
 
 
-def print_result(result: TrainingResult, console: Console, lang: str = "en") -> None:
-    """The training's results and samples, what the learner's code printed, and the closing line, in `lang`."""
+def print_result(
+    result: TrainingResult, console: Console, lang: str = "en", calibrated: str | None = None, lecture: bool = True
+) -> None:
+    """The training's results and samples, what the learner's code printed, and the closing line, in `lang`;
+    `calibrated`: the results' heading (the course's words for the calibration after training), if any;
+    `lecture`: the pack follows a lecture (its samples are the lecture's)."""
     error = result.error
     if error is not None and error.get("kind") != "grad-check":
         kind, message = error.get("kind"), error.get("message")
@@ -98,11 +102,11 @@ def print_result(result: TrainingResult, console: Console, lang: str = "en") -> 
             console.print(Text(f"  {error['line']} | {error['source']}", style="red"))
     learner = result.learner
     if learner is not None and learner.loss:
-        console.print(results_table(result))
+        console.print(results_table(result, title=calibrated))
         agreed = agreement(result)
         if agreed:
             console.print(agreed)
-        console.print(samples_table(result))
+        console.print(samples_table(result, lecture=lecture))
     if learner is not None and learner.output.strip():
         console.print(Text(say("train-printed", lang), style="dim"))
         console.print(Text(learner.output.rstrip()[:2000]), markup=False, highlight=False)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tutor.cli.common import (
+    EXERCISE_HELP,
     EXIT_FAIL,
     EXIT_PASS,
     add_workspace_option,
@@ -43,9 +44,10 @@ def _find_row(exercise: Exercise, name: str) -> Step:
 def register(sub: argparse._SubParsersAction) -> None:
     why = sub.add_parser(
         "why", help="the insight behind a step you have passed",
-        description="Show why a passed step's answer is what it is, and where the lecture explains it.",
+        description="Show why a passed step's answer is what it is, and, in a pack that follows a lecture, where "
+        "the lecture explains it.",
     )
-    why.add_argument("exercise", metavar="EXERCISE", help="exercise id or number")
-    why.add_argument("step", metavar="STEP", help="the gradient (dcounts), its forward tensor (counts) or the step's number; in exercise 4 also a supporting row (dh)")
+    why.add_argument("exercise", metavar="EXERCISE", help=EXERCISE_HELP)
+    why.add_argument("step", metavar="STEP", help="the gradient (dcounts), its forward tensor (counts) or the step's number; in a training exercise also a supporting row (dh)")
     add_workspace_option(why)
     why.set_defaults(handler=cmd_why)

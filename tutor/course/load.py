@@ -38,7 +38,7 @@ from tutor.course.model import (
 # A pack's own settings: exercises/pack.toml (its id, title, lecture, languages, and the shared model file it
 # names, if any). A pack takes nothing from any file it does not name.
 PACK_FILE = "pack.toml"
-PACK_KEYS = ("id", "title", "lecture", "lecture_length", "languages", "min_hints", "min_why", "model")
+PACK_KEYS = ("id", "title", "lecture", "lecture_length", "languages", "min_hints", "min_why", "model", "first_batch")
 # The model and batch the exercises share, when pack.toml names such a file (`model = "model.toml"`); an
 # exercise's own [model] and [context] set only what differs (any key again, `sizes` merged key by key, and
 # `forward_extra`: lines appended to the shared forward pass).
@@ -151,8 +151,12 @@ TIMESTAMP = re.compile(r"^\d:[0-5]\d:[0-5]\d$")
 
 
 def _timestamp(reader: _Reader, key: str, pack: Pack) -> str:
-    """A moment in the lecture as H:MM:SS; a pack that follows no lecture needs none (and may give none)."""
-    if not pack.lecture and key not in reader.table:
+    """A moment in the lecture as H:MM:SS; a pack that follows no lecture has none (a moment it gives would be
+    shown as one of a lecture that does not exist): its pack.toml may give none, and a folder without one (the
+    first format) has its moments left unread."""
+    if not pack.lecture:
+        if key in reader.table and pack.source is not None:
+            raise reader.error(key, "is a moment of the pack's lecture, and this pack follows none (lecture = false): remove it")
         return ""
     return _clock(reader, key)
 
@@ -201,7 +205,7 @@ def load_pack(root: Path) -> tuple[Pack, _Reader | None]:
     if not path.is_file():
         return Pack(id=root.name), None
     top = _Reader(path, None, _read_toml(path))
-    top.only((*PACK_KEYS, *(f"title_{lang}" for lang in TRANSLATIONS)))
+    top.only((*PACK_KEYS, *(f"{key}_{lang}" for key in Pack.TEXT_KEYS for lang in TRANSLATIONS)))
     lecture = top.get("lecture", (str, bool))
     if lecture is True or (isinstance(lecture, str) and not lecture.strip()):
         raise top.error("lecture", "is the lecture's title, or false for a pack that follows no lecture")
@@ -216,7 +220,7 @@ def load_pack(root: Path) -> tuple[Pack, _Reader | None]:
         id=ident, title=top.text("title", ""), lecture=lecture or "", languages=languages,
         lecture_length=_clock(top, "lecture_length") if "lecture_length" in top.table else "",
         min_hints=top.get("min_hints", int, 1), min_why=top.get("min_why", int, 40),
-        translations=_translations(top, ("title",)),
+        first_batch=top.text("first_batch", ""), source=path, translations=_translations(top, Pack.TEXT_KEYS),
     )
     if pack.min_hints < 1:
         raise top.error("min_hints", "should be at least 1")
@@ -439,7 +443,13 @@ def _training(top: _Reader) -> Training:
         calibrate=_compiles(t, "calibrate", t.text("calibrate")),
         infer=_compiles(t, "infer", t.text("infer")),
         max_name_length=t.get("max_name_length", int, 50),
+        calibrated=t.text("calibrated", ""),
+        calibrating=t.text("calibrating", ""),
+        translations=_translations(t, Training.TEXT_KEYS),
     )
+    if bool(training.calibrated) != bool(training.calibrating):
+        raise t.error("calibrated" if training.calibrating else "calibrating",
+                      "is missing: calibrated (the results' heading) and calibrating (the phase) come together")
     if training.grad_check_steps < 1 or training.default_steps < 1 or training.max_steps < training.default_steps:
         raise t.error("default_steps", "needs 1 <= default_steps <= max_steps and grad_check_steps >= 1")
     if not 0.0 <= training.lr_decay_at <= 1.0:
@@ -498,6 +508,7 @@ def _load_exercise(path: Path, root: Path, shared: _Reader | None, pack: Pack) -
         row_order=_row_order(top, [*steps, *support]),
         origins=tuple(origins),
         translations=_translations(top, Exercise.TEXT_KEYS),
+        pack=pack,
     )
 
 

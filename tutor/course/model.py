@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from tutor.lang import LANGUAGES
+from tutor.messages import Message, message
 
 ExerciseKind = Literal["check", "training"]
 
@@ -140,8 +141,13 @@ class Model:
 
 
 @dataclass(frozen=True)
-class Training:
+class Training(Localized):
     """Settings of a training exercise (exercise 4)."""
+
+    # What happens to the trained model before its losses are measured, when anything does: the heading of
+    # the results ("After calibrating BatchNorm on the training set") and the phase while it runs
+    # ("Calibrating BatchNorm"). A model with nothing to calibrate gives neither, and no such line is shown.
+    TEXT_KEYS: ClassVar[tuple[str, ...]] = ("calibrated", "calibrating")
 
     max_steps: int
     default_steps: int
@@ -156,6 +162,9 @@ class Training:
     calibrate: str = ""
     infer: str = ""
     max_name_length: int = 50
+    calibrated: str = ""
+    calibrating: str = ""
+    translations: Translations = field(default=Translations(), repr=False)
 
     def lr_at(self, step: int, steps: int) -> float:
         """The lecture's schedule: lr until lr_decay_at of the run, then lr_after."""
@@ -171,6 +180,36 @@ class Origin:
     path: Path  # the TOML file that sets it
     written_as: str  # the key in that file: "model.forward_extra"
     first_line: int = 1  # the assembled code's line where this piece starts
+
+
+@dataclass(frozen=True)
+class Pack(Localized):
+    """What a pack says of itself (exercises/pack.toml): its id and title, the lecture it follows (empty for
+    a pack without one: then its steps have no timestamps), the languages its text must be complete in, how
+    many hints each step needs at least, and what the notes call the first batch of a check."""
+
+    TEXT_KEYS: ClassVar[tuple[str, ...]] = ("title", "first_batch")
+
+    id: str
+    title: str = ""
+    lecture: str = ""
+    lecture_length: str = ""  # H:MM:SS, when given: every moment of the pack lies before it
+    languages: tuple[str, ...] = ()
+    min_hints: int = 1
+    # A why shorter than this many characters is too short to teach anything (course check).
+    min_why: int = 40
+    # What the notes call the batch whose numbers the learner sees ("the lecture's batch"); empty: the
+    # tutor's own words for it ("the first batch").
+    first_batch: str = ""
+    # The pack.toml it was read from (None: a folder without one, the first format's, which follows no lecture).
+    source: Path | None = field(default=None, compare=False)
+    translations: Translations = field(default=Translations(), repr=False)
+
+    def first_batch_words(self) -> Message:
+        """The first batch's name as a message parameter: the pack's words for it, else the tutor's."""
+        if not self.first_batch:
+            return message("first-batch")
+        return message("course", text=self.first_batch, text_zh=self.text("first_batch", "zh"))
 
 
 @dataclass(frozen=True)
@@ -208,6 +247,8 @@ class Exercise(Localized):
     # Keys of the model and context that another file wrote (the shared model file); not part of equality.
     origins: tuple[Origin, ...] = field(default=(), compare=False)
     translations: Translations = field(default=Translations(), repr=False)
+    # The pack the exercise belongs to (its words for the first batch, whether it follows a lecture).
+    pack: Pack = field(default=Pack(id=""), compare=False, repr=False)
 
     @property
     def rows(self) -> tuple[Step, ...]:
@@ -244,23 +285,6 @@ class Exercise(Localized):
     def row(self, name: str) -> Step | None:
         """A step or a supporting row, by its name."""
         return next((row for row in self.rows if row.name == name), None)
-
-
-@dataclass(frozen=True)
-class Pack:
-    """What a pack says of itself (exercises/pack.toml): its id and title, the lecture it follows (empty for
-    a pack without one: then its steps need no timestamps), the languages its text must be complete in, and
-    how many hints each step needs at least."""
-
-    id: str
-    title: str = ""
-    lecture: str = ""
-    lecture_length: str = ""  # H:MM:SS, when given: every moment of the pack lies before it
-    languages: tuple[str, ...] = ()
-    min_hints: int = 1
-    # A why shorter than this many characters is too short to teach anything (course check).
-    min_why: int = 40
-    translations: Translations = field(default=Translations(), repr=False)
 
 
 @dataclass(frozen=True)

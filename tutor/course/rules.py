@@ -6,7 +6,9 @@ own settings (pack.toml): its lecture, if any, the languages it must be complete
 - a hint ladder has distinct rungs, and its last rung is Python that assigns the step's name;
 - a pack that follows a lecture: every step has a why_at, every exercise a chapter_at, the chapters in the
   exercises' order, and every moment before the lecture's end (pack.lecture_length, when given);
-- every text is there in each of the pack's languages, and so is each starter's translation;
+- every text is there in each of the pack's languages (the pack's title and name for its first batch, each
+  exercise's and step's texts, a training exercise's words for its calibration), and so is each starter's
+  translation;
 - a step's `line` (each part of it, "a  and  b") and its `of` name only what the model defines.
 """
 
@@ -16,7 +18,7 @@ import ast
 import builtins
 from collections.abc import Iterator
 
-from tutor.course.model import Course, Exercise, Step
+from tutor.course.model import Course, Exercise, Localized, Step
 
 # What the code blocks and the learner read besides the model's own names.
 TUTOR_NAMES = frozenset({"torch", "F", "n", "batch_size", "vocab_size"})
@@ -93,14 +95,20 @@ def _lecture_problems(course: Course) -> Iterator[str]:
             yield f"{exercise.id}: chapter_at {exercise.chapter_at} is after the lecture's end ({course.pack.lecture_length})"
 
 
+def _untranslated(record: Localized, lang: str, where: str) -> Iterator[str]:
+    """The record's texts that it gives in English and not in `lang`."""
+    for key in record.TEXT_KEYS:
+        if getattr(record, key) and record.translations.get(lang, key) is None:
+            yield f"{where}{key}_{lang} is missing"
+
+
 def _language_problems(course: Course, lang: str) -> Iterator[str]:
     pack = course.pack
-    if pack.title and pack.translations.get(lang, "title") is None:
-        yield f"pack.toml: title_{lang} is missing"
+    yield from _untranslated(pack, lang, "pack.toml: ")
     for exercise in course.exercises:
-        for key in exercise.TEXT_KEYS:
-            if getattr(exercise, key) and exercise.translations.get(lang, key) is None:
-                yield f"{exercise.id}: {key}_{lang} is missing"
+        yield from _untranslated(exercise, lang, f"{exercise.id}: ")
+        if exercise.training:
+            yield from _untranslated(exercise.training, lang, f"{exercise.id}: training.")
         if not exercise.starter_words(lang).is_file():
             yield f"{exercise.id}: the starter's {lang} words ({exercise.starter_words(lang)}) are missing"
         for step in exercise.steps:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from tutor.course.model import ContextSpec, Exercise
 from tutor.engine.data import Dataset, build_examples, split_words
+from tutor.messages import Message, message
 
 # The sizes every context has besides the pack's own (vocab_size too, when the model has data).
 BASE_SCALARS = ("n", "batch_size")
@@ -38,6 +39,8 @@ class Context:
     # sizes it keeps: what a hard-coded size can be caught on, and what it cannot.
     varied: tuple[str, ...] = ()
     kept: tuple[str, ...] = ()
+    # What the notes call the check's first batch (the pack's name for it: "the lecture's batch").
+    first_name: Message = field(default_factory=lambda: message("first-batch"))
 
     @property
     def key(self) -> str:
@@ -186,4 +189,5 @@ def context_from_namespace(exercise: Exercise, ns: dict[str, Any], device: str, 
         tag=tag,
         varied=tuple(k for k in scalars if k != "batch_size" and k not in model.keep),
         kept=model.keep,
+        first_name=exercise.pack.first_batch_words(),
     )

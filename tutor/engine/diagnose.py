@@ -219,9 +219,9 @@ def size_diagnosis(first: Context, second: Context, stopped: str | None = None) 
     checked = ", ".join(map(str, sorted(values)))
     names = ", ".join(varied)
     if stopped:
-        words = message("hard-coded-size-stopped", n=a["n"], stopped=stopped, second=batch_sizes(second), sizes=checked, names=names)
+        words = message("hard-coded-size-stopped", first=first.first_name, n=a["n"], stopped=stopped, second=batch_sizes(second), sizes=checked, names=names)
     else:
-        words = message("hard-coded-size", n=a["n"], second=batch_sizes(second), sizes=checked, names=names)
+        words = message("hard-coded-size", first=first.first_name, n=a["n"], second=batch_sizes(second), sizes=checked, names=names)
     return Diagnosis("hard-coded-size", words)
 
 

@@ -89,5 +89,5 @@ def row_grids(name: str, runs: Sequence[tuple[Context, LearnerRun]], verdict: Te
         other_ctx, other = runs[1]
         diff = tensor_grids(other_ctx.reference[name], other.value(name).tensor)["diff"]
         if diff is not None:
-            found["diff"] = {**diff, "batch": message("grid-second-batch", sizes=batch_sizes(other_ctx))}
+            found["diff"] = {**diff, "batch": message("grid-second-batch", sizes=batch_sizes(other_ctx), first=ctx.first_name)}
     return found

@@ -147,7 +147,7 @@ def _local_words(exercise: Exercise, row: Step, trial: LocalTrial, ctx: Context,
     same = mine.numel() == expected.numel()
     diff = float((mine.to(expected.dtype).reshape(expected.shape).cpu() - expected.cpu()).abs().max()) if same else None
     gives = found.message if found else (message("values-off", diff=diff) if diff is not None else message("another-shape"))
-    return Diagnosis(found.code if found else "local-rule", message(why, gives=gives))
+    return Diagnosis(found.code if found else "local-rule", message(why, gives=gives, first=ctx.first_name))
 
 
 def judge(
@@ -208,7 +208,7 @@ def judge(
                     size_only.add(row.name)
                     t.extra["second_only"] = True  # its heatmap is drawn on that batch (grids.row_grids)
                     detail = list(other.notes) or message("max-abs-diff", diff=other.max_abs_diff)
-                    _fail(t, message("second-batch-fails", sizes=batch_sizes(ctx), status=_status_words(other.status), detail=detail))
+                    _fail(t, message("second-batch-fails", first=first_ctx.first_name, sizes=batch_sizes(ctx), status=_status_words(other.status), detail=detail))
             elif t.second is None:
                 t.second = "pass"
         if local_view is None or local_verdicts is None:
@@ -223,7 +223,7 @@ def judge(
             own_fail.add(row.name)
             if t.passed:
                 t.extra["lecture_passed"] = True
-                _fail(t, message("fails-local-rule"))
+                _fail(t, message("fails-local-rule", first=first_ctx.first_name))
 
     failing = {t.name for t in tensors if not t.passed}
     upstream = trial.upstream if trial else {}

@@ -163,6 +163,7 @@ class LocalPool:
             tag=f"{ctx.tag}/local",
             varied=ctx.varied,
             kept=ctx.kept,
+            first_name=ctx.first_name,
         )
         # diagnoses trace the forward code with this trial's injected gradients, and evaluate course mistakes
         # with the gradients the learner's lines actually read

@@ -29,6 +29,8 @@ __all__ = [
 DEFAULT_LANG = "en"
 # The message that joins the notes of one row (and any list of messages): "{before}; {after}" in English.
 JOIN = "notes-joined"
+# Parameters a report written before they existed lacks, and the message that stands in for each.
+STAND_INS = {"first": "first-batch"}
 
 
 class Message(TypedDict):
@@ -114,6 +116,8 @@ def render(code: str, params: Mapping[str, Any] | None = None, lang: str = DEFAU
     values = {name: _value(value, lang) for name, value in params.items()}
     if template is None:  # a code no catalogue knows (a newer tutor's report): its code and values
         return code + "".join(f" {name}={value}" for name, value in values.items())
+    for name in placeholders(template) & set(STAND_INS) - set(values):
+        values[name] = render(STAND_INS[name], None, lang)
     return template.format(**values)
 
 

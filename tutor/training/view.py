@@ -16,8 +16,8 @@ from rich.table import Table
 
 from tutor.reports.training import Trained, TrainingResult
 
-RESULTS_TITLE = "After calibrating BatchNorm on the training set"
 SAMPLES_TITLE = "Samples (the lecture's seed)"
+SAMPLES_TITLE_NO_LECTURE = "Samples (a fixed seed)"  # a pack that follows no lecture
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,10 @@ def eta_text(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def results_table(result: TrainingResult, look: TableLook = TERMINAL) -> Table:
-    table = Table(title=RESULTS_TITLE, title_justify="left", **look.results)
+def results_table(result: TrainingResult, look: TableLook = TERMINAL, title: str | None = None) -> Table:
+    """The losses of both models; `title`: what was done to them before (the training's `calibrated` text,
+    "After calibrating BatchNorm on the training set"), None for a model that nothing was done to."""
+    table = Table(title=title or None, title_justify="left", **look.results)
     for column in ("model", "steps", "train loss", "val loss", look.seconds, "steps/s"):
         table.add_column(column, justify="left" if column == "model" else "right")
     models: tuple[tuple[str, Trained | None], ...] = (("your gradients", result.learner), ("autograd", result.reference))
@@ -68,13 +70,14 @@ def results_table(result: TrainingResult, look: TableLook = TERMINAL) -> Table:
     return table
 
 
-def samples_table(result: TrainingResult, look: TableLook = TERMINAL) -> Table:
-    """The names of each model side by side (the panel's in two blocks of ten rows, to fit 80 columns)."""
+def samples_table(result: TrainingResult, look: TableLook = TERMINAL, lecture: bool = True) -> Table:
+    """The names of each model side by side (the panel's in two blocks of ten rows, to fit 80 columns);
+    `lecture`: the pack follows a lecture, whose seed the samples are drawn with."""
     mine = result.learner.samples if result.learner else []
     theirs = result.reference.samples if result.reference else []
     blocks = min(look.blocks, 2 if len(mine) > 1 else 1)
     rows = -(-len(mine) // blocks)
-    table = Table(title=SAMPLES_TITLE, title_justify="left", **look.samples)
+    table = Table(title=SAMPLES_TITLE if lecture else SAMPLES_TITLE_NO_LECTURE, title_justify="left", **look.samples)
     for _ in range(blocks):
         table.add_column("#", justify="right", style="dim")
         table.add_column(look.headers[0], **look.names)

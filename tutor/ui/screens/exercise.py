@@ -93,8 +93,7 @@ class ExerciseScreen(ExerciseActions, Screen):
         yield StepTable(self.exercise, id="steps")
         yield DetailPane(id="detail")
         if self.exercise.training is not None:
-            training = self.exercise.training
-            yield TrainingPanel(self.path, training.grad_check_steps, training.default_steps, id="training")
+            yield TrainingPanel(self.path, self.exercise.training, bool(self.exercise.pack.lecture), id="training")
         yield KeysFooter()
 
     def on_mount(self) -> None:

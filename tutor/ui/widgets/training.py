@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ProgressBar, Static
 
+from tutor.course.model import Training
 from tutor.reports.check import fmt_shape
 from tutor.reports.training import (
     FINAL_UPDATES,
@@ -115,15 +116,17 @@ class TrainingPanel(VerticalScroll):
     OUTCOMES = ("passed", "cancelled", "problem")
     TEXTS = ("#train-outcome", "#train-gradcheck", "#train-phase", "#train-results", "#train-samples", "#train-output")
 
-    def __init__(self, path: Path, grad_check_steps: int, default_steps: int, **kwargs: Any) -> None:
+    def __init__(self, path: Path, training: Training, lecture: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.path = path
-        self.grad_check_steps = grad_check_steps
-        self.default_steps = default_steps
+        self.training = training  # its settings, and its words for the calibration after training, if any
+        self.lecture = lecture  # the pack follows a lecture (the samples are drawn with its seed)
+        self.grad_check_steps = training.grad_check_steps
+        self.default_steps = training.default_steps
         self.started = False
         self.grad_steps: list[GradCheckStep] = []
         self.lossi: dict[str, list[float]] = {}
-        self.total = default_steps
+        self.total = training.default_steps
         self.last: TrainingResult | TrainingProblem | None = None
 
     def compose(self) -> ComposeResult:
@@ -206,7 +209,12 @@ class TrainingPanel(VerticalScroll):
             self.query_one(LossPlot).display = True
             self.set_phase(say("train-phase-train", self.lang, who=who_words(who, self.lang), steps=steps))
         elif phase == "evaluate":
-            self.set_phase(say("train-phase-evaluate", self.lang, who=who_words(who, self.lang)))
+            who_text = who_words(who, self.lang)
+            if self.training.calibrating:
+                calibrating = self.training.text("calibrating", self.lang)
+                self.set_phase(say("train-phase-calibrate", self.lang, calibrating=calibrating, who=who_text))
+            else:
+                self.set_phase(say("train-phase-evaluate", self.lang, who=who_text))
 
     def _progress(self, event: ProgressEvent) -> None:
         who, step, steps = event.who, event.step, event.steps
@@ -232,12 +240,13 @@ class TrainingPanel(VerticalScroll):
             return
         learner = final.learner
         if learner is not None and "train" in learner.loss:
-            parts: list[RenderableType] = [results_table(final, PANEL)]
+            title = self.training.text("calibrated", self.lang) if self.training.calibrated else None
+            parts: list[RenderableType] = [results_table(final, PANEL, title)]
             agreed = agreement(final)
             if agreed:
                 parts.append(Text(agreed))
             self.show("#train-results", Group(*parts))
-            self.show("#train-samples", samples_table(final, PANEL))
+            self.show("#train-samples", samples_table(final, PANEL, self.lecture))
         output = learner.output if learner is not None else ""
         if output.strip():
             printed = Text(say("train-printed", self.lang), style="dim")
