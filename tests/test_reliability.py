@@ -256,7 +256,7 @@ def test_a_broken_course_is_one_line_naming_file_exercise_and_key(tmp_path, monk
     text = toml.read_text()
     assert old in text
     toml.write_text(text.replace(old, new, 1))
-    monkeypatch.setattr(tutor.cli, "load_course", lambda root=None: load_course(tmp_path))
+    monkeypatch.setattr(tutor.cli, "cached_course", lambda root=None: load_course(tmp_path))
     solution = ROOT / "solutions" / f"{exercise.replace('-', '_')}.py"
     code = tutor.cli.main(["check", exercise, "--file", str(solution), "--workspace", str(tmp_path)])
     out, err = capsys.readouterr()

@@ -14,15 +14,10 @@ from __future__ import annotations
 import atexit
 import shlex
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
-# torch warns at import when NumPy is absent (the `jupyter` extra brings it; a kernel may still lack it): the
-# tutor never needs NumPy, and `%load_ext tutor.jupyter` should print nothing.
-warnings.filterwarnings("ignore", message=".*Failed to initialize NumPy.*")
-
-from tutor.notebook.cmp import cmp  # noqa: E402 - after the filter: it imports torch
+from tutor.notebook.cmp import cmp  # torch's NumPy warning is silenced by the package (tutor/notebook/__init__)
 
 __all__ = ["NinjaSession", "cmp", "load_ipython_extension", "unload_ipython_extension"]
 
