@@ -42,7 +42,9 @@ class SecondBatchChecker(DiagnosingChecker):
             if root is None and t.status == "wrong":
                 root = t.name
                 words = {"code": "hard-coded-size", "message_code": "hard-coded-size",
-                         "params": {"n": 32, "second": {"code": "batch-sizes", "params": {
+                         "params": {"first": {"code": "course", "params": {"text": "the lecture's batch",
+                                                                            "text_zh": "讲座的批次"}},
+                                    "n": 32, "second": {"code": "batch-sizes", "params": {
                              "sizes": "n=17, vocab_size=27, n_embd=10, n_hidden=64"}}, "sizes": "10, 27, 30, 32, 64",
                              "names": "n, vocab_size, n_embd, n_hidden"}}
                 tensors[i] = replace(t, local="fail", second="fail", upstream=(), diagnosis=words)
