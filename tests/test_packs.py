@@ -407,3 +407,15 @@ def test_the_tutors_check_service_loads_the_pack_it_is_given(tmp_path, monkeypat
     finally:
         app.checker.close()
         app.trainer.close()
+
+
+def test_a_supporting_row_without_a_why_is_named(course):
+    """A supporting row shows its why once it passes, as a step does: course check holds it to having one."""
+    import dataclasses
+
+    training = next(e for e in course.exercises if e.support)
+    row = training.support[0]
+    bare = dataclasses.replace(row, why="")
+    broken = dataclasses.replace(training, support=(bare, *training.support[1:]))
+    problems = pack_problems(dataclasses.replace(course, exercises=(broken,)))
+    assert any(line.startswith(f"{training.id}: supporting row {row.name}: its why has 0 characters") for line in problems)

@@ -2,7 +2,8 @@
 them first (one line each), before it runs the solutions, starters and mistakes. Each rule reads the pack's
 own settings (pack.toml): its lecture, if any, the languages it must be complete in, the least why.
 
-- every step's why says something (pack.min_why characters at least) and is not one of its hints again;
+- every step's why says something (pack.min_why characters at least) and is not one of its hints again, and
+  every supporting row has a why of that length too;
 - a hint ladder has distinct rungs, and its last rung is Python that assigns the step's name;
 - a pack that follows a lecture: every step has a why_at, every exercise a chapter_at, the chapters in the
   exercises' order, and every moment before the lecture's end (pack.lecture_length, when given);
@@ -111,7 +112,7 @@ def _language_problems(course: Course, lang: str) -> Iterator[str]:
             yield from _untranslated(exercise.training, lang, f"{exercise.id}: training.")
         if not exercise.starter_words(lang).is_file():
             yield f"{exercise.id}: the starter's {lang} words ({exercise.starter_words(lang)}) are missing"
-        for step in exercise.steps:
+        for step in exercise.rows:
             for key in ("hints", "why"):
                 if getattr(step, key) and step.translations.get(lang, key) is None:
                     yield f"{exercise.id}: step {step.name}: {key}_{lang} is missing"
@@ -126,6 +127,10 @@ def pack_problems(course: Course) -> list[str]:
     for exercise in course.exercises:
         for step in exercise.steps:
             problems += [f"{exercise.id}: {p}" for p in _step_problems(exercise, step, course.pack.min_why)]
+        for row in exercise.support:  # a supporting row shows its why once it passes, as a step does
+            if len(row.why.strip()) < course.pack.min_why:
+                problems.append(f"{exercise.id}: supporting row {row.name}: its why has {len(row.why.strip())} characters, "
+                                f"fewer than {course.pack.min_why}: say the insight behind it")
     if course.pack.lecture:
         problems += list(_lecture_problems(course))
     for lang in course.pack.languages:
