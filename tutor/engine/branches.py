@@ -15,7 +15,9 @@ parameters as leaves, and one backward pass gives, per tap, the gradient that fl
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -83,6 +85,34 @@ class Trace:
     uses: dict[str, list[Use]]
 
 
+@dataclass(frozen=True)
+class TappedProgram:
+    """The forward code with its taps, compiled once per exercise: per statement its code object and the names
+    it assigns, and the source of each watched tensor's use (by "name@statement")."""
+
+    statements: tuple[ast.stmt, ...]
+    codes: tuple[tuple[Any, frozenset[str]], ...]
+    sources: dict[str, str]
+
+
+@lru_cache(maxsize=64)
+def _tapped_program(exercise_id: str, forward: str, watched: frozenset[str]) -> TappedProgram:
+    """Parsed, tapped and compiled once: every diagnosis of every check of the exercise traces the same code
+    (the course's, never the learner's)."""
+    tree = ast.parse(forward)
+    lines = forward.splitlines()
+    codes: list[tuple[Any, frozenset[str]]] = []
+    sources: dict[str, str] = {}
+    for index, stmt in enumerate(tree.body):
+        segment = ast.get_source_segment(forward, stmt) or lines[stmt.lineno - 1]
+        sources.update({f"{name}@{index}": segment for name in watched})
+        targets = frozenset(n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+        taps = _Taps(set(watched), index).visit(copy.deepcopy(stmt))  # tapping changes what it visits
+        tapped = ast.fix_missing_locations(ast.Module(body=[taps], type_ignores=[]))
+        codes.append((compile(tapped, f"<{exercise_id}: forward taps>", "exec"), targets))
+    return TappedProgram(tuple(tree.body), tuple(codes), sources)
+
+
 def trace(
     exercise: Exercise,
     ctx: Context,
@@ -98,21 +128,15 @@ def trace(
     with the injected upstream gradients (the local rule), plus the loss's own line when `with_loss`.
     """
     model = exercise.model
-    watched = {step.of for step in exercise.rows}
-    tree = ast.parse(model.forward)
-    lines = model.forward.splitlines()
+    watched = frozenset(step.of for step in exercise.rows)
+    program = _tapped_program(exercise.id, model.forward, watched)
     broadcast: dict[str, tuple[int, ...]] = {}  # key -> shape of the statement's result
-    codes: list[tuple[Any, set[str]]] = []
-    sources: dict[str, str] = {}
-    for index, stmt in enumerate(tree.body):
+    for index, stmt in enumerate(program.statements):
         result = _result_shape(stmt, ctx)
         if result is not None:
             broadcast.update({f"{name}@{index}": result for name in watched})
-        segment = ast.get_source_segment(model.forward, stmt) or lines[stmt.lineno - 1]
-        sources.update({f"{name}@{index}": segment for name in watched})
-        tapped = ast.fix_missing_locations(ast.Module(body=[_Taps(watched, index).visit(stmt)], type_ignores=[]))
-        targets = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-        codes.append((compile(tapped, f"<{exercise.id}: forward taps>", "exec"), targets & cuts))
+    sources = program.sources
+    codes = [(code, targets & cuts) for code, targets in program.codes]
 
     taps: dict[str, list[tuple[torch.Tensor, tuple[int, ...]]]] = {}
 

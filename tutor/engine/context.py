@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -12,6 +13,13 @@ import torch.nn.functional as F
 from tutor.course.model import ContextSpec, Exercise
 from tutor.engine.data import Dataset, build_examples, split_words
 from tutor.messages import Message, message
+
+
+@lru_cache(maxsize=64)
+def course_code_object(source: str, filename: str):
+    """The course's own code (a model's init, batch or forward) compiled once: every check builds a second
+    context from the same code. (Its file name, `<exercise: key>`, is how course_code names a failure.)"""
+    return compile(source, filename, "exec")
 
 # The sizes every context has besides the pack's own (vocab_size too, when the model has data).
 BASE_SCALARS = ("n", "batch_size")
@@ -94,9 +102,9 @@ def run_model_code(exercise: Exercise, splits: TrainingSplits | None, spec: Cont
         if folded:
             vocab_size = spec.vocab_size
         ns.update(vocab_size=vocab_size, Xtr=Xtr, Ytr=Ytr)
-    exec(compile(model.init, f"<{exercise.id}: model.init>", "exec"), ns)
+    exec(course_code_object(model.init, f"<{exercise.id}: model.init>"), ns)
     if model.batch.strip():
-        exec(compile(model.batch, f"<{exercise.id}: model.batch>", "exec"), ns)
+        exec(course_code_object(model.batch, f"<{exercise.id}: model.batch>"), ns)
     if folded:  # the batch drawn from the training split, then spelt in the smaller vocabulary
         fold = splits.fold(ns["vocab_size"])  # type: ignore[union-attr]
         ns["Xb"], ns["Yb"] = fold[ns["Xb"]], fold[ns["Yb"]]
@@ -151,7 +159,7 @@ def context_from_namespace(exercise: Exercise, ns: dict[str, Any], device: str, 
         ns[name].requires_grad_(True)
     before = set(ns)
     with torch.enable_grad():
-        exec(compile(model.forward, f"<{exercise.id}: model.forward>", "exec"), ns)
+        exec(course_code_object(model.forward, f"<{exercise.id}: model.forward>"), ns)
         created = [k for k in ns if k not in before or k in model.parameters]
         for name in created:
             value = ns[name]
