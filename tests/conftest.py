@@ -8,6 +8,7 @@ import contextlib
 import inspect
 import io
 import os
+import tempfile
 import subprocess
 import sys
 import warnings
@@ -21,6 +22,8 @@ warnings.filterwarnings("ignore", message=".*Failed to initialize NumPy.*")
 # The command line checks in its own process in every test, and in every process a test starts: no test leaves a
 # check server behind. The check server's own tests (test_checkd.py) turn it on, each in a folder of its own.
 os.environ["BACKPROP_NINJA_SERVER"] = "0"
+# Parsed course packs are kept in a cache folder of this test run's own, never in the user's ~/.cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="bpn-test-cache-")
 
 from tutor.course import load_course  # noqa: E402
 from tutor.reports.check import CheckReport, LearnerError, Status, TensorVerdict  # noqa: E402

@@ -10,14 +10,8 @@ keep loading. The shipped course's own test (tests/test_course_zh.py) requires e
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 from tutor.course.model import (
     DATA_NAMES,
@@ -34,6 +28,7 @@ from tutor.course.model import (
     Training,
     Translations,
 )
+from tutor.messages import toml
 
 # A pack's own settings: exercises/pack.toml (its id, title, lecture, languages, and the shared model file it
 # names, if any). A pack takes nothing from any file it does not name.
@@ -190,6 +185,7 @@ def _row_order(top: _Reader, rows: list[Step]) -> tuple[str, ...]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    tomllib = toml()
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

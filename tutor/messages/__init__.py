@@ -16,14 +16,20 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+
+def toml() -> Any:
+    """tomllib (tomli before Python 3.11), imported when a TOML file is first read: a command whose words and
+    course come from caches never pays for it (it compiles a dozen regular expressions at import)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
+
 
 __all__ = [
     "DEFAULT_LANG", "PARTS", "Message", "catalogue", "is_message", "message", "part", "placeholders", "render", "render_list",
-    "render_message", "speaker", "templates",
+    "render_message", "speaker", "templates", "toml",
 ]
 
 DEFAULT_LANG = "en"
@@ -58,7 +64,7 @@ def catalogue(lang: str = DEFAULT_LANG) -> dict[str, Any]:
     if not path.is_file():
         return {}
     with path.open("rb") as handle:
-        return tomllib.load(handle)
+        return toml().load(handle)
 
 
 def placeholders(template: str) -> set[str]:
@@ -73,7 +79,7 @@ def part(name: str, lang: str = DEFAULT_LANG) -> dict[str, Any]:
     if not path.is_file():
         return {}
     with path.open("rb") as handle:
-        return tomllib.load(handle)
+        return toml().load(handle)
 
 
 PARTS = ("ui", "cli", "codes")  # codes: the names of the kinds of mistake, which every face shows

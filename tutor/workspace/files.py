@@ -5,17 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from tutor.course.model import Course, Exercise
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from tutor.messages import toml
 
 MARKER = ".backprop-ninja"
 ENV_VAR = "BACKPROP_NINJA_WORKSPACE"
@@ -48,7 +43,7 @@ def starter_text(exercise: Exercise, lang: str = "en") -> str:
     if lang == "en" or not translation.is_file():
         return text
     with translation.open("rb") as handle:
-        words = tomllib.load(handle)
+        words = toml().load(handle)
     head, body = "", text
     if text.startswith('"""') and "docstring" in words:
         end = text.index('"""', 3) + 3
