@@ -52,21 +52,17 @@ class CourseCache:
     """Courses by folder, reloaded when one of their files changes (size or time)."""
 
     def __init__(self) -> None:
-        self._courses: dict[str, tuple[tuple, Any]] = {}
+        self._courses: dict[str, tuple[str, Any]] = {}
 
     @staticmethod
-    def signature(root: Path) -> tuple:
-        found = []
-        for sub in ("exercises", "solutions"):
-            for top, dirs, files in os.walk(root / sub):
-                dirs.sort()
-                for name in sorted(files):
-                    try:
-                        info = os.stat(os.path.join(top, name))
-                    except OSError:
-                        continue
-                    found.append((top, name, info.st_size, info.st_mtime_ns))
-        return tuple(found)
+    def signature(root: Path) -> str:
+        """What the pack's parse depends on: the same digest the command line's course cache is named by."""
+        from tutor.course.cache import course_digest
+
+        try:
+            return course_digest(root)
+        except OSError:  # a file vanished while it was stamped: a signature no later one equals, so it is read again
+            return f"unreadable at {time.monotonic_ns()}"
 
     def get(self, root: str) -> tuple[Any, bool]:
         """The course at `root`, and whether it was (re)loaded just now."""

@@ -87,9 +87,8 @@ def _keep(folder: Path, path: Path, course: Course) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not _ours(folder):
             return
-        for old in folder.glob("*.pickle"):  # one pack's older parses are no use any more: keep a few files
-            if len(list(folder.glob("*.pickle"))) < 16:
-                break
+        # older parses of a pack are no use any more: keep the newest few files
+        for old in sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns, reverse=True)[15:]:
             old.unlink(missing_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as handle:
             handle.write(pickle.dumps(course, protocol=pickle.HIGHEST_PROTOCOL))

@@ -254,7 +254,8 @@ def _assigned_twice(code: str) -> tuple[str, int, int] | None:
         elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
             targets = [node.target]
         for target in targets:
-            for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
+            # names this statement binds: `x[i] = ...` changes x in place and binds neither x nor i
+            for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)):
                 if name in seen:
                     return name, seen[name], node.lineno
                 seen[name] = node.lineno

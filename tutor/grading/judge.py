@@ -77,7 +77,7 @@ def train(course: Course, exercise: Exercise, task: Task, source: str, steps: in
 
     try:
         result = train_file(course, exercise, Path(task.file), source=source, steps=steps, device=checker.device,
-                            timeout=checker.timeout, reference=False)
+                            data=checker.dataset.path, timeout=checker.timeout, reference=False)
     except CheckerError as exc:
         return {"passed": False, "train": None, "error": str(exc)}
     data = result.to_json()

@@ -303,7 +303,7 @@ def _compile(request: dict[str, Any], hook: list[str], codes: dict[Any, Any], mo
         learner = LearnerFile(request["source"], request["filename"])
         tree = learner.tree
         if tree is None:  # raise the syntax error as Python words it, for the run to report
-            raise learner.syntax_error or SyntaxError("invalid syntax")
+            raise learner.syntax_error  # type: ignore[misc]
         codes[key] = compile(instrument(tree, hook, learner.writes) if hook else tree, learner.filename, "exec", dont_inherit=True)
     return codes[key]
 

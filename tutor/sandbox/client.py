@@ -32,39 +32,29 @@ class SandboxError(Exception):
     """The sandbox process itself failed (not the learner's code)."""
 
 
-# The compiled forms of the last few files, by (text, file name, hooked names): a file checked again
-# unchanged is not compiled again.
-_COMPILED: dict[tuple[str, str, tuple[str, ...]], dict[str, Any] | None] = {}
-_COMPILED_LOCK = threading.Lock()  # the instrumented form is built on another thread than the first
-
-
 def compiled_form(learner: LearnerFile, hook: tuple[str, ...]) -> dict[str, Any] | None:
     """The learner's code compiled here, as marshal bytes (base64) for the child: one compile per form in a
     warm process, instead of one in a freshly forked child, where the compiler's first touches cost several
     times more. With names in `hook`, instrumented to call the finishing hook for them (the local-rule run:
     from the file's one syntax tree); without, compiled from the text as it is (no syntax tree to build: the
     form the child needs first). None when the source does not compile: the child then reports the syntax
-    error itself."""
-    key = (learner.text, learner.filename, hook)
-    with _COMPILED_LOCK:
-        if key in _COMPILED:
-            return _COMPILED[key]
+    error itself. Cached by text: a file checked again unchanged is not compiled again."""
+    return _compiled(learner.text, learner.filename, hook)
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(text: str, filename: str, hook: tuple[str, ...]) -> dict[str, Any] | None:
     try:
         if hook:
-            tree = learner.tree
-            if tree is None:
+            learner = LearnerFile(text, filename)  # its tree is the check's own (learner.file caches the parse)
+            if learner.tree is None:
                 return None
-            code = compile(instrument(tree, hook, learner.writes), learner.filename, "exec", dont_inherit=True)
+            code = compile(instrument(learner.tree, hook, learner.writes), filename, "exec", dont_inherit=True)
         else:
-            code = compile(learner.text, learner.filename, "exec", dont_inherit=True)
+            code = compile(text, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        code = None
-    form = {"hook": list(hook), "code": base64.b64encode(marshal.dumps(code)).decode("ascii")} if code else None
-    with _COMPILED_LOCK:
-        while len(_COMPILED) >= 8:
-            _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[key] = form
-    return form
+        return None
+    return {"hook": list(hook), "code": base64.b64encode(marshal.dumps(code)).decode("ascii")}
 
 
 @dataclass(frozen=True)

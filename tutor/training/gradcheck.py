@@ -13,7 +13,7 @@ import torch
 
 from tutor.course.model import Exercise
 from tutor.engine.check import Checker
-from tutor.engine.context import Context, context_from_namespace, run_model_code
+from tutor.engine.context import Context, context_from_namespace, course_code_object, run_model_code
 from tutor.engine.course_code import course_code
 from tutor.learner.file import LearnerFile
 from tutor.reports.training import GradCheckStep
@@ -26,7 +26,7 @@ def loop_contexts(checker: Checker, exercise: Exercise, total_steps: int, count:
     spec = exercise.context
     with course_code(exercise):
         ns = run_model_code(exercise, checker.splits_for(exercise), spec)  # init, then the first minibatch from g
-    batch = compile(model.batch, f"<{exercise.id}: model.batch>", "exec")
+    batch = course_code_object(model.batch, f"<{exercise.id}: model.batch>")
     params = {name: ns[name] for name in model.parameters}
     grads = dict(zip(model.parameters, gradient_names(exercise)))
     for step in range(count):
