@@ -419,3 +419,11 @@ def test_a_supporting_row_without_a_why_is_named(course):
     broken = dataclasses.replace(training, support=(bare, *training.support[1:]))
     problems = pack_problems(dataclasses.replace(course, exercises=(broken,)))
     assert any(line.startswith(f"{training.id}: supporting row {row.name}: its why has 0 characters") for line in problems)
+
+
+def test_a_tensor_changed_in_place_is_not_assigned_twice():
+    """`mask[i] = 0` after `mask = ...` changes mask in place: the forward code binds mask once (nor i at all)."""
+    from tutor.course.load import _assigned_twice
+
+    assert _assigned_twice("mask = torch.ones(4, 4)\ni = 2\nmask[i] = 0\nout = x * mask\n") is None
+    assert _assigned_twice("wei = q @ k.T\nwei = wei.softmax(-1)\n") == ("wei", 1, 2)

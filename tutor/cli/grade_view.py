@@ -10,7 +10,13 @@ from typing import TextIO
 
 from tutor.cli.common import say
 from tutor.grading.run import Graded, Progress
-from tutor.training.view import eta_text
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "–:––"
+    seconds = int(seconds + 0.5)
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 class ProgressLine:
@@ -27,7 +33,7 @@ class ProgressLine:
         self.last_text = ""
 
     def text(self, p: Progress) -> str:
-        return say("grade-progress", self.lang, done=p.done, total=p.total, passed=p.passed, eta=eta_text(p.eta_s))
+        return say("grade-progress", self.lang, done=p.done, total=p.total, passed=p.passed, eta=clock(p.eta_s))
 
     def update(self, progress: Progress) -> None:
         self.progress = progress

@@ -326,10 +326,10 @@ def _status_words(status: str) -> Message:
     return message("row-shape" if status == "shape" else "row-wrong")
 
 
-# The ways a run can end that have words of their own (kind-* in the catalogues); any other is an exception.
-RUN_ENDS = frozenset({"syntax", "timeout", "crash", "memory", "output", "forbidden", "stopped"})
-
-
 def _kind_words(kind: str) -> Message:
     """What ended a run (a LearnerError's kind, or "stopped"), in words."""
-    return message(f"kind-{kind}" if kind in RUN_ENDS else "kind-exception")
+    return message(
+        "kind-syntax" if kind == "syntax" else "kind-timeout" if kind == "timeout" else "kind-crash" if kind == "crash"
+        else "kind-memory" if kind == "memory" else "kind-output" if kind == "output"
+        else "kind-forbidden" if kind == "forbidden" else "kind-stopped" if kind == "stopped" else "kind-exception"
+    )
