@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -325,3 +326,11 @@ def test_the_sizes_the_advice_names_are_defined_in_the_starter(checker, course, 
     docstring = ast.get_docstring(ast.parse(exercise.starter.read_text(encoding="utf-8")))
     defined = docstring[docstring.index("efined when"):]
     assert all(re.search(rf"\b{name}\b", defined) for name in names), (names, defined[:300])
+
+
+@pytest.mark.slow
+def test_a_second_batch_that_never_ran_blames_no_size(warm_checkers, course, atomic):
+    """An endless loop stops the lecture's batch; the second batch is then skipped, not stopped by a size."""
+    report = warm_checkers.get(course, timeout=1.0).check(atomic, Path(__file__).parent / "learner_files" / "infinite_loop.py")
+    assert report.error is not None and report.error.kind == "timeout"
+    assert all((t.diagnosis or {}).get("code") != "hard-coded-size" for t in report.tensors), [t.diagnosis for t in report.tensors]

@@ -235,6 +235,9 @@ def judge(
             own_fail.add(name)
             error = view.run.error
             by_name[name].extra["stopped_here"] = error.message if error else "stopped"
+            # a size is to blame only when a second batch itself ran and stopped, not when it never ran because
+            # the lecture's batch had already stopped (an endless loop stops every batch)
+            by_name[name].extra["second_stopped"] = view is not local_view and not view.run.skipped
             if view is not local_view and error is not None and error.kind == "exception" and not view.run.skipped:
                 by_name[name].local = "fail"  # its code raises on another batch: the line itself is wrong
             stop_root = name
@@ -252,7 +255,7 @@ def judge(
         if row.name in own_fail:
             if t.extra.get("size_root") and len(contexts) > 1:
                 t.diagnosis = size_diagnosis(first_ctx, contexts[1])
-            elif t.extra.get("stopped_here") and len(contexts) > 1:  # (never a row the local-rule run failed)
+            elif t.extra.get("second_stopped") and len(contexts) > 1:  # (never a row the local-rule run failed)
                 t.diagnosis = size_diagnosis(first_ctx, contexts[1], t.extra["stopped_here"])
             elif t.local == "fail" and trial is not None and local is not None:
                 t.diagnosis = _local_words(exercise, row, trial, first_ctx, local, t)
