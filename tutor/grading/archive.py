@@ -150,6 +150,8 @@ def read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> Fo
     try:
         with archive.open(info) as handle:
             data = handle.read(cap_for(name) + 1)  # the declared size may lie: never read past the cap
+    # zipfile's own refusals: a damaged entry (BadZipFile, EOFError, a CRC mismatch as OSError), an encrypted
+    # one (RuntimeError) and a compression method it cannot read (NotImplementedError): that file's row says so
     except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, NotImplementedError) as exc:
         return Found(name, problem=f"cannot be unpacked: {exc}")
     return Found(name, problem=too_big(name, len(data))) if len(data) > cap_for(name) else Found(name, data)
