@@ -225,3 +225,65 @@ def test_a_child_primed_for_other_runs_is_given_back_and_replaced(sandbox):
     assert torch.equal(result.value("y").tensor, torch.arange(4.0) * 2)
     assert gone(lent)
     assert len(spares(sandbox)) == 2 and lent not in spares(sandbox)
+
+
+def _huge_pages_on() -> str | None:
+    """Why this machine cannot have a process's memory in transparent huge pages (None when it can)."""
+    try:
+        mode = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    except OSError:
+        return "no transparent huge pages on this system"
+    return None if "[never]" not in mode else "transparent huge pages are turned off on this machine"
+
+
+def huge_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("AnonHugePages:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_the_zygote_moves_its_memory_into_huge_pages_once_it_serves_a_session(sandbox):
+    from tutor.sandbox.zygote import HUGE_PAGES_AFTER_RUNS
+
+    if (why := _huge_pages_on()) is not None:
+        pytest.skip(why)
+    zygote = sandbox._proc.pid
+    run(sandbox)
+    assert HUGE_PAGES_AFTER_RUNS >= 2 and huge_kb(zygote) < 8 * 1024  # one check from the shell never pays for it
+    for _ in range(HUGE_PAGES_AFTER_RUNS):
+        result = run(sandbox)
+        assert result.error is None and result.value("y").tensor.tolist() == [0.0, 2.0, 4.0, 6.0]
+    spares(sandbox)  # the refill after the run, and the move after it, are done
+    deadline = time.monotonic() + 10
+    while huge_kb(zygote) < 16 * 1024 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert huge_kb(zygote) >= 16 * 1024
+    # children forked from it still run, each in memory of its own
+    first, second = run(sandbox), run(sandbox)
+    assert ran_in(first) != ran_in(second) and first.value("y").tensor.tolist() == [0.0, 2.0, 4.0, 6.0]
+
+
+def test_huge_pages_can_be_turned_off(monkeypatch):
+    from tutor.sandbox import hugepages
+
+    monkeypatch.setenv(hugepages.ENV, "0")
+    assert not hugepages.wanted() and hugepages.collapse() == 0
+
+
+def test_only_large_private_anonymous_regions_are_moved():
+    from tutor.sandbox.hugepages import HUGE, anonymous_regions
+
+    maps = "\n".join([
+        "55a202000123-55a207000000 rw-p 00000000 00:00 0                          [heap]",
+        "7fa2f6600000-7fa2f8800000 rw-p 00000000 00:00 0 ",
+        "7fa2f8f00000-7fa2f9000000 rw-p 00000000 00:00 0 ",  # 1 MiB: too small
+        "7fa30dfe5000-7fa30e285000 r--p 145e4000 fe:00 6285141   /usr/lib/libtorch_cpu.so",
+        "7fa310e00000-7fa311e00000 rw-p 00443000 fe:00 26933     /usr/lib/libpython3.11.so.1.0",  # a file's
+        "7ffc10000000-7ffc11000000 rw-p 00000000 00:00 0                          [stack]",
+    ])
+    assert anonymous_regions(maps) == [
+        (0x55A202200000, 0x55A207000000 - 0x55A202200000),  # rounded in to whole huge pages
+        (0x7FA2F6600000, 0x7FA2F8800000 - 0x7FA2F6600000),
+    ]
+    assert all(start % HUGE == 0 and length % HUGE == 0 for start, length in anonymous_regions(maps))

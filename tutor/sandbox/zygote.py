@@ -22,11 +22,16 @@ import torch.autograd.functional  # noqa: F401 - loaded once here, so a child's 
 import torch.func  # noqa: F401
 
 from tutor.process.wire import read_frame, unpack_tensors, widen_pipe, write_frame
+from tutor.sandbox.hugepages import collapse
 from tutor.sandbox.reaper import become_subreaper
 from tutor.sandbox.spare import SparePool, keep_from_children
 
 # How long the zygote waits, after a run, for another request before it forks new spares.
 REFILL_AFTER_S = 0.05
+# After this many runs the zygote serves a session (the tutor, the check server, a grader's worker, not one
+# `check` from the shell): its memory then goes into huge pages, which makes each later fork and each child's
+# exit cheaper (hugepages.py). It takes a few hundred ms once, after a refill, while the tutor judges.
+HUGE_PAGES_AFTER_RUNS = 2
 
 
 def main(lease_fd: int) -> None:
@@ -42,6 +47,7 @@ def main(lease_fd: int) -> None:
     become_subreaper()
     spares = SparePool()
     refill_at: float | None = None
+    runs, collapsed = 0, False
     try:
         while True:
             # After a run, the tutor judges while its child is torn down: new spares are forked REFILL_AFTER_S
@@ -52,11 +58,15 @@ def main(lease_fd: int) -> None:
                 if wait <= 0 or not select.select([inbox], [], [], wait)[0]:
                     spares.refill(contexts)
                     refill_at = None
+                    if not collapsed and runs >= HUGE_PAGES_AFTER_RUNS:
+                        collapse()
+                        collapsed = True
                     continue
             try:
                 header, blob = read_frame(inbox)
             except EOFError:  # the tutor is gone: so are the children (main's finally), and this process
                 return
+            runs += header.get("op") == "ran"
             if serve(header, blob, contexts, spares, outbox, lease) and refill_at is None:
                 refill_at = time.monotonic() + REFILL_AFTER_S
     finally:
