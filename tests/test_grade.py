@@ -251,3 +251,26 @@ def test_an_out_folder_that_cannot_be_made_is_one_line_exit_2(tmp_path, capsys):
     assert tutor.cli.main(["grade", str(tmp_path / "class"), "--out", str(tmp_path / "taken")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot write to" in err[0]
+
+
+@pytest.mark.slow
+def test_train_steps_trains_each_file_that_passes_its_grad_check(tmp_path, course):
+    training = course.find("training")
+    root = tmp_path / "class"
+    for student, text in (
+        ("ada", training.solution.read_text(encoding="utf-8")),
+        ("bo", training.solution.read_text(encoding="utf-8").replace("dlogits[range(n), Yb] -= 1", "dlogits[range(n), Yb] += 1")),
+    ):
+        (root / student).mkdir(parents=True)
+        (root / student / "training.py").write_text(text, encoding="utf-8")
+    out = tmp_path / "grades"
+    code, _, _ = run_grade(str(root), "--out", str(out), "--jobs", "1", "--train-steps", "30", "--timeout", "20")
+    rows = {r["student"]: r for r in jsonl(out / "results.jsonl")}
+    assert code == 0  # the class was graded (whatever its grades)
+    ada, bo = rows["ada"], rows["bo"]
+    assert ada["passed"] and ada["training"]["passed"] and ada["training"]["error"] is None
+    trained = ada["training"]["train"]
+    assert trained["steps"] == 30 and trained["requested_steps"] == 30 and trained["error"] is None
+    assert trained["learner"]["train"] > 0 and trained["learner"]["val"] > 0
+    # a file whose grad check fails is not trained
+    assert not bo["passed"] and "training" not in bo
