@@ -334,3 +334,33 @@ def test_a_second_batch_that_never_ran_blames_no_size(warm_checkers, course, ato
     report = warm_checkers.get(course, timeout=1.0).check(atomic, Path(__file__).parent / "learner_files" / "infinite_loop.py")
     assert report.error is not None and report.error.kind == "timeout"
     assert all((t.diagnosis or {}).get("code") != "hard-coded-size" for t in report.tensors), [t.diagnosis for t in report.tensors]
+
+
+@pytest.mark.parametrize("exercise_id", ["atomic", "cross-entropy", "batchnorm"])
+def test_a_local_trials_uses_are_its_pools_traces_combined_as_a_trace_of_its_own_finds_them(checker, course, exercise_id):
+    """Diagnosing a line under the local rule reads the uses of each forward tensor with the trial's injected
+    gradients: combined from the pool's traced draws (no trace per check), they are what a trace finds."""
+    from tutor.engine.branches import _analyse, trace
+
+    exercise = course.find(exercise_id)
+    first = checker.context(exercise)
+    trial = checker.pool(exercise, first, tuple(exercise.rows)).trial()
+    ctx = trial.context
+    assert len(ctx.derived["trace_parts"]) == 1 + len(trial_pool_draws(checker, exercise, first))
+    traced = trace(exercise, ctx, **ctx.derived["trace"]).uses
+    combined = _analyse(exercise, ctx)  # from the pool's parts
+    assert combined and set(combined) <= set(traced)
+    for name, uses in combined.items():
+        by_key = {u.key: u for u in traced[name]}
+        assert [u.key for u in uses] == [u.key for u in traced[name]]
+        for use in uses:
+            direct = by_key[use.key]
+            assert (use.line, use.axes) == (direct.line, direct.axes)
+            scale = float(direct.contribution.abs().max()) + 1e-6
+            assert float((use.contribution - direct.contribution).abs().max()) <= 1e-4 * scale
+            if direct.unreduced is not None:
+                assert float((use.unreduced - direct.unreduced).abs().max()) <= 1e-4 * (float(direct.unreduced.abs().max()) + 1e-6)
+
+
+def trial_pool_draws(checker, exercise, first) -> list:
+    return checker.pool(exercise, first, tuple(exercise.rows)).draws

@@ -38,6 +38,7 @@ class Use:
     contribution: torch.Tensor  # in the tensor's own shape
     unreduced: torch.Tensor | None = None  # in the broadcast shape, before summing; None without broadcast
     axes: tuple[int, ...] = ()  # axes of `unreduced` that the true gradient sums over
+    key: str = ""  # "tensor@statement": the use's place in the forward code
 
 
 class _Taps(ast.NodeTransformer):
@@ -198,12 +199,40 @@ def trace(
                 grad = grad.sum(out_axes, keepdim=True).reshape(target.shape)
             contribution += grad.reshape(target.shape)
         if any(out.grad is not None for out, _ in tapped_uses):
-            uses.setdefault(name, []).append(Use(name, sources[key], contribution, unreduced, axes))
+            uses.setdefault(name, []).append(Use(name, sources[key], contribution, unreduced, axes, key))
     return Trace(grads, uses)
 
 
+def combined_uses(parts: list[tuple[float, dict[str, list[Use]]]]) -> dict[str, list[Use]]:
+    """The uses a trace would find whose loss term and injected gradients are the weighted sum of those of the
+    traces in `parts` (weight, uses): what flows back through each use is linear in what flows in, so each
+    use's gradients are the same weighted sum (in float64, as the local rule combines its expected values).
+    A use missing from a part had no gradient there (zero). Uses in forward-code order, as trace() lists them."""
+    by_key: dict[str, list[tuple[float, Use]]] = {}
+    for weight, uses in parts:
+        for use in (u for name_uses in uses.values() for u in name_uses):
+            by_key.setdefault(use.key, []).append((weight, use))
+
+    def weighted(values: list[tuple[float, torch.Tensor]]) -> torch.Tensor:
+        total = sum((w * v.double() for w, v in values[1:]), values[0][0] * values[0][1].double())
+        return total.to(values[0][1].dtype)
+
+    combined: dict[str, list[Use]] = {}
+    for key in sorted(by_key, key=lambda k: (k.split("@")[0], int(k.split("@")[1]))):
+        found = by_key[key]
+        first = found[0][1]
+        unreduced = [(w, u.unreduced) for w, u in found if u.unreduced is not None]
+        combined.setdefault(first.tensor, []).append(Use(
+            first.tensor, first.line, weighted([(w, u.contribution) for w, u in found]),
+            weighted(unreduced) if unreduced else None, first.axes, key,
+        ))
+    return combined
+
+
 def _analyse(exercise: Exercise, ctx: Context) -> dict[str, list[Use]]:
-    found = trace(exercise, ctx, **ctx.derived.get("trace", {})).uses
+    # a local-rule trial's uses are a combination of its pool's traced draws (local.py): no trace of its own
+    parts = ctx.derived.get("trace_parts")
+    found = combined_uses(parts) if parts is not None else trace(exercise, ctx, **ctx.derived.get("trace", {})).uses
     # keep only tensors whose uses add up to autograd's gradient (anything else is a tap that misread)
     reference = {step.of: ctx.reference[step.name] for step in exercise.rows if step.name in ctx.reference}
     return {
@@ -226,4 +255,4 @@ def tensor_uses(exercise: Exercise, ctx: Context) -> dict[str, list[Use]]:
     return cached
 
 
-__all__ = ["Trace", "Use", "tensor_uses", "trace"]
+__all__ = ["Trace", "Use", "combined_uses", "tensor_uses", "trace"]

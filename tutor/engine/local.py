@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from tutor.course.model import Exercise, Step
-from tutor.engine.branches import trace
+from tutor.engine.branches import Use, trace
 from tutor.engine.context import Context
 
 DRAWS = 3
@@ -104,6 +104,9 @@ class LocalPool:
     draws: list[dict[str, torch.Tensor]] = field(default_factory=list)  # forward tensor -> injected gradient
     linear: list[dict[str, torch.Tensor]] = field(default_factory=list)  # row name -> expected, linear part
     graph: dict[str, tuple[str, ...]] = field(default_factory=dict)  # row name -> gradients its line reads
+    # the uses (branches.Use) its traces found: the loss's alone, then each draw's; a trial's are their combination
+    base_uses: dict[str, list[Use]] = field(default_factory=dict)
+    draw_uses: list[dict[str, list[Use]]] = field(default_factory=list)
 
     @classmethod
     def build(cls, exercise: Exercise, ctx: Context, rows: tuple[Step, ...], draws: int = DRAWS) -> LocalPool:
@@ -115,8 +118,10 @@ class LocalPool:
         # a gradient that is ~0 in truth (dlogit_maxes, db1) still gets a real one injected
         floor = 0.1 * sorted(scales.values())[len(scales) // 2] if scales else 1.0
         floor = floor if floor > 0 else 1.0
-        base = trace(exercise, ctx, cuts, None, with_loss=True).grads
+        traced = trace(exercise, ctx, cuts, None, with_loss=True)
+        base = traced.grads
         pool = cls(exercise, ctx, rows, cuts, owners, {row.name: base[row.of] for row in rows if row.of in base})
+        pool.base_uses = traced.uses
         pool.graph = upstream_graph(exercise, rows)
         gen = torch.Generator().manual_seed(random.SystemRandom().randrange(2**62))
         for _ in range(draws):
@@ -125,8 +130,10 @@ class LocalPool:
                 template = ctx.inputs[name]
                 noise = torch.randn(template.shape, generator=gen, dtype=torch.float64)
                 draw[name] = (noise * max(scales.get(name, 1.0), floor)).to(template.dtype).to(template.device)
-            grads = trace(exercise, ctx, cuts, draw, with_loss=False).grads
+            traced = trace(exercise, ctx, cuts, draw, with_loss=False)
+            grads = traced.grads
             pool.draws.append(draw)
+            pool.draw_uses.append(traced.uses)
             pool.linear.append({row.name: grads[row.of] for row in rows if row.of in grads})
         return pool
 
@@ -168,6 +175,7 @@ class LocalPool:
         # diagnoses trace the forward code with this trial's injected gradients, and evaluate course mistakes
         # with the gradients the learner's lines actually read
         view.derived["trace"] = {"cuts": self.cuts, "inject": injected}
+        view.derived["trace_parts"] = [(1.0, self.base_uses), *zip(coefficients, self.draw_uses)]
         view.derived["gradients"] = {**ctx.reference, **given, **inject}
         return LocalTrial(given, inject, tuple(row.name for row in self.rows), expected, upstream, view, self.owners, ctx.key)
 
