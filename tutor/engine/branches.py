@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import copy
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -229,21 +230,49 @@ def combined_uses(parts: list[tuple[float, dict[str, list[Use]]]]) -> dict[str, 
     return combined
 
 
-def _analyse(exercise: Exercise, ctx: Context) -> dict[str, list[Use]]:
-    # a local-rule trial's uses are a combination of its pool's traced draws (local.py): no trace of its own
-    parts = ctx.derived.get("trace_parts")
-    found = combined_uses(parts) if parts is not None else trace(exercise, ctx, **ctx.derived.get("trace", {})).uses
-    # keep only tensors whose uses add up to autograd's gradient (anything else is a tap that misread)
+def _adds_up(uses: list[Use], expected: torch.Tensor) -> bool:
+    """The uses' contributions add up to autograd's gradient (else a tap misread, and they are not used)."""
+    return bool(uses) and torch.allclose(sum(u.contribution for u in uses), expected, rtol=1e-4, atol=1e-7)  # type: ignore[arg-type]
+
+
+class CombinedUses(Mapping[str, list[Use]]):
+    """A local-rule trial's uses (combined_uses of its pool's traces), each tensor's combined and checked on
+    first need: a diagnosis reads those of one or two tensors."""
+
+    def __init__(self, parts: list[tuple[float, dict[str, list[Use]]]], reference: dict[str, torch.Tensor]) -> None:
+        self._parts, self._reference = parts, reference
+        self._names = [n for n in dict.fromkeys(n for _, uses in parts for n in uses) if n in reference]
+        self._found: dict[str, list[Use] | None] = {}
+
+    def _uses(self, name: str) -> list[Use] | None:
+        if name not in self._found:
+            uses = combined_uses([(w, {name: found[name]}) for w, found in self._parts if name in found]).get(name, [])
+            self._found[name] = uses if _adds_up(uses, self._reference[name]) else None
+        return self._found[name]
+
+    def __getitem__(self, name: str) -> list[Use]:
+        found = self._uses(name) if name in self._names else None
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._names if self._uses(name) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _analyse(exercise: Exercise, ctx: Context) -> Mapping[str, list[Use]]:
     reference = {step.of: ctx.reference[step.name] for step in exercise.rows if step.name in ctx.reference}
-    return {
-        name: uses
-        for name, uses in found.items()
-        if name in reference
-        and torch.allclose(sum(u.contribution for u in uses), reference[name], rtol=1e-4, atol=1e-7)  # type: ignore[arg-type]
-    }
+    parts = ctx.derived.get("trace_parts")
+    if parts is not None:  # a local-rule trial: its pool's traces combined (local.py), no trace of its own
+        return CombinedUses(parts, reference)
+    found = trace(exercise, ctx, **ctx.derived.get("trace", {})).uses
+    return {name: uses for name, uses in found.items() if name in reference and _adds_up(uses, reference[name])}
 
 
-def tensor_uses(exercise: Exercise, ctx: Context) -> dict[str, list[Use]]:
+def tensor_uses(exercise: Exercise, ctx: Context) -> Mapping[str, list[Use]]:
     """Per forward tensor, its uses in the forward code; computed once per context, on first need."""
     cached = ctx.derived.get("uses")
     if cached is None:
