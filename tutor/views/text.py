@@ -6,7 +6,7 @@ The CLI's `check` and `train` print it (colour only on a terminal); a notebook s
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tutor.messages import catalogue, render, speaker
 from tutor.reports.check import STATUS_STYLE, CheckReport, LearnerError, TensorVerdict, fmt_shape
@@ -15,6 +15,8 @@ if TYPE_CHECKING:  # rich is imported where text is drawn: `say` alone (every co
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from tutor.views.quick_table import QuickTable
 
 say = speaker("cli")
 
@@ -42,42 +44,36 @@ COLUMNS = (
 )
 
 
-def check_table(report: CheckReport, lang: str = "en", fit: Console | None = None) -> Table:
+def check_table(
+    report: CheckReport, lang: str = "en", fit: Console | None = None, quick: bool = True
+) -> Table | QuickTable:
     """The cmp()-style table of a check, its headings and words in `lang`. Given the console it is `fit` to,
     a table that cannot fit that console however its status cells wrap (80 columns; a Chinese character
     takes two) is made compact: no exact and close columns (the status word says them again), the status
-    word alone (the own-line column and the lines under the table say the rest), headings that wrap."""
+    word alone (the own-line column and the lines under the table say the rest), headings that wrap.
+    A table whose cells all fit on one line is a QuickTable: rich's Table as it prints, drawn without rich's
+    layout (the time of a check again, otherwise); `quick=False`: rich's Table whatever the table."""
     from rich.measure import Measurement
 
     table = _table(report, lang, compact=False)
-    if fit is None or widest(table) <= fit.width:  # it fits with every cell on one line: no need to measure
-        return table
-    if Measurement.get(fit, fit.options.update_width(10_000), table).minimum > fit.width:
-        table = _table(report, lang, compact=True)
-    return table
+    if fit is None or table.widest() <= fit.width:  # it fits with every cell on one line: no need to measure
+        return table if quick else table.table()
+    full = table.table()
+    if Measurement.get(fit, fit.options.update_width(10_000), full).minimum > fit.width:
+        return _table(report, lang, compact=True).table()
+    return full
 
 
-def widest(table: Table) -> int:
-    """The table's width with no cell wrapped: at least its narrowest (cheap to count, unlike a measurement)."""
-    from rich.cells import cell_len
-
-    def width(cell: Any) -> int:
-        return max(cell_len(line) for line in str(cell).split("\n"))
-
-    edges = len(table.columns) + 1
-    return edges + sum(2 + max(width(c) for c in (column.header, *column.cells)) for column in table.columns)
-
-
-def _table(report: CheckReport, lang: str, compact: bool) -> Table:
-    from rich.table import Table
+def _table(report: CheckReport, lang: str, compact: bool) -> QuickTable:
     from rich.text import Text
 
+    from tutor.views.quick_table import QuickTable
+
     title = say("table-title", lang, exercise=report.exercise, device=report.device, loss=report.loss)
-    table = Table(title=title, title_justify="left")
     wraps = ("col-diff", "col-own-line", "col-status") if compact else ("col-status",)
-    columns = [(code, justify) for code, justify in COLUMNS if not (compact and code in NARROW_OUT)]
-    for code, justify in columns:
-        table.add_column(say(code, lang), justify=justify, no_wrap=code not in wraps)  # type: ignore[arg-type]
+    columns = [(say(code, lang), justify, code not in wraps)
+               for code, justify in COLUMNS if not (compact and code in NARROW_OUT)]
+    rows = []
     for t in report.tensors:
         compared = t.max_abs_diff is not None
         diff = f"{t.max_abs_diff:.2e}" if compared else "—"
@@ -88,8 +84,8 @@ def _table(report: CheckReport, lang: str, compact: bool) -> Table:
             name.append("\n" + supporting.strip() if compact else supporting, style="dim")
         own_line = say(f"own-line-{t.local}", lang) if t.local in OWN_LINE else "—"
         ticks = [] if compact else [_tick(t.exact, compared, lang), _tick(t.close, compared, lang)]
-        table.add_row(name, fmt_shape(t.expected_shape), fmt_shape(t.shape), *ticks, diff, own_line, status)
-    return table
+        rows.append((name, fmt_shape(t.expected_shape), fmt_shape(t.shape), *ticks, diff, own_line, status))
+    return QuickTable(title, columns, rows)  # type: ignore[arg-type]
 
 
 def status_cell(t: TensorVerdict, lang: str, compact: bool) -> Text:
