@@ -60,7 +60,8 @@ def check_table(
         return table if quick else table.table()
     full = table.table()
     if Measurement.get(fit, fit.options.update_width(10_000), full).minimum > fit.width:
-        return _table(report, lang, compact=True).table()
+        compact = _table(report, lang, compact=True)
+        return compact if quick and compact.widest() <= fit.width else compact.table()
     return full
 
 
