@@ -186,3 +186,17 @@ def test_a_file_written_for_the_cpu_passes_on_either_device(backprop_ninja, devi
     result = backprop_ninja("check", "1", "--file", "tests/learner_files/default_device.py", "--device", device, "--json")
     report = json.loads(result.stdout)
     assert result.returncode == 0 and report["passed"] and report["device"] == device, result.stdout + result.stderr
+
+
+def test_a_command_line_that_names_its_command_registers_that_command_alone():
+    from tutor.cli import COMMANDS, build_parser, named_command, subcommands
+
+    assert named_command(["check", "1"]) == "check"
+    assert named_command(["--lang", "zh", "--course=transformer", "--notebook", "hint", "1", "dprobs"]) == "hint"
+    assert named_command(["--workspace", "check", "list"]) == "list"  # "check" is the option's value
+    # no command, help, version, an abbreviated option or a typo: every command, as the help and errors list them
+    for argv in ([], ["--help"], ["--version"], ["--lan", "zh", "check"], ["chek"], ["--workspace"]):
+        assert named_command(argv) is None
+    assert [p.prog for p in subcommands(build_parser("check"))] == ["backprop-ninja check"]
+    everything = {p.prog.split()[1] for p in subcommands(build_parser())}
+    assert everything == set(COMMANDS)

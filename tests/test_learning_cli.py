@@ -235,7 +235,7 @@ def test_a_read_only_workspace_warns_and_still_gives_the_hint(workspace, course,
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(journal.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(journal, "new_temporary", read_only)
     assert main(["hint", "atomic", "dprobs", "--workspace", str(workspace)]) == 0
     out, err = capsys.readouterr()
     assert course.find("atomic").step("dprobs").hints[0] in out

@@ -347,7 +347,7 @@ def test_a_read_only_workspace_keeps_progress_in_memory(root, monkeypatch):
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(journal.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(journal, "new_temporary", read_only)
     store = ProgressStore(root)
     assert store.reveal_hint("atomic", "dprobs", 3) == 2
     assert store.warning and "Read-only file system" in store.warning and "in memory" in store.warning

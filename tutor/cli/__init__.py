@@ -1,14 +1,16 @@
 """The command line: `backprop-ninja COMMAND`; each command lives in its own module and registers itself,
-and COMMANDS below is the one table of them."""
+and COMMANDS below is the one table of them. A command line that names its command imports that command's
+module alone (a check from the shell pays for what `check` needs, not for every command's)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
+from collections.abc import Sequence
 
 from tutor import __version__
-from tutor.cli import check, course, grade, hint, init, listing, progress, reset, server, solution, train, tui, why
 from tutor.cli.common import EXIT_FAIL, EXIT_USAGE, Parser, UsageError, console, say
 from tutor.course import CourseError
 from tutor.course.cache import cached_course
@@ -19,12 +21,34 @@ from tutor.lang import resolve as resolve_language
 from tutor.workspace.files import Workspace, resolve_workspace
 from tutor.workspace.progress import ProgressBusy
 
-# Each module has register(subparsers); a command's handler is called as handler(args, course) -> exit code.
-# `backprop-ninja --help` lists the commands in this order.
-COMMANDS = (check, init, listing, hint, solution, progress, reset, why, tui, train, course, grade, server)
+# Command -> its module under tutor.cli, which has register(subparsers); a command's handler is called as
+# handler(args, course) -> exit code. `backprop-ninja --help` lists the commands in this order.
+COMMANDS = {
+    "check": "check", "init": "init", "list": "listing", "hint": "hint", "solution": "solution",
+    "progress": "progress", "reset": "reset", "why": "why", "tui": "tui", "train": "train", "course": "course",
+    "grade": "grade", "server": "server",
+}
+# The options before the command, those of them that take a value.
+TOP_OPTIONS = {"--workspace": True, "--lang": True, "--course": True, "--notebook": False}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def named_command(argv: Sequence[str]) -> str | None:
+    """The command a command line names, when that is certain: the first word that is neither one of the
+    options before it nor their value. None for no command, a help or version request, or an option it does not
+    know exactly (an abbreviation): every command is registered then, as the help and usage errors list them."""
+    words = iter(argv)
+    for word in words:
+        option = word.split("=", 1)[0]
+        if option in TOP_OPTIONS:
+            if TOP_OPTIONS[option] and "=" not in word:
+                next(words, None)
+            continue
+        return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; `only`: a command the line names (see named_command), the one registered."""
     parser = Parser(
         prog="backprop-ninja",
         description="Write a network's backward pass by hand, one gradient at a time; the tutor checks every "
@@ -47,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     # `%ninja hint ...` in a notebook runs the command with --notebook: its advice names `%ninja` commands.
     parser.add_argument("--notebook", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
-        module.register(sub)
+    for name, module in COMMANDS.items():
+        if only is None or name == only:
+            importlib.import_module(f"tutor.cli.{module}").register(sub)
     for command in subcommands(parser):
         add_course_option(command, default=argparse.SUPPRESS)
     return parser
@@ -94,7 +119,7 @@ def remembered_language(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(named_command(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         # no command: open the tutor

@@ -7,7 +7,6 @@ import argparse
 import os
 import re
 import sys
-import textwrap
 import unicodedata
 import warnings
 from pathlib import Path
@@ -257,6 +256,8 @@ def wrap_columns(text: str, width: int, indent: str) -> list[str]:
     """Wrap at spaces to `width` terminal columns; text without spaces (Chinese, where a character takes two
     columns) breaks between characters, never inside a run of ASCII such as a name or a number."""
     if text.isascii():
+        import textwrap
+
         return textwrap.wrap(text, width=width, subsequent_indent=indent)
     lines: list[str] = []
     line, cells = "", 0

@@ -13,7 +13,6 @@ import hashlib
 import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 
 from tutor.course.load import load_course
@@ -90,6 +89,8 @@ def _keep(folder: Path, path: Path, course: Course) -> None:
         # older parses of a pack are no use any more: keep the newest few files
         for old in sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns, reverse=True)[15:]:
             old.unlink(missing_ok=True)
+        import tempfile  # only when a parse is kept: a command that reads the cache never needs it
+
         with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as handle:
             handle.write(pickle.dumps(course, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(handle.name, path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -174,6 +173,8 @@ class Workspace:
                     # A second name for the same file: at no moment is the learner's work only in one half-copied place.
                     os.link(target, backup)
                 except OSError:
+                    import shutil  # here: it loads the zlib, bz2 and lzma modules, which a check never needs
+
                     shutil.copy2(target, backup)
             os.replace(tmp, target)
             return backup

@@ -7,13 +7,25 @@ import hashlib
 import hmac
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 JOURNAL_APP = "backprop-ninja"
 KEY_NAME = "progress.key"
 KEY_BYTES = 32
+
+
+def new_temporary(folder: Path, prefix: str) -> tuple[int, str]:
+    """A new file in `folder` (mode 0600, opened for writing) named `prefix` + a random part + ".tmp", as
+    tempfile.mkstemp makes one, without importing tempfile (and the compression modules it brings) into
+    every command that saves progress."""
+    for _ in range(100):
+        name = os.path.join(folder, f"{prefix}{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder}")
 
 
 def write_atomically(path: Path, text: str, durable: bool = True) -> None:
@@ -24,7 +36,7 @@ def write_atomically(path: Path, text: str, durable: bool = True) -> None:
         mode = path.stat().st_mode & 0o777
     except OSError:
         mode = 0o644
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp_name = new_temporary(path.parent, f".{path.name}.")
     try:
         os.fchmod(fd, mode)  # mkstemp makes 0600; keep the file's own permissions
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -100,7 +112,7 @@ class Journal:
             return None
         try:
             self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp_name = tempfile.mkstemp(dir=self.home, prefix=f".{KEY_NAME}.", suffix=".tmp")
+            fd, tmp_name = new_temporary(self.home, f".{KEY_NAME}.")
             try:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(os.urandom(KEY_BYTES))
