@@ -57,10 +57,29 @@ ONE_LINE_OPTIONS = ("--timeout",)
 class Parser(argparse.ArgumentParser):
     """argparse's parser, except that a refused value of ONE_LINE_OPTIONS is one line, exit 2, no usage."""
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # as argparse sizes its help, but without shutil: argparse makes a formatter for every option it adds,
+        # and shutil brings the zlib, bz2 and lzma modules into every command
+        return self.formatter_class(prog=self.prog, width=terminal_columns() - 2)  # type: ignore[call-arg]
+
     def error(self, message: str):  # type: ignore[override]
         if message.startswith(tuple(f"argument {option}:" for option in ONE_LINE_OPTIONS)):
             self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
         super().error(message)
+
+
+def terminal_columns() -> int:
+    """shutil.get_terminal_size().columns: $COLUMNS, else the width of the terminal on stdout, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
 
 def console(stderr: bool = False):
