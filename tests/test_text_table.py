@@ -1,14 +1,16 @@
 """A check's table drawn by QuickTable is what rich's Table prints, byte for byte: for every solution, starter
 and authored mistake of the lecture's pack and a report whose rows were not rechecked, in English and Chinese,
-at 80, 120 and 200 columns, with no colour, 16 colours, true colour and NO_COLOR; the check server's drawing
-likewise; and every cell rich lays out otherwise (a line break, a tab, a trailing space, a table too wide) is
-left to rich's Table."""
+at 80, 120 and 200 columns and at every width where exercise 1's table wraps its cells, with no colour, 16 colours,
+true colour and NO_COLOR; the check server's drawing likewise; tables whose cells wrap unevenly or are cut short;
+and every table rich lays out otherwise (a line break, a tab, a trailing space, a no_wrap column narrowed) is left
+to rich's Table. The narrowest width a table is drawn in whole is rich's measurement with no_wrap cells whole."""
 
 from __future__ import annotations
 
 import io
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
@@ -17,7 +19,7 @@ from tutor.checkd.server import draw
 from tutor.cli.course import with_mistake
 from tutor.reports.check import keep_last
 from tutor.views.quick_table import QuickTable
-from tutor.views.text import check_table
+from tutor.views.text import _table, check_table
 
 WIDTHS = (80, 120, 200)
 # (color system, NO_COLOR): rich's colour systems, and colour asked for where NO_COLOR is set
@@ -115,12 +117,93 @@ def test_every_report_of_the_pack_draws_as_rich_draws_it(reports):
     quick = 0
     for lang in ("en", "zh"):
         for name, report in reports.items():
-            widths = WIDTHS if name in MATRIX else (120,)
+            widths = WIDTHS if name in MATRIX else (80, 120)
             colours = COLOURS if name in MATRIX else (("truecolor", False),)
             for width in widths:
                 for colour, no_color in colours:
                     quick += same_as_rich(report, lang, screen(width, colour, no_color))
     assert quick > 2 * len(reports)  # the comparisons were QuickTable's drawing, not rich's twice
+
+
+def wrapping_widths(report, lang: str) -> list[int]:
+    """The widths at which the table check_table gives is wider than the console, its cells wrapped (a status, a
+    heading) and cut short where a word is wider than its column: each from 76 to 94 columns (80 and where
+    the tables of exercise 1 turn compact), every fourth from 60 to 130."""
+    widths = sorted({*range(76, 95), *range(60, 131, 4)})
+    return [width for width in widths if check_table(report, lang, fit=screen(width)).widest() > width]
+
+
+def same_in_colours(console: Console, quick, rich, colours=(None, "standard", "truecolor")) -> None:
+    """The segments of a QuickTable and of its rich Table, drawn on `console`, print the same in each colour
+    system (the colour system is only how a console writes segments: each table is laid out once)."""
+    from rich.segment import Segments
+
+    quick, rich = list(console.render(quick)), list(console.render(rich))
+    for colour in colours:
+        writer = screen(console.width, colour)
+        assert printed(writer, Segments(quick)) == printed(writer, Segments(rich)), (console.width, colour)
+
+
+@CHECKED
+def test_tables_whose_cells_wrap_draw_as_rich_draws_them(few):
+    """Exercise 1's reports at every width where the status cells (or, compact, the headings) wrap: in
+    English the mistake's rows "wrong (from ...)" and the rows not rechecked, compact at about 80 columns
+    (the rows not rechecked with their words cut short: rich narrows the three wrapping columns alike)."""
+    laid_out, drew = [], []
+    for lang in ("en", "zh"):
+        for name, report in few.items():
+            if not name.startswith("atomic"):
+                continue
+            for width in wrapping_widths(report, lang):
+                console = screen(width)
+                table = check_table(report, lang, fit=console)
+                same_in_colours(console, table, table.table())
+                laid_out.append((lang, name, width))
+                if table.lines(console, console.options) is not None:
+                    drew.append((lang, name, width))
+    assert drew == laid_out and len(drew) > 100  # every one drawn by QuickTable
+    assert {("en", "atomic solution", 80), ("en", "atomic not run", 80), ("en", "atomic not rechecked", 100),
+            ("en", "atomic dlogprobs mistake 1", 104), ("zh", "atomic dlogprobs mistake 1", 104),
+            ("en", "atomic not rechecked", 80), ("zh", "atomic not rechecked", 80)} <= set(drew)
+
+
+def solid(cell):
+    """A cell with no break in it: its spaces made underscores."""
+    if isinstance(cell, Text):
+        return Text(cell.plain.replace(" ", "_"), style=cell.style, spans=cell.spans, end=cell.end)
+    return cell.replace(" ", "_")
+
+
+@CHECKED
+def test_the_narrowest_width_is_rich_measurement_with_no_wrap_cells_whole(reports):
+    """rich measures a table's narrowest as its columns' longest words, no_wrap or not; a no_wrap cell is
+    not broken at its words, so QuickTable takes it whole: what rich measures of the same table whose no_wrap
+    cells have no space to break at. Both the full table and the compact one (a cell of two lines, measured
+    by rich)."""
+    from rich.measure import Measurement
+
+    console = screen(80)
+    wide = console.options.update_width(10_000)
+    for lang in ("en", "zh"):
+        for name, report in reports.items():
+            for compact in (False, True):
+                table = _table(report, lang, compact)
+                whole = QuickTable(table.title, [(solid(heading) if no_wrap else heading, justify, no_wrap)
+                                                 for heading, justify, no_wrap in table.columns], [
+                    [solid(cell) if no_wrap else cell for cell, (_, _, no_wrap) in zip(row, table.columns)]
+                    for row in table.rows])
+                assert table.narrowest(console) == Measurement.get(console, wide, whole.table()).minimum, name
+
+
+@CHECKED
+def test_at_its_narrowest_rich_draws_every_cell_whole_and_one_column_less_it_cuts_one_short(few):
+    """What check_table asks of the narrowest: below it, the full table would lose words to an ellipsis."""
+    for lang in ("en", "zh"):
+        for name, report in few.items():
+            table = _table(report, lang, compact=False)
+            width = table.narrowest(screen(80))
+            assert "…" not in printed(screen(width, None), table.table()), (name, lang)
+            assert "…" in printed(screen(width - 1, None), table.table()), (name, lang)
 
 
 @CHECKED
@@ -141,6 +224,8 @@ VIEWS = [
     {"env": {"TERM": "xterm-256color", "COLORTERM": "truecolor"}, "isatty": True, "width": 200, "lang": "en"},
     {"env": {"TERM": "xterm"}, "isatty": True, "encoding": "utf-8", "width": 120, "lang": "zh"},
     {"env": {"TERM": "xterm-256color"}, "isatty": True, "encoding": "utf-8", "width": 80, "lang": "zh"},
+    {"env": {"TERM": "xterm-256color", "COLORTERM": "truecolor"}, "isatty": True, "width": 80, "lang": "en"},
+    {"env": {"TERM": "xterm-256color"}, "isatty": True, "encoding": "utf-8", "width": 105, "lang": "en"},
     {"env": {"TERM": "xterm"}, "isatty": True, "encoding": "ascii", "width": 120, "lang": "en"},
 ]
 
@@ -205,9 +290,10 @@ EDGES = {
     "short row": QuickTable("t", COLUMNS, [["a", "b"]]),
     "full justify": quick_table(("a", "b", "c", "d"), columns=[*COLUMNS[:3], ("status", "full", False)]),
     "a wrapped cell": quick_table(("a", "b", "c", ("a status much wider than any console here " * 5).strip())),
+    "words too wide": quick_table(("a", "b", "c", ("antidisestablishmentarianism " * 4).strip()), ("a", "b", "c", "")),
 }
 FALLBACKS = {"line break", "text line break", "line separator", "tab", "trailing space", "control character",
-             "zero width joiner", "text justified", "short row", "full justify", "a wrapped cell"}
+             "zero width joiner", "text justified", "short row", "full justify"}
 
 
 @pytest.mark.parametrize("name", list(EDGES))
@@ -220,6 +306,58 @@ def test_a_quick_table_prints_as_its_rich_table(name):
             assert quick == rich, (width, colour, no_color)
             drew.add(itself)
     assert drew == ({False} if name in FALLBACKS else {True, False})  # too wide at 20 columns
+
+
+def spans_across() -> Text:
+    text = Text.assemble(("styled", "bold"), " and ", ("spans across", "italic underline"), " a wrap", style="red")
+    text.stylize("on white", 4, 30)
+    return text
+
+
+WRAPPING = [("name", "left", True), ("a heading in words", "right", False), ("centred words", "center", False),
+            ("status", "left", False)]
+# Tables whose cells wrap at some widths: several wrapping columns, justified each its way, of uneven lengths
+WRAPS = {
+    "uneven": QuickTable("a title long enough to wrap when the table narrows", WRAPPING, [
+        ("dW1", "one two three", "a b c d e f g", Text.assemble(("wrong", "bold red"), (" (from dlogprobs)", "dim"))),
+        ("x", "", "short", "ok"),
+        ("a longer name", "a much longer cell of several words to wrap", "x", spans_across()),
+        ("y", "1 22 333 4444 55555 666666", "7777777 88 9", Text("words  with  double  spaces", style="italic")),
+    ]),
+    "wide characters": QuickTable("梯度 · 检查", WRAPPING, [
+        ("梯度", "形状 不对 （来自 dW1）", "对 对 对", Text("错 （来自 dlogprobs） 本行 有误", style="red")),
+        ("d", "一 二 三 四 五 六", "七八九 十", Text.assemble(("对", "green"), " 精确 接近 ", ("缺失", "dim"))),
+    ]),
+    "markup": QuickTable(None, WRAPPING, [
+        ("[bold]n[/]", "[bold]bold words[/bold] then [red]red ones that wrap[/red]", ":smile: :x: :smile:",
+         "[dim]a dim status[/dim] [green]and green[/green]"),
+        ("  indented", "  indented words that wrap", " c d", Text("  s t u v w", style="red")),
+    ]),
+    "headings alone": QuickTable("t", [("name", "left", True), ("max abs diff", "right", False),
+                                       ("own line", "center", False), ("status", "left", False)],
+                                 [("dlogprobs", "0.00e+00", "—", "exact"), ("dh", "—", "right", "missing")]),
+    "a word cut short": QuickTable("t", WRAPPING, [("n", "antidisestablishmentarianism and more", "x", "y z")]),
+    "no_wrap too wide": QuickTable("t", [("a long no_wrap column", "left", True), ("b", "left", False)],
+                                   [("a long no_wrap cell of many words", "a b c d e f")]),
+}
+
+
+@pytest.mark.parametrize("name", list(WRAPS))
+def test_a_quick_table_wraps_its_cells_as_its_rich_table(name):
+    table = WRAPS[name]
+    drew = set()
+    for width in range(8, table.widest() + 2):
+        console = screen(width)
+        same_in_colours(console, table, table.table())
+        if table.lines(console, console.options) is not None and width < table.widest():
+            drew.add(width)
+    quick, rich, _ = both(table, screen(40, "truecolor", no_color=True))
+    assert quick == rich
+    # drawn itself at every width where its cells wrap, words too wide given an ellipsis (under its narrowest),
+    # down to where rich narrows its no_wrap column too, cropping it
+    assert drew == set(range(min(drew), table.widest())) and min(drew) < table.narrowest(screen(80)), drew
+    column = max(cell_len(str(cell)) for cell in (table.columns[0][0], *(row[0] for row in table.rows)))
+    assert min(drew) == column + 2 + len(table.columns) + 1  # the wrapping columns narrowed to nothing
 
 
 @pytest.mark.parametrize("encoding, legacy_windows", [("ascii", False), ("utf-8", True), ("ascii", True), ("cp1252", False)])
@@ -240,15 +378,23 @@ def test_a_theme_of_its_own_styles_it_as_rich_would():
     for name in ("plain", "spans", "wide characters", "odd centring"):
         quick, rich, itself = both(EDGES[name], screen(80, theme=theme))
         assert quick == rich and itself, name
+    for name, width in (("uneven", 60), ("headings alone", 44), ("wide characters", 50)):  # blank lines padding rows
+        quick, rich, itself = both(WRAPS[name], screen(width, theme=theme))
+        assert quick == rich and itself, name
     assert "\x1b[1;35;" in quick and "\x1b[4;31m" in quick  # the theme's heading and title
 
 
-def test_a_table_exactly_as_wide_as_the_console_is_drawn_quick_and_one_column_less_is_not():
+def test_a_table_as_wide_as_the_console_or_narrowed_by_its_wrapping_column_is_drawn_quick_and_no_narrower():
     table = EDGES["wide characters"]
-    width = table.widest()
-    for columns, drew in ((width, True), (width - 1, False)):
+    narrowest = table.narrowest(screen(80))
+    status = 2 + max(cell_len(str(cell)) for cell in (table.columns[3][0], *(row[3] for row in table.rows)))
+    assert narrowest < table.widest()  # its status wraps
+    # as wide as it is; at its narrowest, its status wrapped; narrower, its words cut short; narrower still, its
+    # status column narrowed to nothing; then rich narrows the no_wrap columns too
+    for columns, drew in ((table.widest(), True), (narrowest, True), (narrowest - 1, True),
+                          (table.widest() - status, True), (table.widest() - status - 1, False)):
         quick, rich, itself = both(table, screen(columns))
-        assert quick == rich and itself is drew
+        assert quick == rich and itself is drew, columns
 
 
 def test_nested_in_a_narrower_place_it_is_laid_out_by_rich():
@@ -267,4 +413,6 @@ def test_check_table_gives_rich_table_when_asked(few):
     report = few["atomic solution"]
     assert isinstance(check_table(report), QuickTable)
     assert isinstance(check_table(report, quick=False), Table)
-    assert isinstance(check_table(report, fit=screen(80)), Table)  # compact: rich's Table
+    compact = check_table(report, fit=screen(80))  # compact, its headings wrapped: still drawn by QuickTable
+    assert isinstance(compact, QuickTable) and len(compact.columns) == 6
+    assert compact.lines(screen(80), screen(80).options) is not None

@@ -51,18 +51,13 @@ def check_table(
     a table that cannot fit that console however its status cells wrap (80 columns; a Chinese character
     takes two) is made compact: no exact and close columns (the status word says them again), the status
     word alone (the own-line column and the lines under the table say the rest), headings that wrap.
-    A table whose cells all fit on one line is a QuickTable: rich's Table as it prints, drawn without rich's
-    layout (the time of a check again, otherwise); `quick=False`: rich's Table whatever the table."""
-    from rich.measure import Measurement
-
+    The table is a QuickTable: rich's Table as it prints, drawn without rich's layout where its cells are
+    ones it reads (the time of a check again, otherwise); `quick=False`: rich's Table."""
     table = _table(report, lang, compact=False)
-    if fit is None or table.widest() <= fit.width:  # it fits with every cell on one line: no need to measure
-        return table if quick else table.table()
-    full = table.table()
-    if Measurement.get(fit, fit.options.update_width(10_000), full).minimum > fit.width:
-        compact = _table(report, lang, compact=True)
-        return compact if quick and compact.widest() <= fit.width else compact.table()
-    return full
+    # the width with every cell on one line is cheap to count: only a table wider than the console is measured
+    if fit is not None and table.widest() > fit.width and table.narrowest(fit) > fit.width:
+        table = _table(report, lang, compact=True)
+    return table if quick else table.table()
 
 
 def _table(report: CheckReport, lang: str, compact: bool) -> QuickTable:
