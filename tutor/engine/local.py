@@ -91,6 +91,38 @@ class LocalTrial:
     run_spec: Any = field(default=None, repr=False, compare=False)  # its sandbox run, packed once (check.run_specs)
 
 
+@dataclass(frozen=True)
+class Packed:
+    """Tensors of several names, each given as parts (one per draw) and an optional start, laid out flat side by
+    side in float64: `combined(c)` is start + sum(c[i] * part[i]) for every name at once."""
+
+    parts: torch.Tensor  # (draws, total) float64
+    start: torch.Tensor | None  # (total,) float64
+    layout: tuple[tuple[str, tuple[int, ...], torch.dtype, int, int], ...]  # name, shape, dtype, offset, numel
+
+    @classmethod
+    def of(cls, parts: dict[str, list[torch.Tensor]], start: dict[str, torch.Tensor] | None = None) -> Packed:
+        layout, offset = [], 0
+        for name, tensors in parts.items():
+            layout.append((name, tuple(tensors[0].shape), tensors[0].dtype, offset, tensors[0].numel()))
+            offset += tensors[0].numel()
+        count = len(next(iter(parts.values()), ()))
+        device = next(iter(parts.values()))[0].device if parts else None
+        if not parts or not count:
+            return cls(torch.zeros((count, 0), dtype=torch.float64), None, tuple(layout))
+        flat = torch.stack([torch.cat([tensors[i].double().flatten() for tensors in parts.values()]) for i in range(count)])
+        first = torch.cat([start[name].double().flatten() for name in parts]) if start is not None else None
+        return cls(flat.to(device), first, tuple(layout))
+
+    def combined(self, coefficients: list[float]) -> dict[str, torch.Tensor]:
+        weights = torch.tensor(coefficients, dtype=torch.float64, device=self.parts.device)
+        total = weights @ self.parts if self.parts.shape[0] else torch.zeros(self.parts.shape[1], dtype=torch.float64)
+        if self.start is not None:
+            total = total + self.start
+        return {name: total[offset:offset + n].view(shape).to(dtype).clone()
+                for name, shape, dtype, offset, n in self.layout}
+
+
 @dataclass
 class LocalPool:
     """A few traced draws of injected gradients for one context and one set of judged rows."""
@@ -107,6 +139,9 @@ class LocalPool:
     # the uses (branches.Use) its traces found: the loss's alone, then each draw's; a trial's are their combination
     base_uses: dict[str, list[Use]] = field(default_factory=dict)
     draw_uses: list[dict[str, list[Use]]] = field(default_factory=list)
+    # the draws (and their expected parts) flattened side by side, made on the first trial: a trial's
+    # combination is then one product for the injected gradients and one for the expected values
+    _packed: tuple[Packed, Packed] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, exercise: Exercise, ctx: Context, rows: tuple[Step, ...], draws: int = DRAWS) -> LocalPool:
@@ -144,14 +179,14 @@ class LocalPool:
         norm = math.sqrt(sum(c * c for c in coefficients)) or 1.0
         coefficients = [c / norm for c in coefficients]
 
-        def combine(parts: list[torch.Tensor], start: torch.Tensor | None = None) -> torch.Tensor:
-            total = start.double() if start is not None else torch.zeros_like(parts[0], dtype=torch.float64)
-            for c, part in zip(coefficients, parts):
-                total = total + c * part.double()
-            return total.to(parts[0].dtype)
-
-        injected = {name: combine([d[name] for d in self.draws]) for name in self.cuts}
-        expected = {name: combine([lin[name] for lin in self.linear], base) for name, base in self.base.items()}
+        if self._packed is None:
+            self._packed = (
+                Packed.of({name: [d[name] for d in self.draws] for name in self.cuts}),
+                Packed.of({name: [lin[name] for lin in self.linear] for name in self.base}, self.base),
+            )
+        draws, linear = self._packed
+        injected = draws.combined(coefficients)
+        expected = linear.combined(coefficients)
         given = {self.owners[name]: value for name, value in injected.items() if self.owners[name] in self.exercise.given}
         inject = {self.owners[name]: value for name, value in injected.items() if self.owners[name] not in given}
         graph = self.graph
