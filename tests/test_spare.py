@@ -287,3 +287,15 @@ def test_only_large_private_anonymous_regions_are_moved():
         (0x7FA2F6600000, 0x7FA2F8800000 - 0x7FA2F6600000),
     ]
     assert all(start % HUGE == 0 and length % HUGE == 0 for start, length in anonymous_regions(maps))
+
+
+def test_a_sandbox_for_back_to_back_runs_refills_its_spares_at_once():
+    box = Sandbox(back_to_back=True)
+    try:
+        box.load_context("tiny", {"x": torch.arange(4.0)}, {"n": 4}, "cpu")
+        zygote = box._proc.pid
+        assert b"--refill-at-once" in Path(f"/proc/{zygote}/cmdline").read_bytes().split(b"\0")
+        seen = {ran_in(run(box)) for _ in range(4)}
+        assert len(seen) == 4  # a child of its own for each run, as ever
+    finally:
+        box.close()

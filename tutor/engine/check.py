@@ -54,18 +54,20 @@ class Checker:
         device: str = "cpu",
         timeout: float = DEFAULT_TIMEOUT,
         dataset: Dataset | None = None,
-        warm_up: bool = True,
+        back_to_back: bool = False,
     ) -> None:
-        """`warm_up=False`: the sandbox's children skip running the solution on stand-ins before each check
-        (that moves work off the check's own time, at the cost of more work in all; a grader wants the less)."""
+        """`back_to_back`: checks come one right after another and only their total time counts (a grader),
+        not each one's wait (a learner): the sandbox's children skip their warm-up run of the solution on
+        stand-ins (which moves work off a check's wait at the cost of more work in all), and the zygote forks
+        new children as soon as a run ends."""
         hide_memory()  # this process will hold autograd's answers
         self.course = course
         self.device = resolve_device(device)
         if not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]:
             raise CheckerError(f"--timeout must be between {TIMEOUT_RANGE[0]:g} and {TIMEOUT_RANGE[1]:g} seconds")
         self.timeout = timeout
-        self.warm_up = warm_up
-        self.sandbox = Sandbox()  # starts importing torch in its own process right away
+        self.back_to_back = back_to_back
+        self.sandbox = Sandbox(back_to_back=back_to_back)  # starts importing torch in its own process right away
         self.dataset = dataset or load_names(data)
         self.splits = TrainingSplits(self.dataset)
         self._other_splits: dict[str, TrainingSplits] = {}  # a pack's own text files, by path
@@ -81,7 +83,7 @@ class Checker:
         self.last_runs: list[tuple[Context, LearnerRun]] = []
 
     def _warm_source(self, exercise: Exercise) -> str:
-        return warm_up_source(exercise) if self.warm_up else ""
+        return "" if self.back_to_back else warm_up_source(exercise)
 
     def splits_for(self, exercise: Exercise) -> TrainingSplits | None:
         """The data of the exercise's model: the names (--data or the bundled file), a text file of the pack's

@@ -49,7 +49,7 @@ def open_checker(settings: Settings):
 
     course = load_course(Path(settings.course_root))
     data = Path(settings.data) if settings.data else None
-    return course, Checker(course, data=data, device=settings.device, timeout=settings.timeout, warm_up=False)
+    return course, Checker(course, data=data, device=settings.device, timeout=settings.timeout, back_to_back=True)
 
 
 def worker_main(conn: Connection, settings: Settings) -> None:

@@ -88,7 +88,10 @@ class Sandbox:
     Between checks the tutor holds a lease on the zygote's oldest spare (its pipe ends), asked for as the
     previous check ended, so that a check hands its request over without a round trip through the zygote."""
 
-    def __init__(self) -> None:
+    def __init__(self, back_to_back: bool = False) -> None:
+        """`back_to_back`: runs come one right after another (a grader): the zygote forks new spares as soon as
+        a run ends, instead of leaving the CPU to the tutor's judging first (what a learner waits for)."""
+        self.back_to_back = back_to_back
         self._lock = threading.Lock()
         self._contexts: dict[str, dict[str, Any]] = {}
         self._proc: subprocess.Popen[bytes] | None = None
@@ -106,7 +109,8 @@ class Sandbox:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._proc = spawn(
-                [sys.executable, "-m", "tutor.sandbox.zygote", "--lease-fd", str(theirs.fileno())],
+                [sys.executable, "-m", "tutor.sandbox.zygote", "--lease-fd", str(theirs.fileno()),
+                 *(["--refill-at-once"] if self.back_to_back else [])],
                 stderr=debug_stderr(),
                 env=env,
                 new_session=True,  # Ctrl-C in the terminal reaches the tutor, which decides

@@ -26,7 +26,8 @@ from tutor.sandbox.hugepages import collapse
 from tutor.sandbox.reaper import become_subreaper
 from tutor.sandbox.spare import SparePool, keep_from_children
 
-# How long the zygote waits, after a run, for another request before it forks new spares.
+# How long the zygote waits, after a run, for another request before it forks new spares (none with
+# --refill-at-once: runs come back to back, and every wait leaves a core idle).
 REFILL_AFTER_S = 0.05
 # After this many runs the zygote serves a session (the tutor, the check server, a grader's worker, not one
 # `check` from the shell): its memory then goes into huge pages, which makes each later fork and each child's
@@ -34,7 +35,7 @@ REFILL_AFTER_S = 0.05
 HUGE_PAGES_AFTER_RUNS = 2
 
 
-def main(lease_fd: int) -> None:
+def main(lease_fd: int, refill_after: float = REFILL_AFTER_S) -> None:
     torch.set_num_threads(1)
 
     inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
@@ -50,7 +51,7 @@ def main(lease_fd: int) -> None:
     runs, collapsed = 0, False
     try:
         while True:
-            # After a run, the tutor judges while its child is torn down: new spares are forked REFILL_AFTER_S
+            # After a run, the tutor judges while its child is torn down: new spares are forked `refill_after`
             # later (a spare is still waiting; requests in between are served first), so they do not compete
             # with the judging for the CPU.
             if refill_at is not None:
@@ -68,7 +69,7 @@ def main(lease_fd: int) -> None:
                 return
             runs += header.get("op") == "ran"
             if serve(header, blob, contexts, spares, outbox, lease) and refill_at is None:
-                refill_at = time.monotonic() + REFILL_AFTER_S
+                refill_at = time.monotonic() + refill_after
     finally:
         spares.close()
 
@@ -119,7 +120,7 @@ def serve(
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[sys.argv.index("--lease-fd") + 1]))
+    main(int(sys.argv[sys.argv.index("--lease-fd") + 1]), 0.0 if "--refill-at-once" in sys.argv else REFILL_AFTER_S)
     # Its spares and children are gone (main's finally): leave at once. The interpreter's own shutdown of a
     # process holding torch takes a second or more, and the zygote must not outlive a killed tutor by that.
     sys.stderr.flush()
