@@ -340,7 +340,7 @@ def test_a_second_batch_that_never_ran_blames_no_size(warm_checkers, course, ato
 def test_a_local_trials_uses_are_its_pools_traces_combined_as_a_trace_of_its_own_finds_them(checker, course, exercise_id):
     """Diagnosing a line under the local rule reads the uses of each forward tensor with the trial's injected
     gradients: combined from the pool's traced draws (no trace per check), they are what a trace finds."""
-    from tutor.engine.branches import _analyse, trace
+    from tutor.engine.branches import _adds_up, _analyse, trace
 
     exercise = course.find(exercise_id)
     first = checker.context(exercise)
@@ -349,7 +349,9 @@ def test_a_local_trials_uses_are_its_pools_traces_combined_as_a_trace_of_its_own
     assert len(ctx.derived["trace_parts"]) == 1 + len(trial_pool_draws(checker, exercise, first))
     traced = trace(exercise, ctx, **ctx.derived["trace"]).uses
     combined = _analyse(exercise, ctx)  # from the pool's parts
-    assert combined and set(combined) <= set(traced)
+    reference = {step.of: ctx.reference[step.name] for step in exercise.rows if step.name in ctx.reference}
+    adds_up = {name for name, uses in traced.items() if name in reference and _adds_up(uses, reference[name])}
+    assert combined and set(combined) == adds_up  # the tensors a trace of its own keeps, no more, no fewer
     for name, uses in combined.items():
         by_key = {u.key: u for u in traced[name]}
         assert [u.key for u in uses] == [u.key for u in traced[name]]

@@ -354,10 +354,10 @@ def test_a_quick_table_wraps_its_cells_as_its_rich_table(name):
     quick, rich, _ = both(table, screen(40, "truecolor", no_color=True))
     assert quick == rich
     # drawn itself at every width where its cells wrap, words too wide given an ellipsis (under its narrowest),
-    # down to where rich narrows its no_wrap column too, cropping it
-    assert drew == set(range(min(drew), table.widest())) and min(drew) < table.narrowest(screen(80)), drew
+    # down to where rich narrows a wrapping column to under 3 cells (its padding and one) or its no_wrap one
+    assert drew == set(range(min(drew), table.widest())) and min(drew) <= table.narrowest(screen(80)), drew
     column = max(cell_len(str(cell)) for cell in (table.columns[0][0], *(row[0] for row in table.rows)))
-    assert min(drew) == column + 2 + len(table.columns) + 1  # the wrapping columns narrowed to nothing
+    assert min(drew) > column + 2 + len(table.columns) + 1  # not where the wrapping columns come to nothing
 
 
 @pytest.mark.parametrize("encoding, legacy_windows", [("ascii", False), ("utf-8", True), ("ascii", True), ("cp1252", False)])
@@ -390,9 +390,10 @@ def test_a_table_as_wide_as_the_console_or_narrowed_by_its_wrapping_column_is_dr
     status = 2 + max(cell_len(str(cell)) for cell in (table.columns[3][0], *(row[3] for row in table.rows)))
     assert narrowest < table.widest()  # its status wraps
     # as wide as it is; at its narrowest, its status wrapped; narrower, its words cut short; narrower still, its
-    # status column narrowed to nothing; then rich narrows the no_wrap columns too
+    # status column three cells wide (its padding and one); narrower, rich's own layout
     for columns, drew in ((table.widest(), True), (narrowest, True), (narrowest - 1, True),
-                          (table.widest() - status, True), (table.widest() - status - 1, False)):
+                          (table.widest() - status + 3, True), (table.widest() - status + 2, False),
+                          (table.widest() - status - 1, False)):
         quick, rich, itself = both(table, screen(columns))
         assert quick == rich and itself is drew, columns
 
@@ -416,3 +417,12 @@ def test_check_table_gives_rich_table_when_asked(few):
     compact = check_table(report, fit=screen(80))  # compact, its headings wrapped: still drawn by QuickTable
     assert isinstance(compact, QuickTable) and len(compact.columns) == 6
     assert compact.lines(screen(80), screen(80).options) is not None
+
+
+def test_a_cell_that_must_not_wrap_is_left_to_rich():
+    """A Text cell of its own no_wrap is cut short with an ellipsis by rich where it would wrap: rich draws it."""
+    table = QuickTable("t", [("a", "left", True), ("b", "left", False)],
+                       [("x", Text("several words that must stay on one line", no_wrap=True))])
+    for width in (20, 30, 80):
+        quick, rich, itself = both(table, screen(width))
+        assert quick == rich and not itself

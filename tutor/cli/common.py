@@ -54,13 +54,22 @@ def say_to(args: argparse.Namespace, code: str, /, **params: Any) -> str:
 ONE_LINE_OPTIONS = ("--timeout",)
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's, as wide as argparse makes it but without importing shutil: argparse makes a formatter for
+    every option it adds, and shutil brings the zlib, bz2 and lzma modules into every command."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(prog, indent_increment, max_help_position, terminal_columns() - 2 if width is None else width,
+                         **kwargs)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse's parser, except that a refused value of ONE_LINE_OPTIONS is one line, exit 2, no usage."""
 
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        # as argparse sizes its help, but without shutil: argparse makes a formatter for every option it adds,
-        # and shutil brings the zlib, bz2 and lzma modules into every command
-        return self.formatter_class(prog=self.prog, width=terminal_columns() - 2)  # type: ignore[call-arg]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # type: ignore[override]
         if message.startswith(tuple(f"argument {option}:" for option in ONE_LINE_OPTIONS)):

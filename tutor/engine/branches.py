@@ -246,8 +246,11 @@ class CombinedUses(Mapping[str, list[Use]]):
 
     def _uses(self, name: str) -> list[Use] | None:
         if name not in self._found:
-            uses = combined_uses([(w, {name: found[name]}) for w, found in self._parts if name in found]).get(name, [])
-            self._found[name] = uses if _adds_up(uses, self._reference[name]) else None
+            try:
+                uses = combined_uses([(w, {name: found[name]}) for w, found in self._parts if name in found]).get(name, [])
+                self._found[name] = uses if _adds_up(uses, self._reference[name]) else None
+            except Exception:  # noqa: BLE001 - as tensor_uses: uses this cannot read only mean fewer diagnoses
+                self._found[name] = None
         return self._found[name]
 
     def __getitem__(self, name: str) -> list[Use]:

@@ -192,6 +192,8 @@ class QuickTable(JupyterMixin):
                 return None
         if any(no_wrap and width < full for (_, _, no_wrap), width, full in zip(self.columns, widths, widest)):
             return None
+        if any(width < 3 for width in widths):  # no room beside the padding: rich draws such a column otherwise
+            return None
         return widths
 
     def _plain_cells(self, console: Console, options: ConsoleOptions) -> list[list[Plain]] | None:
@@ -226,7 +228,7 @@ def _plain(console: Console, options: ConsoleOptions, cell: object) -> Plain | N
             return None
         else:
             return (cell, "", ())
-    if not isinstance(cell, Text) or cell.justify or cell.overflow or cell.end != "\n":
+    if not isinstance(cell, Text) or cell.justify or cell.overflow or cell.no_wrap or cell.end != "\n":
         return None
     plain = cell.plain
     if UNSAFE.search(plain) or plain[-1:].isspace():
