@@ -5,6 +5,7 @@ file past the watchdog) costs that file a row with the reason and is replaced; C
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -63,6 +64,7 @@ def worker_main(conn: Connection, settings: Settings) -> None:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", None))
+    judged = 0
     with checker:
         while True:
             try:
@@ -72,6 +74,12 @@ def worker_main(conn: Connection, settings: Settings) -> None:
             if task is None:
                 return
             conn.send(("done", judge_task(checker, course, task, settings.lang, settings.train_steps)))
+            judged += 1
+            if judged == 1:
+                # what the worker keeps from here on (the checker, its contexts): out of the collector's way, which
+                # would otherwise walk it again in every collection of what each file leaves behind
+                gc.collect()
+                gc.freeze()
 
 
 class WorkerFailed(Exception):
