@@ -155,13 +155,19 @@ def test_a_socket_path_that_is_not_a_socket_is_refused(tmp_path, monkeypatch):
         place.socket_path()
 
 
-def test_a_socket_others_may_open_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+def a_stale_socket(mode: int) -> Path:
+    """A socket left at the server's path (nobody listens on it), with `mode`."""
     path = place.socket_path()
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(path))
     sock.close()
-    os.chmod(path, 0o666)
+    os.chmod(path, mode)
+    return path
+
+
+def test_a_socket_others_may_open_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    path = a_stale_socket(0o666)
     with pytest.raises(place.UnsafePlace, match="mode 0666"):
         place.socket_path()
     os.chmod(path, 0o600)
@@ -179,11 +185,7 @@ def test_a_folder_open_to_others_is_refused(tmp_path, monkeypatch):
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
 def test_a_socket_of_another_user_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    path = place.socket_path()
-    sock = socket.socket(socket.AF_UNIX)
-    sock.bind(str(path))
-    sock.close()
-    os.chmod(path, 0o600)
+    path = a_stale_socket(0o600)
     os.chown(path, 4242, -1)
     with pytest.raises(place.UnsafePlace, match="another user"):
         place.socket_path()

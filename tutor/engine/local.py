@@ -103,20 +103,22 @@ class Packed:
     @classmethod
     def of(cls, parts: dict[str, list[torch.Tensor]], start: dict[str, torch.Tensor] | None = None) -> Packed:
         layout, offset = [], 0
-        for name, tensors in parts.items():
-            layout.append((name, tuple(tensors[0].shape), tensors[0].dtype, offset, tensors[0].numel()))
-            offset += tensors[0].numel()
-        count = len(next(iter(parts.values()), ()))
-        device = next(iter(parts.values()))[0].device if parts else None
-        if not parts or not count:
-            return cls(torch.zeros((count, 0), dtype=torch.float64), None, tuple(layout))
-        flat = torch.stack([torch.cat([tensors[i].double().flatten() for tensors in parts.values()]) for i in range(count)])
-        first = torch.cat([start[name].double().flatten() for name in parts]) if start is not None else None
-        return cls(flat.to(device), first, tuple(layout))
+        for name, (first, *_) in parts.items():
+            layout.append((name, tuple(first.shape), first.dtype, offset, first.numel()))
+            offset += first.numel()
+
+        def flat(tensors: list[torch.Tensor]) -> torch.Tensor:
+            return torch.cat([t.double().flatten() for t in tensors]) if tensors else torch.zeros(0, dtype=torch.float64)
+
+        draws = len(next(iter(parts.values()), ()))
+        matrix = torch.stack([flat([tensors[i] for tensors in parts.values()]) for i in range(draws)]) if draws else (
+            torch.zeros((0, offset), dtype=torch.float64))
+        return cls(matrix, flat([start[name] for name in parts]) if start is not None else None, tuple(layout))
 
     def combined(self, coefficients: list[float]) -> dict[str, torch.Tensor]:
-        weights = torch.tensor(coefficients, dtype=torch.float64, device=self.parts.device)
-        total = weights @ self.parts if self.parts.shape[0] else torch.zeros(self.parts.shape[1], dtype=torch.float64)
+        if not self.layout:
+            return {}
+        total = torch.tensor(coefficients, dtype=torch.float64, device=self.parts.device) @ self.parts
         if self.start is not None:
             total = total + self.start
         return {name: total[offset:offset + n].view(shape).to(dtype).clone()
