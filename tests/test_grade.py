@@ -274,3 +274,55 @@ def test_train_steps_trains_each_file_that_passes_its_grad_check(tmp_path, cours
     assert trained["learner"]["train"] > 0 and trained["learner"]["val"] > 0
     # a file whose grad check fails is not trained
     assert not bo["passed"] and "training" not in bo
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_file_loses_nothing_the_file_is_judged_again(tmp_path, course):
+    """kill -9 of a worker while it judges a file (the OOM killer, an admin): a fresh worker judges that file
+    again; every row comes back judged, and the killed worker's sandbox goes with it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    slow = course.find("atomic").solution.read_text(encoding="utf-8") + "\nimport time\ntime.sleep(2)\n"
+    root = tmp_path / "class"
+    for index in range(3):
+        (root / f"student{index}").mkdir(parents=True)
+        (root / f"student{index}" / "atomic.py").write_text(slow + f"# {index}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "tutor", "grade", str(root), "--out", str(out), "--jobs", "1", "--json"]
+    grading = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def zygotes() -> list[int]:
+        found = subprocess.run(["pgrep", "-f", "tutor.sandbox.zygote"], capture_output=True, text=True).stdout
+        return [int(pid) for pid in found.split() if _descends_from(int(pid), grading.pid)]
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not zygotes():
+        time.sleep(0.1)
+    (zygote,) = zygotes()
+    time.sleep(5)  # the worker is up and running its first slow file
+    worker = int(Path(f"/proc/{zygote}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    os.kill(worker, signal.SIGKILL)
+    stdout, stderr = grading.communicate(timeout=300)
+    assert grading.returncode == 0, stderr
+    rows = jsonl(out / "results.jsonl")
+    assert len(rows) == 3 and all(row["passed"] for row in rows), [row.get("error") for row in rows]
+    assert json.loads(stdout)["graded"] == 3
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{zygote}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{zygote}").exists() or "Z" in Path(f"/proc/{zygote}/stat").read_text().rsplit(")", 1)[1][:3]
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False

@@ -114,13 +114,15 @@ class Pool:
         return Worker(process, mine)
 
     def run(self, tasks: list[tuple[int, Task]], on_result: Callable[[int, dict[str, Any]], None]) -> None:
+        retry: list[tuple[int, Task]] = []  # files whose worker died under them, to be judged once more
+        given_again: set[int] = set()
         queue: Iterator[tuple[int, Task]] = iter(tasks)
         pending = len(tasks)
         self.workers = [self._start() for _ in range(min(self.jobs, max(pending, 1)))]
         failures = 0
         try:
             while pending:
-                self._feed(queue)
+                self._feed(retry, queue)
                 ready = wait([w.conn for w in self.workers] + [w.process.sentinel for w in self.workers], timeout=1.0)
                 for worker in list(self.workers):
                     if worker.conn in ready:
@@ -146,20 +148,28 @@ class Pool:
                         worker.task = None
                         pending -= 1
                         on_result(index, value)
-                    else:  # the worker died or hung on its file: that file's row says so
-                        if worker.task:
+                    else:  # the worker died or hung on its file
+                        if worker.task and kind == "died" and worker.task[0] not in given_again:
+                            # killed from outside (the OOM killer, a kill -9) as likely as by the file (its code runs
+                            # in a sandboxed child): judged once more on a fresh worker before the file is blamed
+                            given_again.add(worker.task[0])
+                            retry.append(worker.task)
+                        elif worker.task:  # that file's row says so
                             index, task = worker.task
                             pending -= 1
-                            why = "ran past the grader's watchdog" if kind == "stuck" else f"stopped the grader's worker (exit {worker.process.exitcode})"
+                            worker.process.join(1.0)
+                            why = "ran past the grader's watchdog" if kind == "stuck" else f"stopped the grader's worker twice (exit {worker.process.exitcode})"
                             on_result(index, refused(task, f"this file {why}; it was not judged"))
+                        worker.task = None
                         self._replace(worker)
         finally:
             self.close()
 
-    def _feed(self, queue: Iterator[tuple[int, Task]]) -> None:
+    def _feed(self, retry: list[tuple[int, Task]], queue: Iterator[tuple[int, Task]]) -> None:
+        """Give each idle worker its next file: one to be judged again first, then the queue's next."""
         for worker in self.workers:
             if worker.ready and worker.task is None:
-                item = next(queue, None)
+                item = retry.pop(0) if retry else next(queue, None)
                 if item is None:
                     return
                 worker.task, worker.since = item, time.monotonic()
